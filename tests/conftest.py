@@ -1,0 +1,95 @@
+"""Shared fixtures: the committed sample clips, ffprobe as an oracle, clips made on the fly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_media"
+SAMPLE_CLIPS = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".mp4", ".mkv", ".avi", ".webm"})
+FFPROBE = shutil.which("ffprobe")
+FFMPEG = shutil.which("ffmpeg")
+
+needs_ffprobe = pytest.mark.skipif(FFPROBE is None, reason="ffprobe (the oracle) is not installed")
+needs_ffmpeg_cli = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg CLI not on PATH")
+
+
+def ffprobe_json(path: Path | str, *args: str) -> dict:
+    """Run ffprobe with JSON output (the independent oracle)."""
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-of", "json", *args, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out)
+
+
+def ffprobe_frames(path: Path | str) -> list[dict]:
+    """ffprobe -show_frames of the first video stream, in display (output) order."""
+    entries = "frame=pts,pict_type,key_frame,pkt_size"
+    return ffprobe_json(path, "-select_streams", "v:0", "-show_frames", "-show_entries", entries)[
+        "frames"
+    ]
+
+
+def make_clip(
+    path: Path,
+    *,
+    frames: int = 30,
+    size_wh: tuple[int, int] = (64, 48),
+    codec: str = "libx264",
+    options: dict[str, str] | None = None,
+    rate: int = 25,
+    pix_fmt: str = "yuv420p",
+    audio: bool = False,
+) -> Path:
+    """Encode a clip of moving gradients with PyAV (deterministic content)."""
+    width, height = size_wh
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.codec_context.options = options or {}
+        astream = out.add_stream("aac", rate=48000) if audio else None
+        yy, xx = np.mgrid[0:height, 0:width]
+        for i in range(frames):
+            rgb = np.stack([(xx * 4 + i * 7) % 256, (yy * 4 + i * 3) % 256, (xx + yy + i * 11) % 256], -1)
+            frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, rate)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        if astream is not None:
+            _write_tone(out, astream, frames / rate)
+    return path
+
+
+def _write_tone(out, astream, seconds: float) -> None:
+    samples = int(48000 * seconds)
+    t = np.arange(samples) / 48000
+    tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    for start in range(0, samples, 1024):
+        chunk = tone[start : start + 1024]
+        frame = av.AudioFrame.from_ndarray(
+            np.stack([chunk, chunk]), format="fltp", layout="stereo"
+        )
+        frame.sample_rate = 48000
+        frame.pts = start
+        out.mux(astream.encode(frame))
+    out.mux(astream.encode(None))
+
+
+@pytest.fixture(scope="session")
+def bframe_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """H.264 with a fixed GOP (10) and 2 B-frames: types I B B P B B P B B P per GOP."""
+    path = tmp_path_factory.mktemp("clips") / "bframes.mp4"
+    opts = {"bf": "2", "g": "10", "x264-params": "b-adapt=0:scenecut=0:keyint=10:min-keyint=10"}
+    return make_clip(path, frames=40, options=opts)

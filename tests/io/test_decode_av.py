@@ -1,0 +1,111 @@
+"""PyAV backend: types, key flags, pts, packet sizes and pixels against ffprobe / ffmpeg."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import FFMPEG, SAMPLE_CLIPS, ffprobe_frames, needs_ffmpeg_cli, needs_ffprobe
+
+from vidpipe.io.decode import decode
+from vidpipe.io.decode_av import _DisplayOrder
+from vidpipe.io.pixfmt import split_planes
+from vidpipe.types import PictureType
+
+
+@needs_ffprobe
+@pytest.mark.parametrize("clip", SAMPLE_CLIPS, ids=lambda p: p.name)
+def test_frames_match_ffprobe(clip):
+    ref = ffprobe_frames(clip)
+    ours = list(decode(str(clip)))
+    assert len(ours) == len(ref)
+    for i, (r, f) in enumerate(zip(ref, ours, strict=True)):
+        assert f.index == i
+        assert f.pict_type.letter == r["pict_type"], i
+        assert f.key_frame == bool(r["key_frame"]), i
+        assert f.pts == r.get("pts"), i
+        assert f.pkt_size == int(r["pkt_size"]), i
+
+
+@pytest.mark.parametrize("clip", SAMPLE_CLIPS, ids=lambda p: p.name)
+def test_skip_paths_give_the_same_frames(clip):
+    full = list(decode(str(clip)))
+    intra = list(decode(str(clip), skip="nonintra"))
+    keys = list(decode(str(clip), skip="nonkey"))
+    want_i = [f for f in full if f.pict_type is PictureType.I]
+    want_k = [f for f in full if f.key_frame]
+    for got, want in ((intra, want_i), (keys, want_k)):
+        assert [(f.index, f.pts, f.pict_type) for f in got] == [
+            (f.index, f.pts, f.pict_type) for f in want
+        ]
+        for a, b in zip(got, want, strict=True):
+            for pa, pb in zip(a.planes, b.planes, strict=True):
+                np.testing.assert_array_equal(pa, pb)
+
+
+def test_known_gop_pattern(bframe_clip):
+    letters = "".join(f.pict_type.letter for f in decode(str(bframe_clip)))
+    assert letters == "IBBPBBPBBP" * 4
+    keys = [f.index for f in decode(str(bframe_clip)) if f.key_frame]
+    assert keys == [0, 10, 20, 30]
+
+
+@needs_ffmpeg_cli
+@pytest.mark.parametrize("clip", SAMPLE_CLIPS, ids=lambda p: p.name)
+def test_pixels_match_ffmpeg_rawvideo(clip):
+    """Planes (padding stripped, odd sizes) equal what the ffmpeg CLI decodes."""
+    frames = list(decode(str(clip)))
+    first = frames[0]
+    raw = subprocess.run(
+        [FFMPEG, "-v", "error", "-noautorotate", "-i", str(clip), "-map", "0:v:0",
+         "-frames:v", "3", "-fps_mode", "passthrough", "-f", "rawvideo",
+         "-pix_fmt", first.pix_fmt, "-"],
+        check=True,
+        capture_output=True,
+    ).stdout  # fmt: skip
+    nbytes = len(raw) // 3
+    for k in range(3):
+        ref = split_planes(raw[k * nbytes : (k + 1) * nbytes], first.pix_fmt, first.width, first.height)
+        for ours, theirs in zip(frames[k].planes, ref, strict=True):
+            assert ours.flags.c_contiguous
+            np.testing.assert_array_equal(ours, theirs)
+
+
+def test_odd_size_chroma_is_ceil():
+    clip = next(p for p in SAMPLE_CLIPS if "641x361" in p.name)
+    frame = next(decode(str(clip)))
+    assert [p.shape for p in frame.planes] == [(361, 641), (181, 321), (181, 321)]
+
+
+def test_ten_bit_planes_are_uint16_in_range():
+    clip = next(p for p in SAMPLE_CLIPS if "10bit" in p.name)
+    frame = next(decode(str(clip)))
+    assert frame.pix_fmt == "yuv420p10le"
+    assert all(p.dtype == np.uint16 and int(p.max()) < 1024 for p in frame.planes)
+
+
+def test_vfr_timestamps_are_kept():
+    clip = next(p for p in SAMPLE_CLIPS if "vfr" in p.name)
+    times = [f.time for f in decode(str(clip))]
+    steps = {round(b - a, 3) for a, b in zip(times, times[1:], strict=False)}
+    assert len(steps) > 1, "variable frame rate must survive decoding"
+    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_display_order_matches_sorting(seed):
+    """Indexes from a bounded-reorder packet stream equal the rank of each pts."""
+    rng = random.Random(seed)
+    display = sorted(rng.sample(range(10_000), 300))
+    decode_order = list(display)
+    for start in range(0, len(decode_order), 8):  # reorder within mini-GOPs (like B-pyramids)
+        chunk = decode_order[start : start + 8]
+        rng.shuffle(chunk)
+        decode_order[start : start + 8] = chunk
+    order = _DisplayOrder(window=16)
+    for pts in decode_order:
+        order.add(pts, 1)
+    order.finish()
+    assert [order.take(p)[0] for p in display] == list(range(len(display)))

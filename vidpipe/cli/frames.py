@@ -1,0 +1,138 @@
+"""`vidpipe frames FILE`: list frames with their I/P/B types, or extract them as images."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from tqdm import tqdm
+
+from vidpipe.errors import InputError
+from vidpipe.io.decode import BACKENDS, decode
+from vidpipe.io.decode_av import DecodeStats, Skip
+from vidpipe.io.image import save_image
+from vidpipe.io.probe import probe
+from vidpipe.types import Frame, PictureType
+
+_TYPES = [t.name for t in PictureType if t is not PictureType.NONE]
+FIELDS = ("index", "pts", "time", "type", "key", "size")
+
+
+def frame_record(frame: Frame) -> dict[str, object]:
+    """The JSON Lines object of one frame (exactly FIELDS)."""
+    return {
+        "index": frame.index,
+        "pts": frame.pts,
+        "time": frame.time,
+        "type": frame.pict_type.letter,
+        "key": frame.key_frame,
+        "size": frame.pkt_size,
+    }
+
+
+def _line(rec: dict[str, object], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rec)
+    cells = ["" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in rec.values()]
+    if fmt == "csv":
+        return ",".join(cells)
+    time = "-" if rec["time"] is None else f"{rec['time']:.6f}"
+    pts = "-" if rec["pts"] is None else rec["pts"]
+    size = "-" if rec["size"] is None else rec["size"]
+    key = "K" if rec["key"] else "-"
+    return f"{rec['index']:>7} {pts:>11} {time:>13} {rec['type']:<3} {key} {size:>9}"
+
+
+def image_name(frame: Frame, ext: str) -> str:
+    """e.g. 000123_4.100s_I.png: display index, time and picture type."""
+    time = "nopts" if frame.time is None else f"{frame.time:.3f}s"
+    return f"{frame.index:06d}_{time}_{frame.pict_type.letter}.{ext}"
+
+
+def _plan(types: list[str], keyframes: bool) -> tuple[set[PictureType] | None, Skip]:
+    wanted = set()
+    for t in types:
+        name = t.upper()
+        if name not in _TYPES:
+            raise typer.BadParameter(f"unknown frame type {t!r}; use one of {', '.join(_TYPES)}")
+        wanted.add(PictureType[name])
+    if keyframes:
+        return wanted or None, "nonkey"
+    if wanted == {PictureType.I}:
+        return wanted, "nonintra"
+    return wanted or None, "none"
+
+
+def frames_command(
+    file: str = typer.Argument(..., help="Video file."),
+    types: list[str] = typer.Option([], "--type", "-t", help="Keep these types (repeatable)."),
+    keyframes: bool = typer.Option(False, "--keyframes", help="Keep key frames only."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines, one object per frame."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV with a header line."),
+    out_dir: Path | None = typer.Option(None, "-o", "--output", help="Write images here."),
+    image_format: str = typer.Option("png", "--format", help="png or jpg."),
+    backend: str = typer.Option("av", "--backend", help="Decoder: av or ffmpeg."),
+) -> None:
+    """List frames in display order (index, pts, time, type, key, packet size) or extract them."""
+    if as_json and as_csv:
+        raise typer.BadParameter("--json and --csv are exclusive")
+    if image_format not in ("png", "jpg"):
+        raise typer.BadParameter(f"--format must be png or jpg, not {image_format!r}")
+    if backend not in BACKENDS:
+        raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}")
+    wanted, skip = _plan(types, keyframes)
+    info = probe(file)
+    if out_dir is not None:
+        _prepare_dir(out_dir)
+    stats = DecodeStats()
+    frames = decode(file, backend=backend, skip=skip, info=info, stats=stats)  # type: ignore[arg-type]
+    selected = (f for f in frames if wanted is None or f.pict_type in wanted)
+    fmt = "json" if as_json else "csv" if as_csv else "text"
+    if out_dir is None:
+        _print_listing(selected, fmt)
+    else:
+        _extract(selected, out_dir, image_format, info.frame_count, fmt if fmt != "text" else None)
+    _check_complete(file, info.frame_count, stats)
+
+
+def _print_listing(frames: Iterator[Frame], fmt: str) -> None:
+    out = sys.stdout
+    if fmt == "csv":
+        out.write(",".join(FIELDS) + "\n")
+    elif fmt == "text":
+        out.write(f"{'index':>7} {'pts':>11} {'time':>13} {'typ':<3} k {'size':>9}\n")
+    for frame in frames:
+        out.write(_line(frame_record(frame), fmt) + "\n")
+    out.flush()
+
+
+def _prepare_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir}: exists and is not a directory")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _extract(frames: Iterator[Frame], out_dir: Path, ext: str, total: int, fmt: str | None) -> None:
+    with tqdm(total=total or None, unit="frame", desc="frames", file=sys.stderr) as bar:
+        for frame in frames:
+            save_image(frame, out_dir / image_name(frame, ext))
+            if fmt is not None:
+                sys.stdout.write(_line(frame_record(frame), fmt) + "\n")
+            bar.update(max(0, frame.index + 1 - bar.n))
+            bar.set_postfix_str(f"saved {frame.index}", refresh=False)
+
+
+def _check_complete(file: str, expected: int, stats: DecodeStats) -> None:
+    """A container that promised more packets than it delivered is a truncated file."""
+    if stats.demux_error and stats.packets < expected:
+        raise InputError(
+            f"{file}: truncated or damaged ({stats.packets} of {expected} packets readable: "
+            f"{stats.demux_error})"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("frames")(frames_command)

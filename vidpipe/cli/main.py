@@ -1,0 +1,107 @@
+"""The `vidpipe` console script: the Typer app, logging to stderr, and error -> exit code.
+
+Every error a user can cause ends as one `error: ...` line on stderr and exit code 2
+(Ctrl-C: 130); `--debug` shows tracebacks and debug logs instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from vidpipe.errors import VidpipeError
+
+app = typer.Typer(
+    name="vidpipe",
+    help="Streaming video pipeline: probe, inspect frames, process and detect.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_debug = False
+# Typer may vendor its own click: take the classes from Typer's exceptions, not `import click`.
+_ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
+) -> None:
+    global _debug
+    _debug = debug
+    level = logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LevelPrefix())
+    root = logging.getLogger("vidpipe")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class _LevelPrefix(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+def _register() -> None:
+    from vidpipe.cli import frames, probe
+
+    probe.register(app)
+    frames.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also used by tests in-process)."""
+    _register()
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="vidpipe", standalone_mode=False)
+    except VidpipeError as exc:
+        if _debug:
+            raise
+        _error(str(exc))
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except _ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `vidpipe`: the help, as usual
+            sys.stderr.write(exc.format_message() + "\n")
+        else:
+            _error(exc.format_message())
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+        if _debug:
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        return 1
+    return 0
+
+
+def _error(message: str) -> None:
+    first = " ".join(message.strip().splitlines()) or "failed"
+    sys.stderr.write(f"error: {first}\n")
+    sys.stderr.flush()
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (`vidpipe frames x | head`), silence the interpreter's final flush."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

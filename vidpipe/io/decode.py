@@ -1,0 +1,77 @@
+"""The one decoding entry point: probe, then stream `Frame`s from the PyAV or FFmpeg backend.
+
+Both backends deliver the same frames (pixels, pts, time_base, picture types, indexes); only
+the PyAV backend can make the decoder itself skip frames (`skip_frame`), the FFmpeg backend
+decodes everything and the same filter keeps the frames asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from vidpipe.io.decode_av import DecodeStats, Skip, decode_av
+from vidpipe.io.probe import probe
+from vidpipe.io.source import resolve_input
+from vidpipe.types import Frame, PictureType, VideoInfo
+
+Backend = Literal["av", "ffmpeg"]
+BACKENDS: tuple[str, ...] = ("av", "ffmpeg")
+
+
+def decode(
+    path: str,
+    *,
+    backend: Backend = "av",
+    skip: Skip = "none",
+    info: VideoInfo | None = None,
+    allow_urls: bool = False,
+    stats: DecodeStats | None = None,
+) -> Iterator[Frame]:
+    """Frames of the first video stream of `path`, in display order.
+
+    skip: "nonintra" keeps I frames only, "nonkey" key frames only (the PyAV backend does
+    not even decode the others). `info` saves a second probe when the caller has one.
+    Raises InputError for bad input (before the first frame), FFmpegError when the ffmpeg
+    subprocess fails.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    resolved = resolve_input(path, allow_urls=allow_urls)
+    info = info if info is not None else probe(path, allow_urls=allow_urls)
+    if backend == "av":
+        frames = decode_av(
+            resolved,
+            stream_index=info.stream_index,
+            skip=skip,
+            chroma_location=info.color.chroma_location,
+            rotation=info.rotation,
+            stats=stats,
+        )
+    else:
+        from vidpipe.io.decode_ffmpeg import decode_ffmpeg
+
+        frames = decode_ffmpeg(
+            resolved,
+            stream_index=info.stream_index,
+            width=info.width,
+            height=info.height,
+            source_pix_fmt=info.pix_fmt,
+            rotation=info.rotation,
+            color=info.color,
+        )
+    if skip == "none":
+        return frames
+    return _keep(frames, skip)
+
+
+def _keep(frames: Iterator[Frame], skip: Skip) -> Iterator[Frame]:
+    """Drop what the decoder may not have skipped itself (codecs without skip_frame)."""
+    try:
+        for frame in frames:
+            if frame.key_frame if skip == "nonkey" else frame.pict_type is PictureType.I:
+                yield frame
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
