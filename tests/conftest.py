@@ -61,7 +61,9 @@ def make_clip(
         astream = out.add_stream("aac", rate=48000) if audio else None
         yy, xx = np.mgrid[0:height, 0:width]
         for i in range(frames):
-            rgb = np.stack([(xx * 4 + i * 7) % 256, (yy * 4 + i * 3) % 256, (xx + yy + i * 11) % 256], -1)
+            rgb = np.stack(
+                [(xx * 4 + i * 7) % 256, (yy * 4 + i * 3) % 256, (xx + yy + i * 11) % 256], -1
+            )
             frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
             frame.pts = i
             frame.time_base = Fraction(1, rate)
@@ -78,9 +80,7 @@ def _write_tone(out, astream, seconds: float) -> None:
     tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     for start in range(0, samples, 1024):
         chunk = tone[start : start + 1024]
-        frame = av.AudioFrame.from_ndarray(
-            np.stack([chunk, chunk]), format="fltp", layout="stereo"
-        )
+        frame = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
         frame.sample_rate = 48000
         frame.pts = start
         out.mux(astream.encode(frame))

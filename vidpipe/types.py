@@ -29,7 +29,15 @@ class PictureType(enum.IntEnum):
     @classmethod
     def from_letter(cls, letter: str) -> PictureType:
         """Parse FFmpeg's one-letter form ("I", "P", "B", "S", "i", "p", "b", "?")."""
-        table = {"I": cls.I, "P": cls.P, "B": cls.B, "S": cls.S, "i": cls.SI, "p": cls.SP, "b": cls.BI}
+        table = {
+            "I": cls.I,
+            "P": cls.P,
+            "B": cls.B,
+            "S": cls.S,
+            "i": cls.SI,
+            "p": cls.SP,
+            "b": cls.BI,
+        }
         return table.get(letter, cls.NONE)
 
     @property

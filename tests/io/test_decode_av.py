@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import subprocess
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -67,7 +68,9 @@ def test_pixels_match_ffmpeg_rawvideo(clip):
     ).stdout  # fmt: skip
     nbytes = len(raw) // 3
     for k in range(3):
-        ref = split_planes(raw[k * nbytes : (k + 1) * nbytes], first.pix_fmt, first.width, first.height)
+        ref = split_planes(
+            raw[k * nbytes : (k + 1) * nbytes], first.pix_fmt, first.width, first.height
+        )
         for ours, theirs in zip(frames[k].planes, ref, strict=True):
             assert ours.flags.c_contiguous
             np.testing.assert_array_equal(ours, theirs)
@@ -89,9 +92,9 @@ def test_ten_bit_planes_are_uint16_in_range():
 def test_vfr_timestamps_are_kept():
     clip = next(p for p in SAMPLE_CLIPS if "vfr" in p.name)
     times = [f.time for f in decode(str(clip))]
-    steps = {round(b - a, 3) for a, b in zip(times, times[1:], strict=False)}
+    steps = {round(b - a, 3) for a, b in pairwise(times)}
     assert len(steps) > 1, "variable frame rate must survive decoding"
-    assert all(b > a for a, b in zip(times, times[1:], strict=False))
+    assert all(b > a for a, b in pairwise(times))
 
 
 @pytest.mark.parametrize("seed", range(25))

@@ -36,7 +36,9 @@ def frame_record(frame: Frame) -> dict[str, object]:
 def _line(rec: dict[str, object], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rec)
-    cells = ["" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in rec.values()]
+    cells = [
+        "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in rec.values()
+    ]
     if fmt == "csv":
         return ",".join(cells)
     time = "-" if rec["time"] is None else f"{rec['time']:.6f}"
@@ -95,7 +97,6 @@ def frames_command(
         _print_listing(selected, fmt)
     else:
         _extract(selected, out_dir, image_format, info.frame_count, fmt if fmt != "text" else None)
-    _check_complete(file, info.frame_count, stats)
 
 
 def _print_listing(frames: Iterator[Frame], fmt: str) -> None:
@@ -123,15 +124,6 @@ def _extract(frames: Iterator[Frame], out_dir: Path, ext: str, total: int, fmt: 
                 sys.stdout.write(_line(frame_record(frame), fmt) + "\n")
             bar.update(max(0, frame.index + 1 - bar.n))
             bar.set_postfix_str(f"saved {frame.index}", refresh=False)
-
-
-def _check_complete(file: str, expected: int, stats: DecodeStats) -> None:
-    """A container that promised more packets than it delivered is a truncated file."""
-    if stats.demux_error and stats.packets < expected:
-        raise InputError(
-            f"{file}: truncated or damaged ({stats.packets} of {expected} packets readable: "
-            f"{stats.demux_error})"
-        )
 
 
 def register(app: typer.Typer) -> None:

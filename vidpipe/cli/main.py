@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return 0
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
+    except Exception as exc:
         if _debug:
             raise
         _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")

@@ -67,7 +67,10 @@ def info_table(info: VideoInfo) -> str:
         rows += [
             ("I / P / B / other", f"{g.i_frames} / {g.p_frames} / {g.b_frames} / {g.other_frames}"),
             ("key frames", str(g.key_frames)),
-            ("keyint mean / max", f"{_fmt(g.keyframe_interval_mean)} / {_fmt(g.keyframe_interval_max)}"),
+            (
+                "keyint mean / max",
+                f"{_fmt(g.keyframe_interval_mean)} / {_fmt(g.keyframe_interval_max)}",
+            ),
             ("longest B run", str(g.longest_b_run)),
             ("GOPs open / closed", f"{g.open_gops} / {g.closed_gops}"),
         ]

@@ -8,6 +8,7 @@ among ALL frames even when the decoder skips non-intra or non-key frames (FFmpeg
 
 from __future__ import annotations
 
+import functools
 import heapq
 import logging
 from collections import deque
@@ -18,6 +19,7 @@ from typing import Literal
 
 import av
 import av.error
+import av.logging
 import numpy as np
 
 from vidpipe.errors import InputError
@@ -31,6 +33,8 @@ Skip = Literal["none", "nonintra", "nonkey"]
 _SKIP_FRAME = {"none": "DEFAULT", "nonintra": "NONINTRA", "nonkey": "NONKEY"}
 # Packets read ahead of the decoder; must exceed any stream's reorder depth (H.264: <= 16).
 _LOOKAHEAD = 32
+# What FFmpeg's demuxers log when a file stops in the middle (mov, matroska, generic).
+_TRUNCATION_MARKERS = ("partial file", "ended prematurely", "Truncating packet", "truncated")
 
 
 class _DisplayOrder:
@@ -89,6 +93,8 @@ class DecodeStats:
     bad_packets: int = 0
     corrupt_frames: int = 0
     demux_error: str | None = None
+    truncated: bool = False
+    expected_packets: int = 0  # the container's frame count, 0 when it records none
 
 
 def frame_planes(frame: av.VideoFrame) -> tuple[str, tuple[np.ndarray, ...]]:
@@ -153,20 +159,44 @@ def iter_av_frames(
 def _demux(
     container: av.container.InputContainer, stream: av.VideoStream, stats: DecodeStats
 ) -> Iterator[av.Packet]:
-    """The stream's non-empty packets; a demuxer error ends the stream (counted as damage)."""
+    """The stream's non-empty packets. The demuxer's own log is read for signs of a truncated
+    file; a demuxer error ends the stream. Both are recorded in `stats`."""
+    _route_ffmpeg_log()
+    stats.expected_packets = stream.frames
     packets = container.demux(stream)
     while True:
-        try:
-            packet = next(packets)
-        except StopIteration:
-            return
-        except av.error.FFmpegError as exc:
-            log.debug("demuxer stopped: %s", exc)
-            stats.demux_error = str(exc.strerror or exc)
+        with av.logging.Capture(local=True) as messages:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                packet = None
+            except av.error.FFmpegError as exc:
+                stats.demux_error = str(exc.strerror or exc)
+                packet = None
+        for _level, name, message in messages:
+            log.debug("ffmpeg %s: %s", name, message.strip())
+            if any(marker in message for marker in _TRUNCATION_MARKERS):
+                stats.demux_error = message.strip()
+        if packet is None:
+            stats.truncated = stats.demux_error is not None or stats.packets < stats.expected_packets
             return
         if packet.size:
             stats.packets += 1
             yield packet
+
+
+@functools.cache
+def _route_ffmpeg_log() -> None:
+    """Let FFmpeg's warnings reach Python, at debug level only (the user gets one summary)."""
+    av.logging.set_level(av.logging.WARNING)
+    libav = logging.getLogger("libav")
+    libav.propagate = False
+    libav.addHandler(_DebugForwarder())
+
+
+class _DebugForwarder(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("ffmpeg %s: %s", record.name, record.getMessage().strip())
 
 
 def _decode(stream: av.VideoStream, packet: av.Packet | None, stats: DecodeStats) -> list:
@@ -223,6 +253,12 @@ def decode_av(
     finally:
         container.close()
     report_damage(path, stats)
+    if stats.truncated:
+        expected = f" of {stats.expected_packets}" if stats.expected_packets else ""
+        reason = stats.demux_error or "ended early"
+        raise InputError(
+            f"{path}: truncated or damaged file ({stats.packets}{expected} packets read: {reason})"
+        )
 
 
 def report_damage(path: str, stats: DecodeStats) -> None:

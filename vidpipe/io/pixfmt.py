@@ -26,7 +26,7 @@ class PixFmtLayout:
 
     @property
     def subsampling(self) -> str:
-        """"4:2:0", "4:2:2", "4:4:4", "4:4:0", "4:1:1" or "" (gray / rgb)."""
+        """ "4:2:0", "4:2:2", "4:4:4", "4:4:0", "4:1:1" or "" (gray / rgb)."""
         if self.planes == 1:
             return ""
         return {

@@ -133,7 +133,7 @@ def _video_info(path: str, container, stream, first: av.VideoFrame) -> VideoInfo
         chroma_subsampling=subsampling,
         color=color_info(first, chroma_location(stream, first)),
         field_order=FIELD_ORDER.get(int(ctx.field_order or 0), "unknown"),
-        rotation=int(round(first.rotation or 0)),
+        rotation=round(first.rotation or 0),
         frame_rate=_fraction(stream.guessed_rate or stream.base_rate),
         avg_frame_rate=_fraction(stream.average_rate),
         time_base=time_base,

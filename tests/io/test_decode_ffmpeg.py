@@ -1,0 +1,466 @@
+"""Tests of vidpipe.io.decode_ffmpeg: showinfo parsing (FFmpeg 5.1 and 9.0 lines), the stderr
+drain, and end-to-end decoding against PyAV as the oracle, with both ffmpeg binaries."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from vidpipe.errors import FFmpegError
+from vidpipe.io import decode_ffmpeg as mod
+from vidpipe.io import ffmpeg_cmd
+from vidpipe.io.decode_ffmpeg import (
+    ShowinfoFrame,
+    ShowinfoParser,
+    decode_ffmpeg,
+    frame_color,
+    parse_frame_message,
+    showinfo_message,
+)
+from vidpipe.pipeline.concurrency import LineDrain
+from vidpipe.types import ColorInfo, Frame, PictureType
+
+av = pytest.importorskip("av")
+
+# --- captured showinfo lines --------------------------------------------------------------
+
+P51 = "[Parsed_showinfo_0 @ 0x560f2b303140] "
+P90 = "[Parsed_showinfo_0 @ 0x7f9584001a40] "
+CONFIG_51 = P51 + "config in time_base: 1/12800, frame_rate: 25/1"
+FRAME_51 = (
+    P51 + "n:   1 pts:    512 pts_time:0.04    pos:     7247 fmt:yuv420p sar:1/1 s:320x240 "
+    "i:P iskey:0 type:B checksum:482141B8 plane_checksum:[EBE13498 59ECE473 86BA289E] "
+    "mean:[122 129 127] stdev:[56.8 77.8 81.4]"
+)
+COLOR_51 = P51 + "color_range:unknown color_space:unknown color_primaries:unknown color_trc:unknown"
+FRAME_90 = (
+    P90 + "n:   1 pts:    512 pts_time:0.04    duration:    512 duration_time:0.04    "
+    "fmt:yuv420p cl:left sar:1/1 s:320x240 i:P iskey:0 type:B checksum:482141B8 "
+    "plane_checksum:[EBE13498 59ECE473 86BA289E] mean:[122 129 127] stdev:[56.8 77.8 81.4]"
+)
+COLOR_90 = P90 + "color_range:unknown color_space:unknown color_primaries:unknown color_trc:unknown"
+# As vidpipe's own command prints them (checksum=0: the line ends after "type:I ").
+FRAME_90_NOCHECK = (
+    P90 + "n:   0 pts:      0 pts_time:0       duration:    512 duration_time:0.0333333 "
+    "fmt:yuv420p cl:left sar:0/1 s:64x48 i:P iskey:1 type:I "
+)
+COLOR_90_TAGGED = P90 + "color_range:tv color_space:bt709 color_primaries:bt709 color_trc:bt709"
+UNRELATED = [
+    "Stream #0:0 -> #0:0 (h264 (native) -> rawvideo (native))",
+    P90 + "config out time_base: 0/0, frame_rate: 0/0",
+    P90 + "  side data - H.26[45] User Data Unregistered SEI message: UUID=dc45e9bd-e6d9",
+    P90 + "User Data=78323634202d20636f7265",
+    P90,
+    "[h264 @ 0x55d] error while decoding MB 3 2, bytestream -5",
+    "Output #0, rawvideo, to 'pipe:1':",
+]
+
+
+def _feed(lines: list[str]) -> list[ShowinfoFrame]:
+    parser = ShowinfoParser()
+    out = [f for line in lines for f in parser.feed(line)]
+    return out + parser.finish()
+
+
+def test_showinfo_message_strips_prefix_and_ignores_other_lines() -> None:
+    assert showinfo_message(CONFIG_51) == "config in time_base: 1/12800, frame_rate: 25/1"
+    assert showinfo_message("[h264 @ 0x55d] n:   1 pts:  0") is None
+    assert showinfo_message("frame=  30 fps=0.0 q=-0.0") is None
+
+
+@pytest.mark.parametrize(
+    ("frame_line", "color_line", "cl"), [(FRAME_51, COLOR_51, None), (FRAME_90, COLOR_90, "left")]
+)
+def test_parser_both_ffmpeg_formats(frame_line: str, color_line: str, cl: str | None) -> None:
+    (meta,) = _feed([CONFIG_51, frame_line, color_line])
+    assert meta.index == 1 and meta.pts == 512
+    assert meta.time_base == Fraction(1, 12800)
+    assert meta.pict_type is PictureType.B and meta.key_frame is False
+    assert meta.size_wh == (320, 240)
+    assert meta.chroma_location == cl
+    assert (meta.color_range, meta.color_space) == ("unknown", "unknown")
+    assert (meta.color_primaries, meta.color_trc) == ("unknown", "unknown")
+
+
+def test_parser_skips_unrelated_lines_and_keeps_order() -> None:
+    config = P90 + "config in time_base: 1/15360, frame_rate: 30/1"
+    frame_2 = FRAME_90_NOCHECK.replace("n:   0 pts:      0", "n:   2 pts:   1024")
+    frame_2 = frame_2.replace("iskey:1 type:I", "iskey:0 type:P")
+    lines = [config, *UNRELATED, FRAME_90_NOCHECK, *UNRELATED, COLOR_90_TAGGED, frame_2, COLOR_90]
+    first, second = _feed(lines)
+    assert (first.index, first.pts, first.pict_type, first.key_frame) == (0, 0, PictureType.I, True)
+    assert first.time_base == Fraction(1, 15360) and first.size_wh == (64, 48)
+    assert (first.color_range, first.color_space, first.color_trc) == ("tv", "bt709", "bt709")
+    assert (second.index, second.pts, second.pict_type) == (2, 1024, PictureType.P)
+
+
+def test_parser_frame_without_color_line_is_not_lost() -> None:
+    frame_2 = FRAME_51.replace("n:   1", "n:   2")
+    first, second = _feed([CONFIG_51, FRAME_51, frame_2])  # second one flushed by finish()
+    assert (first.index, second.index) == (1, 2)
+    assert first.color_range is None and second.color_range is None
+
+
+def test_parse_frame_message_nopts_and_unknown_type() -> None:
+    msg = "n:   0 pts:  NOPTS pts_time:NOPTS pos:  -1 fmt:gray sar:0/1 s:8x4 i:P iskey:1 type:?"
+    meta = parse_frame_message(msg, None)
+    assert meta.pts is None and meta.time_base is None
+    assert meta.pict_type is PictureType.NONE and meta.key_frame
+
+
+def test_frame_color_falls_back_per_field() -> None:
+    meta = _feed([CONFIG_51, FRAME_51, COLOR_51])[0]
+    given = ColorInfo("bt470bg", "pc", "bt709", "smpte170m", "center")
+    assert frame_color(meta, given) == given
+    assert frame_color(meta, None) == ColorInfo()
+    tagged = _feed([CONFIG_51, FRAME_90_NOCHECK, COLOR_90_TAGGED])[0]
+    assert frame_color(tagged, given) == ColorInfo("bt709", "tv", "bt709", "bt709", "left")
+
+
+# --- LineDrain (the stderr side channel) ----------------------------------------------------
+
+
+def test_line_drain_ends_with_sentinel_and_keeps_a_bounded_tail() -> None:
+    data = b"".join(b"line %d\n" % i for i in range(100)) + b"last \xff no newline"
+    drain: LineDrain[str] = LineDrain(io.BytesIO(data), lambda s: [s] if "7" in s else [])
+    items = []
+    with pytest.raises(EOFError):
+        while True:
+            items.append(drain.get(timeout=5))
+    assert items[0] == "line 7" and len(items) == 19
+    with pytest.raises(EOFError):  # the end is sticky
+        drain.get(timeout=0.1)
+    assert drain.join(timeout=5)
+    tail = drain.tail().splitlines()
+    assert len(tail) == 50 and tail[-1] == "last \ufffd no newline"
+
+
+def test_line_drain_carries_parse_errors_to_the_consumer() -> None:
+    def parse(line: str) -> list[int]:
+        return [int(line)]
+
+    drain: LineDrain[int] = LineDrain(io.BytesIO(b"1\n2\nthree\n4\n"), parse)
+    assert [drain.get(timeout=5), drain.get(timeout=5)] == [1, 2]
+    with pytest.raises(ValueError, match="three"):
+        drain.get(timeout=5)
+    assert drain.join(timeout=5)
+
+
+def test_line_drain_times_out_and_stops_when_full() -> None:
+    read_end, write_end = os.pipe()
+    with open(read_end, "rb") as reader, open(write_end, "wb", buffering=0) as writer:
+        drain: LineDrain[str] = LineDrain(reader, lambda s: [s], maxsize=1)
+        with pytest.raises(TimeoutError):
+            drain.get(timeout=0.05)
+        writer.write(b"a\nb\nc\n")
+        assert drain.get(timeout=5) == "a"
+        writer.close()  # EOF; the thread may be blocked on the full queue: stop() frees it
+        assert drain.join(timeout=5)
+
+
+# --- end to end -----------------------------------------------------------------------------
+
+W, H, N = 64, 48, 30
+
+
+def _encode_clip(
+    path: Path, size_wh: tuple[int, int], frames: int, pts: list[int] | None = None, **x264: str
+) -> Path:
+    """H.264 yuv420p clip with B-frames (bf=2) and a GOP of 10, moving content; frame i gets
+    `pts[i]` (in 1/30 s) when given (variable frame rate)."""
+    w, h = size_wh
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.codec_context.options = {"bf": "2", "g": "10", "sc_threshold": "0", **x264}
+        yy, xx = np.mgrid[0:h, 0:w]
+        for i in range(frames):
+            rgb = np.stack([(xx * 4 + i * 8) % 256, (yy * 5) % 256, (xx + yy + i) % 256], -1)
+            rgb[(i * 2) % h : (i * 2) % h + 8, i % w : i % w + 8] = 255
+            frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint8), format="rgb24")
+            if pts is not None:
+                frame.pts, frame.time_base = pts[i], Fraction(1, 30)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _encode_clip(tmp_path_factory.mktemp("media") / "clip.mp4", (W, H), N)
+
+
+@pytest.fixture(scope="module")
+def tagged_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    params = "colorprim=bt709:transfer=bt709:colormatrix=bt709:range=tv"
+    path = tmp_path_factory.mktemp("media") / "tagged.mp4"
+    return _encode_clip(path, (W, H), 4, **{"x264-params": params})
+
+
+VFR_PTS = [0, 1, 2, 5, 6, 7, 15, 16, 20, 21, 22, 23, 40, 41, 42, 43]
+
+
+@pytest.fixture(scope="module")
+def vfr_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Variable frame rate: gaps in pts that a constant-rate output would fill with copies."""
+    path = tmp_path_factory.mktemp("media") / "vfr.mp4"
+    return _encode_clip(path, (W, H), len(VFR_PTS), pts=VFR_PTS)
+
+
+@pytest.fixture(scope="module")
+def big_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """320x240 x 90 frames: ~10 MB of raw frames, far more than the pipes hold."""
+    return _encode_clip(tmp_path_factory.mktemp("media") / "big.mp4", (320, 240), 90)
+
+
+def _binaries() -> list[Any]:
+    found = [("system", shutil.which("ffmpeg"))]
+    try:
+        import imageio_ffmpeg
+
+        found.append(("bundled", imageio_ffmpeg.get_ffmpeg_exe()))
+    except (ImportError, RuntimeError):
+        found.append(("bundled", None))
+    return [
+        pytest.param(exe, id=name, marks=pytest.mark.skipif(exe is None, reason=f"no {name}"))
+        for name, exe in found
+    ]
+
+
+@pytest.fixture(params=_binaries())
+def ffmpeg_bin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run decode_ffmpeg with this binary (via VIDPIPE_FFMPEG)."""
+    monkeypatch.setenv(ffmpeg_cmd.ENV_VAR, request.param)
+    ffmpeg_cmd.find_ffmpeg.cache_clear()
+    yield request.param
+    ffmpeg_cmd.find_ffmpeg.cache_clear()
+
+
+def _major_version(binary: str) -> int:
+    out = subprocess.run([binary, "-version"], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"version n?(\d+)\.", out)
+    assert match, out.splitlines()[0]
+    return int(match[1])
+
+
+def _pyav_frames(path: Path) -> list[Any]:
+    with av.open(str(path)) as container:
+        return list(container.decode(video=0))
+
+
+def _pyav_planes(frame: Any) -> tuple[np.ndarray, ...]:
+    """(Y [H,W], U [H/2,W/2], V [H/2,W/2]) uint8 from PyAV's stacked yuv420p ndarray."""
+    stacked = frame.reformat(format="yuv420p").to_ndarray()  # [H*3/2, W]
+    h, w = frame.height, frame.width
+    u = stacked[h : h + h // 4].reshape(h // 2, w // 2)
+    v = stacked[h + h // 4 :].reshape(h // 2, w // 2)
+    return stacked[:h], u, v
+
+
+def _decode(path: Path, **kwargs: Any) -> Iterator[Frame]:
+    args: dict[str, Any] = {"stream_index": 0, "width": W, "height": H, "source_pix_fmt": "yuv420p"}
+    return decode_ffmpeg(str(path), **{**args, **kwargs})
+
+
+def test_decode_matches_pyav(clip: Path, ffmpeg_bin: str) -> None:
+    frames = list(_decode(clip, rotation=90))
+    oracle = _pyav_frames(clip)
+    assert len(frames) == len(oracle) == N
+    assert [f.index for f in frames] == list(range(N))
+    pts = [f.pts for f in frames]
+    assert all(b > a for a, b in itertools.pairwise(pts))
+    assert [f.pts for f in oracle] == pts
+    oracle_types = [av.video.frame.PictureType(f.pict_type).name for f in oracle]
+    assert [f.pict_type.name for f in frames] == oracle_types
+    assert "B" in oracle_types and oracle_types.count("I") == 3  # GOP 10, bf 2
+    assert [f.key_frame for f in frames] == [bool(f.key_frame) for f in oracle]
+    time_base = Fraction(oracle[0].time_base.numerator, oracle[0].time_base.denominator)
+    for ours, theirs in zip(frames, oracle, strict=True):
+        assert ours.time_base == time_base and ours.pix_fmt == "yuv420p"
+        assert ours.rotation == 90 and ours.pkt_size is None
+        assert [p.shape for p in ours.planes] == [(H, W), (H // 2, W // 2), (H // 2, W // 2)]
+        for mine, ref in zip(ours.planes, _pyav_planes(theirs), strict=True):
+            assert mine.dtype == np.uint8 and mine.flags.c_contiguous and mine.flags.owndata
+            np.testing.assert_array_equal(mine, ref)
+
+
+def test_variable_frame_rate_keeps_pts_no_dup_no_drop(vfr_clip: Path, ffmpeg_bin: str) -> None:
+    frames = list(_decode(vfr_clip))
+    oracle = _pyav_frames(vfr_clip)
+    assert len(frames) == len(oracle) == len(VFR_PTS)
+    assert [f.pts for f in frames] == [f.pts for f in oracle]
+    seconds = [round(f.time * 30) for f in frames if f.time is not None]
+    assert seconds == VFR_PTS  # 1/30 s units, as encoded
+
+
+def test_decode_colour_from_showinfo(tagged_clip: Path, ffmpeg_bin: str) -> None:
+    given = ColorInfo("bt470bg", "pc", "bt470bg", "gamma22", "center")
+    frames = list(_decode(tagged_clip, color=given))
+    assert len(frames) == 4
+    # FFmpeg >= 6 prints the chroma location (h264 says left); 5.1 does not: the given one.
+    siting = "left" if _major_version(ffmpeg_bin) >= 6 else "center"
+    assert {f.color for f in frames} == {ColorInfo("bt709", "tv", "bt709", "bt709", siting)}
+
+
+def test_decode_to_rgb24_when_source_is_not_planar_yuv(clip: Path, ffmpeg_bin: str) -> None:
+    frames = list(_decode(clip, source_pix_fmt="bgr0"))  # canonical -> rgb24
+    assert len(frames) == N
+    assert frames[0].pix_fmt == "rgb24" and frames[0].planes[0].shape == (H, W, 3)
+
+
+class _Spy:
+    """Records the Popen and LineDrain objects decode_ffmpeg creates."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.drains: list[LineDrain[Any]] = []
+        real_popen, real_drain = subprocess.Popen, LineDrain
+
+        def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+            assert "shell" not in kwargs
+            self.procs.append(real_popen(*args, **kwargs))
+            return self.procs[-1]
+
+        def drain(*args: Any, **kwargs: Any) -> LineDrain[Any]:
+            self.drains.append(real_drain(*args, **kwargs))
+            return self.drains[-1]
+
+        monkeypatch.setattr(mod.subprocess, "Popen", popen)
+        monkeypatch.setattr(mod, "LineDrain", drain)
+
+    def assert_released(self) -> None:
+        (proc,) = self.procs
+        assert proc.poll() is not None  # reaped: returncode set, no zombie
+        assert proc.stdout is not None and proc.stdout.closed
+        assert proc.stderr is not None and proc.stderr.closed
+        assert not any(d.is_alive() for d in self.drains)
+
+
+def test_early_close_terminates_ffmpeg(
+    big_clip: Path, ffmpeg_bin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = _Spy(monkeypatch)
+    gen = _decode(big_clip, width=320, height=240)
+    taken = [next(gen) for _ in range(3)]
+    assert [f.index for f in taken] == [0, 1, 2]
+    assert spy.procs[0].poll() is None  # still running: blocked on a full pipe
+    gen.close()
+    spy.assert_released()
+
+
+def test_error_downstream_releases_ffmpeg(
+    big_clip: Path, ffmpeg_bin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = _Spy(monkeypatch)
+
+    def consume() -> None:
+        for frame in _decode(big_clip, width=320, height=240):
+            if frame.index == 5:
+                raise KeyError("downstream failure")
+
+    with pytest.raises(KeyError):
+        consume()
+    spy.assert_released()
+
+
+def test_not_a_video_raises_with_stderr_tail(
+    tmp_path: Path, ffmpeg_bin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = _Spy(monkeypatch)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(np.random.default_rng(1).integers(0, 256, 20_000, np.uint8).tobytes())
+    with pytest.raises(FFmpegError) as info:
+        list(decode_ffmpeg(str(junk), stream_index=0, width=32, height=32, source_pix_fmt="gray"))
+    tail = info.value.stderr_tail
+    assert "Invalid data" in tail or "moov atom not found" in tail
+    assert tail.strip().splitlines()[-1] in str(info.value)
+    assert "exited with code" in str(info.value)
+    spy.assert_released()
+
+
+def test_wrong_frame_size_is_an_error(clip: Path, ffmpeg_bin: str) -> None:
+    with pytest.raises(FFmpegError, match="expected 64x50"):
+        list(_decode(clip, height=50))
+
+
+# --- protocol faults, with a fake ffmpeg ----------------------------------------------------
+
+_FAKE = """#!{python}
+import os, sys
+mode = os.environ["FAKE_FFMPEG_MODE"]
+tag = "[Parsed_showinfo_0 @ 0x1] "
+err = sys.stderr
+err.write(tag + "config in time_base: 1/25, frame_rate: 25/1\\n")
+metas = {{"partial": 2, "extra_meta": 2, "missing_meta": 1, "exit1": 1, "ok": 2}}[mode]
+for n in range(metas):
+    err.write(tag + f"n:{{n:4d}} pts:{{n:7d}} pts_time:0 fmt:gray s:4x2 i:P iskey:1 type:I \\n")
+    err.write(tag + "color_range:pc color_space:unknown color_primaries:unknown ")
+    err.write("color_trc:unknown\\n")
+err.flush()
+frames = {{"partial": 1.5, "extra_meta": 1, "missing_meta": 2, "exit1": 1, "ok": 2}}[mode]
+sys.stdout.buffer.write(bytes(range(int(8 * frames))))
+sys.stdout.flush()
+if mode == "exit1":
+    err.write("something broke\\n")
+sys.exit(1 if mode == "exit1" else 0)
+"""
+
+
+@pytest.fixture
+def fake_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    exe = tmp_path / "ffmpeg"
+    exe.write_text(_FAKE.format(python=sys.executable))
+    exe.chmod(0o755)
+    monkeypatch.setenv(ffmpeg_cmd.ENV_VAR, str(exe))
+    ffmpeg_cmd.find_ffmpeg.cache_clear()
+    yield
+    ffmpeg_cmd.find_ffmpeg.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("partial", "ended inside frame 1"),
+        ("extra_meta", "frame count mismatch"),
+        ("missing_meta", "no showinfo metadata"),
+        ("exit1", "exited with code 1 after 1 frames: something broke"),
+    ],
+)
+def test_protocol_faults(
+    fake_ffmpeg: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, message: str
+) -> None:
+    monkeypatch.setenv("FAKE_FFMPEG_MODE", mode)
+    spy = _Spy(monkeypatch)
+    gen = decode_ffmpeg(str(tmp_path), stream_index=0, width=4, height=2, source_pix_fmt="gray")
+    first = next(gen)
+    assert first.planes[0].tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    with pytest.raises(FFmpegError, match=re.escape(message)):
+        list(gen)
+    spy.assert_released()
+
+
+def test_fake_ok_stream(fake_ffmpeg: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_FFMPEG_MODE", "ok")
+    given = ColorInfo(matrix="bt709")
+    frames = list(
+        decode_ffmpeg(
+            str(tmp_path), stream_index=0, width=4, height=2, source_pix_fmt="gray", color=given
+        )
+    )
+    assert [(f.index, f.pts, f.time) for f in frames] == [(0, 0, 0.0), (1, 1, 0.04)]
+    assert frames[1].color == ColorInfo(matrix="bt709", range="pc")
+    assert frames[1].planes[0].tolist() == [[8, 9, 10, 11], [12, 13, 14, 15]]

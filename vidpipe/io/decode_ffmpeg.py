@@ -1,0 +1,333 @@
+"""FFmpeg-subprocess decoding backend: raw frames from a pipe, metadata from showinfo.
+
+`decode_ffmpeg` runs the command `vidpipe.io.ffmpeg_cmd.decode_argv` describes. Pixels come
+on stdout as tightly packed frames of `canonical_pix_fmt(source_pix_fmt)`; per-frame metadata
+(pts, picture type, key flag, colour properties) comes on stderr as the `showinfo` filter's
+lines, which a `LineDrain` thread parses (`ShowinfoParser`) and queues. The two channels are
+matched frame by frame (showinfo's `n` is the display-order index) and checked to agree.
+
+The generator owns the process: closing it early (break, `.close()`, an error downstream,
+Ctrl-C) terminates ffmpeg, reaps it, closes the pipes and joins the drain thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import IO
+
+from vidpipe.errors import FFmpegError
+from vidpipe.io.ffmpeg_cmd import decode_argv, find_ffmpeg
+from vidpipe.io.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
+from vidpipe.pipeline.concurrency import LineDrain
+from vidpipe.types import ColorInfo, Frame, PictureType
+
+log = logging.getLogger(__name__)
+
+_PIPE_BYTES = 1 << 20  # stdout pipe / read buffer we ask for
+_POLL_S = 0.2  # how often a wait for metadata checks on the process
+_META_TIMEOUT_S = 60.0  # longest wait for a frame's metadata while ffmpeg runs
+_EXITED_GRACE_S = 5.0  # ... and once ffmpeg has exited
+_EXIT_TIMEOUT_S = 60.0  # wait for ffmpeg to exit after its stdout ended
+_TERM_GRACE_S = 2.0  # after SIGTERM, before SIGKILL
+_JOIN_TIMEOUT_S = 5.0
+_UNKNOWN = frozenset({"unknown", "unspecified"})
+
+# "[Parsed_showinfo_0 @ 0x560f2b303140] message"
+_SHOWINFO_PREFIX = re.compile(r"\[Parsed_showinfo_\d+ @ (?:0x)?[0-9A-Fa-f]+\] ?")
+_KEY_VALUE = re.compile(r"(\w+):\s*(\S+)")
+_FRAME_LINE = re.compile(r"n:\s*\d+\s")
+_CONFIG_IN = re.compile(r"config in time_base:\s*(\d+)/(\d+)")
+_SIZE = re.compile(r"(\d+)x(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ShowinfoFrame:
+    """Metadata of one frame as showinfo prints it (FFmpeg names, None when not printed).
+
+    index: showinfo's `n` (0-based, display order); pts in `time_base` units (None for
+    NOPTS); time_base from the last `config in time_base:` line; size_wh from `s:`;
+    chroma_location from `cl:` (FFmpeg >= 6); the colour fields from the line after it.
+    """
+
+    index: int
+    pts: int | None
+    time_base: Fraction | None
+    pict_type: PictureType
+    key_frame: bool
+    size_wh: tuple[int, int] | None = None
+    chroma_location: str | None = None
+    color_range: str | None = None
+    color_space: str | None = None
+    color_primaries: str | None = None
+    color_trc: str | None = None
+
+
+def showinfo_message(line: str) -> str | None:
+    """The text after the `[Parsed_showinfo_N @ 0x...]` prefix, None for other lines."""
+    match = _SHOWINFO_PREFIX.search(line)
+    return None if match is None else line[match.end() :].strip()
+
+
+def parse_key_values(message: str) -> dict[str, str]:
+    """`key:value` pairs of a showinfo message (first occurrence of each key wins)."""
+    fields: dict[str, str] = {}
+    for key, value in _KEY_VALUE.findall(message):
+        fields.setdefault(key, value)
+    return fields
+
+
+def parse_frame_message(message: str, time_base: Fraction | None) -> ShowinfoFrame:
+    """Parse showinfo's per-frame message (`n: ... pts: ... type:B ...`), 5.1 or 9.0 form."""
+    f = parse_key_values(message)
+    pts_text = f.get("pts", "NOPTS")
+    size = _SIZE.fullmatch(f.get("s", ""))
+    return ShowinfoFrame(
+        index=int(f["n"]),
+        pts=int(pts_text) if re.fullmatch(r"-?\d+", pts_text) else None,
+        time_base=time_base,
+        pict_type=PictureType.from_letter(f.get("type", "?")),
+        key_frame=f.get("iskey") == "1",
+        size_wh=(int(size[1]), int(size[2])) if size else None,
+        chroma_location=f.get("cl"),
+    )
+
+
+class ShowinfoParser:
+    """Stateful parser of ffmpeg's stderr lines into `ShowinfoFrame`s (for `LineDrain`).
+
+    A frame is complete when its colour line arrives; one still pending is emitted when the
+    next frame line comes, or by `finish()` at EOF. Unrelated lines are ignored.
+    """
+
+    def __init__(self) -> None:
+        self.time_base: Fraction | None = None
+        self._pending: ShowinfoFrame | None = None
+
+    def feed(self, line: str) -> list[ShowinfoFrame]:
+        """Parse one stderr line; returns the frames it completes (0, 1 or 2)."""
+        message = showinfo_message(line)
+        if message is None:
+            return []
+        config = _CONFIG_IN.search(message)
+        if config is not None:
+            if int(config[2]) != 0:
+                self.time_base = Fraction(int(config[1]), int(config[2]))
+            return []
+        if _FRAME_LINE.match(message):
+            done = self.finish()
+            self._pending = parse_frame_message(message, self.time_base)
+            return done
+        if message.startswith("color_range:") and self._pending is not None:
+            f = parse_key_values(message)
+            frame = dataclasses.replace(
+                self._pending,
+                color_range=f.get("color_range"),
+                color_space=f.get("color_space"),
+                color_primaries=f.get("color_primaries"),
+                color_trc=f.get("color_trc"),
+            )
+            self._pending = None
+            return [frame]
+        return []
+
+    def finish(self) -> list[ShowinfoFrame]:
+        """The pending frame, if any (call at EOF)."""
+        done = [] if self._pending is None else [self._pending]
+        self._pending = None
+        return done
+
+
+def frame_color(meta: ShowinfoFrame, given: ColorInfo | None) -> ColorInfo:
+    """ColorInfo from showinfo's names; an unknown field takes `given`'s value, if given."""
+    base = given if given is not None else ColorInfo()
+
+    def pick(value: str | None, fallback: str) -> str:
+        return fallback if value is None or value in _UNKNOWN else value
+
+    return ColorInfo(
+        matrix=pick(meta.color_space, base.matrix),
+        range=pick(meta.color_range, base.range),
+        primaries=pick(meta.color_primaries, base.primaries),
+        transfer=pick(meta.color_trc, base.transfer),
+        chroma_location=pick(meta.chroma_location, base.chroma_location),
+    )
+
+
+def _read_exact(stream: IO[bytes], view: memoryview) -> int:
+    """Fill `view` from `stream`; returns the bytes read (fewer only at EOF)."""
+    got = 0
+    while got < len(view):
+        n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _grow_pipe(stream: IO[bytes]) -> None:
+    """Best effort: enlarge the kernel pipe buffer (Linux) so ffmpeg blocks less often."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    except (ImportError, AttributeError, OSError) as exc:
+        log.debug("pipe size unchanged: %s", exc)
+
+
+def _next_meta(
+    proc: subprocess.Popen[bytes], drain: LineDrain[ShowinfoFrame], count: int
+) -> ShowinfoFrame:
+    """The metadata of frame `count`, waiting while ffmpeg runs (a bounded wait)."""
+    waited = 0.0
+    while True:
+        try:
+            return drain.get(timeout=_POLL_S)
+        except TimeoutError:
+            waited += _POLL_S
+        except EOFError:
+            raise FFmpegError(
+                f"ffmpeg sent frame {count} but no showinfo metadata for it", drain.tail()
+            ) from None
+        limit = _EXITED_GRACE_S if proc.poll() is not None else _META_TIMEOUT_S
+        if waited >= limit:
+            message = f"no showinfo metadata for frame {count} after {waited:.0f} s"
+            raise FFmpegError(message, drain.tail())
+
+
+def _check_meta(
+    meta: ShowinfoFrame, count: int, size_wh: tuple[int, int], drain: LineDrain[ShowinfoFrame]
+) -> Fraction:
+    """The frame's time base; raise FFmpegError when showinfo disagrees with the pixels."""
+    if meta.index != count:
+        raise FFmpegError(f"frame count mismatch: pixels of frame {count}, showinfo n={meta.index}")
+    if meta.size_wh is not None and meta.size_wh != size_wh:
+        w, h = meta.size_wh
+        expected = f"{size_wh[0]}x{size_wh[1]}"
+        raise FFmpegError(f"frame {count} is {w}x{h}, expected {expected}", drain.tail())
+    if meta.time_base is None:
+        raise FFmpegError("showinfo printed no time base", drain.tail())
+    return meta.time_base
+
+
+def _end_of_stream(
+    proc: subprocess.Popen[bytes], drain: LineDrain[ShowinfoFrame], count: int, partial: int
+) -> None:
+    """After stdout's EOF: wait for ffmpeg, and check its exit code and the frame counts."""
+    try:
+        code = proc.wait(timeout=_EXIT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise FFmpegError("ffmpeg closed its output but did not exit", drain.tail()) from None
+    extra = 0
+    while True:
+        try:
+            drain.get(timeout=_EXITED_GRACE_S)
+            extra += 1
+        except (EOFError, TimeoutError):
+            break
+    if code != 0:
+        raise FFmpegError(f"ffmpeg exited with code {code} after {count} frames", drain.tail())
+    if partial:
+        raise FFmpegError(f"ffmpeg output ended inside frame {count} ({partial} bytes)")
+    if extra:
+        raise FFmpegError(f"frame count mismatch: {count} frames on stdout, {count + extra} in log")
+
+
+def _shutdown(proc: subprocess.Popen[bytes], drain: LineDrain[ShowinfoFrame] | None) -> None:
+    """Stop ffmpeg if it still runs, reap it, join the drain thread, close the pipes."""
+    if proc.stdout is not None:
+        proc.stdout.close()  # a writer blocked on a full pipe gets EPIPE and exits
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=_TERM_GRACE_S)
+        except subprocess.TimeoutExpired:
+            log.warning("ffmpeg (pid %d) ignored SIGTERM; killing it", proc.pid)
+            proc.kill()
+            proc.wait()
+    if drain is not None:
+        drain.join(timeout=_JOIN_TIMEOUT_S)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+def _start(argv: list[str]) -> subprocess.Popen[bytes]:
+    log.debug("running %s", shlex.join(argv))
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=_PIPE_BYTES,
+        )
+    except OSError as exc:
+        raise FFmpegError(f"cannot run {argv[0]}: {exc}") from exc
+
+
+def decode_ffmpeg(
+    path: str,
+    *,
+    stream_index: int,
+    width: int,
+    height: int,
+    source_pix_fmt: str,
+    rotation: int = 0,
+    color: ColorInfo | None = None,
+) -> Iterator[Frame]:
+    """Decode video stream `stream_index` of the local file `path` with an ffmpeg subprocess.
+
+    `path` is the absolute path from `resolve_input`; `width` x `height` and `source_pix_fmt`
+    are the stream's (from the probe). Yields `Frame`s in display order, pixels as stored (no
+    rotation applied; `rotation` is copied to each frame), in `canonical_pix_fmt(source_pix_fmt)`:
+    planes as `plane_shapes` says, e.g. yuv420p -> Y `[H, W]`, U and V `[ceil(H/2), ceil(W/2)]`
+    uint8; >8-bit -> little-endian uint16; rgb24 -> one `[H, W, 3]` uint8. Each frame owns
+    its arrays. `pts`, `time_base`, `pict_type`, `key_frame` and colour come from showinfo;
+    colour fields it reports as unknown are taken from `color`; `pkt_size` is None.
+
+    Raises FFmpegError (with the tail of ffmpeg's stderr) when ffmpeg fails, its output ends
+    inside a frame, or its pixels and metadata disagree.
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"frame size must be positive, got {width}x{height}")
+    pix_fmt = canonical_pix_fmt(source_pix_fmt)
+    nbytes = frame_nbytes(pix_fmt, width, height)
+    argv = decode_argv(find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt)
+    proc = _start(argv)
+    drain: LineDrain[ShowinfoFrame] | None = None
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        _grow_pipe(proc.stdout)
+        parser = ShowinfoParser()
+        drain = LineDrain(
+            proc.stderr, parser.feed, finish=parser.finish, name=f"ffmpeg-stderr-{proc.pid}"
+        )
+        buf = memoryview(bytearray(nbytes))
+        count = 0
+        while (got := _read_exact(proc.stdout, buf)) == nbytes:
+            meta = _next_meta(proc, drain, count)
+            time_base = _check_meta(meta, count, (width, height), drain)
+            planes = tuple(p.copy() for p in split_planes(buf, pix_fmt, width, height))
+            yield Frame(
+                planes=planes,
+                pix_fmt=pix_fmt,
+                index=meta.index,
+                pts=meta.pts,
+                time_base=time_base,
+                pict_type=meta.pict_type,
+                key_frame=meta.key_frame,
+                color=frame_color(meta, color),
+                pkt_size=None,
+                rotation=rotation,
+            )
+            count += 1
+        _end_of_stream(proc, drain, count, got)
+        log.debug("ffmpeg decoded %d frames of %s", count, path)
+    finally:
+        _shutdown(proc, drain)

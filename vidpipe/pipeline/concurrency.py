@@ -1,0 +1,141 @@
+"""All of vidpipe's threads and queues live here; no other module creates either.
+
+Helpers:
+
+* `LineDrain` - reads a subprocess pipe (e.g. ffmpeg's stderr) line by line on a daemon
+  thread, turns lines into items with a parse callback and hands them to the consumer
+  through a queue; keeps a bounded tail of the raw lines for error messages. The thread
+  always ends with a sentinel (at EOF, or carrying its exception), so a consumer never
+  deadlocks waiting for it.
+
+(Further helpers, such as the stage `prefetch()`, belong in this module too.)
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from typing import IO, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_PUT_POLL_S = 0.1  # how often a producer blocked on a full queue checks its stop event
+
+
+class _End:
+    """Sentinel that ends a LineDrain's queue; carries the thread's exception, if any."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+class LineDrain(Generic[T]):
+    """Drain a binary stream line by line on a background thread.
+
+    Each line is decoded as UTF-8 (errors="replace"), stripped of its line ending, kept in a
+    tail of the last `tail_lines` lines, and passed to `parse`, whose items are queued for
+    `get`. At EOF, `finish()` may add final items; then a sentinel is queued. An exception
+    raised by `parse` / `finish` or the read ends the thread and is re-raised by `get`.
+
+    The queue holds at most `maxsize` items; while it is full the thread stops reading
+    (back-pressure on the writer). Use a `maxsize` above the number of items the writer can
+    be ahead of the consumer. `stop()` makes a thread blocked on a full queue give up.
+    """
+
+    def __init__(
+        self,
+        stream: IO[bytes],
+        parse: Callable[[str], Iterable[T]],
+        *,
+        finish: Callable[[], Iterable[T]] | None = None,
+        maxsize: int = 4096,
+        tail_lines: int = 50,
+        name: str = "vidpipe-line-drain",
+    ) -> None:
+        self._stream = stream
+        self._parse = parse
+        self._finish = finish
+        self._queue: queue.Queue[T | _End] = queue.Queue(maxsize=maxsize)
+        self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+        self._tail_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._end: _End | None = None  # set once the consumer has taken the sentinel
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _put(self, item: T | _End) -> bool:
+        """Queue `item`, waiting while the queue is full; False when stopped meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_PUT_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        error: BaseException | None = None
+        try:
+            for raw in iter(self._stream.readline, b""):
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                with self._tail_lock:
+                    self._tail.append(line)
+                for item in self._parse(line):
+                    if not self._put(item):
+                        return
+            if self._finish is not None:
+                for item in self._finish():
+                    if not self._put(item):
+                        return
+        except BaseException as exc:  # carried to the consumer, re-raised by get()
+            log.debug("line drain %s failed: %r", self._thread.name, exc)
+            error = exc
+        self._put(_End(error))
+
+    def get(self, timeout: float | None = None) -> T:
+        """Next item. Raises `TimeoutError` when none comes within `timeout` seconds,
+        `EOFError` once the stream has ended and every item was taken (again on each later
+        call), or the exception that ended the drain thread."""
+        if self._end is None:
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError(f"no line item within {timeout} s") from None
+            if not isinstance(item, _End):
+                return item
+            self._end = item
+        if self._end.error is not None:
+            raise self._end.error
+        raise EOFError("line drain ended")
+
+    def tail(self) -> str:
+        """The last `tail_lines` lines read, joined with newlines."""
+        with self._tail_lock:
+            return "\n".join(self._tail)
+
+    def is_alive(self) -> bool:
+        """True while the drain thread runs."""
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        """Ask the thread to stop queueing (it still ends only at EOF if blocked reading)."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Stop queueing and wait for the thread (close the writer first so EOF comes).
+
+        Returns True when the thread has ended.
+        """
+        self.stop()
+        self._thread.join(timeout)
+        alive = self._thread.is_alive()
+        if alive:
+            log.warning("line drain %s still running after join", self._thread.name)
+        return not alive
