@@ -178,7 +178,8 @@ def _demux(
             if any(marker in message for marker in _TRUNCATION_MARKERS):
                 stats.demux_error = message.strip()
         if packet is None:
-            stats.truncated = stats.demux_error is not None or stats.packets < stats.expected_packets
+            short = stats.packets < stats.expected_packets
+            stats.truncated = stats.demux_error is not None or short
             return
         if packet.size:
             stats.packets += 1
