@@ -11,8 +11,9 @@ import typer
 from tqdm import tqdm
 
 from vidpipe.errors import InputError
+from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS, decode
-from vidpipe.io.decode_av import DecodeStats, Skip
+from vidpipe.io.decode_av import Skip
 from vidpipe.io.image import save_image
 from vidpipe.io.probe import probe
 from vidpipe.types import Frame, PictureType

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
-from vidpipe.io.decode_av import DecodeStats, Skip, decode_av
+from vidpipe.io.damage import DecodeStats
+from vidpipe.io.decode_av import Skip, decode_av
 from vidpipe.io.probe import probe
 from vidpipe.io.source import resolve_input
 from vidpipe.types import Frame, PictureType, VideoInfo
@@ -59,6 +60,7 @@ def decode(
             source_pix_fmt=info.pix_fmt,
             rotation=info.rotation,
             color=info.color,
+            stats=stats,
         )
     if skip == "none":
         return frames

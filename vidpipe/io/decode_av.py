@@ -8,22 +8,20 @@ among ALL frames even when the decoder skips non-intra or non-key frames (FFmpeg
 
 from __future__ import annotations
 
-import functools
 import heapq
 import logging
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
 import av
 import av.error
-import av.logging
 import numpy as np
 
 from vidpipe.errors import InputError
 from vidpipe.io.avnames import color_info
+from vidpipe.io.damage import DecodeStats, check_damage
 from vidpipe.io.pixfmt import LAYOUTS, canonical_pix_fmt
 from vidpipe.types import Frame, PictureType
 
@@ -33,8 +31,8 @@ Skip = Literal["none", "nonintra", "nonkey"]
 _SKIP_FRAME = {"none": "DEFAULT", "nonintra": "NONINTRA", "nonkey": "NONKEY"}
 # Packets read ahead of the decoder; must exceed any stream's reorder depth (H.264: <= 16).
 _LOOKAHEAD = 32
-# What FFmpeg's demuxers log when a file stops in the middle (mov, matroska, generic).
-_TRUNCATION_MARKERS = ("partial file", "ended prematurely", "Truncating packet", "truncated")
+# Matroska data ending this much before its declared duration means the file was cut.
+_DURATION_SLACK_S = 0.5
 
 
 class _DisplayOrder:
@@ -83,18 +81,6 @@ class _DisplayOrder:
 
     def pending(self, pts: int | None) -> bool:
         return pts is not None and pts in self._sizes
-
-
-@dataclass
-class DecodeStats:
-    """What went wrong while decoding one stream (filled in as the generator runs)."""
-
-    packets: int = 0
-    bad_packets: int = 0
-    corrupt_frames: int = 0
-    demux_error: str | None = None
-    truncated: bool = False
-    expected_packets: int = 0  # the container's frame count, 0 when it records none
 
 
 def frame_planes(frame: av.VideoFrame) -> tuple[str, tuple[np.ndarray, ...]]:
@@ -159,45 +145,47 @@ def iter_av_frames(
 def _demux(
     container: av.container.InputContainer, stream: av.VideoStream, stats: DecodeStats
 ) -> Iterator[av.Packet]:
-    """The stream's non-empty packets. The demuxer's own log is read for signs of a truncated
-    file; a demuxer error ends the stream. Both are recorded in `stats`."""
-    _route_ffmpeg_log()
+    """The stream's non-empty packets; a demuxer error ends the stream. Truncation is judged
+    at the end (`_judge_truncation`). FFmpeg's log is never enabled here: its callback from a
+    frame-threaded decoder can deadlock against the GIL when the decoder is closed."""
     stats.expected_packets = stream.frames
+    declared = container.duration / av.time_base if container.duration else None
+    end_time = 0.0
     packets = container.demux(stream)
     while True:
-        with av.logging.Capture(local=True) as messages:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                packet = None
-            except av.error.FFmpegError as exc:
-                stats.demux_error = str(exc.strerror or exc)
-                packet = None
-        for _level, name, message in messages:
-            log.debug("ffmpeg %s: %s", name, message.strip())
-            if any(marker in message for marker in _TRUNCATION_MARKERS):
-                stats.demux_error = message.strip()
-        if packet is None:
-            short = stats.packets < stats.expected_packets
-            stats.truncated = stats.demux_error is not None or short
-            return
-        if packet.size:
-            stats.packets += 1
-            yield packet
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except av.error.FFmpegError as exc:
+            stats.demux_error = str(exc.strerror or exc)
+            break
+        if not packet.size:
+            continue
+        stats.packets += 1
+        if packet.is_corrupt:
+            stats.demux_error = f"corrupt packet at byte {packet.pos}"
+        if packet.pts is not None and packet.time_base:
+            end_time = max(end_time, float((packet.pts + packet.duration) * packet.time_base))
+        yield packet
+    _judge_truncation(container, stats, declared, end_time)
 
 
-@functools.cache
-def _route_ffmpeg_log() -> None:
-    """Let FFmpeg's warnings reach Python, at debug level only (the user gets one summary)."""
-    av.logging.set_level(av.logging.WARNING)
-    libav = logging.getLogger("libav")
-    libav.propagate = False
-    libav.addHandler(_DebugForwarder())
-
-
-class _DebugForwarder(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        log.debug("ffmpeg %s: %s", record.name, record.getMessage().strip())
+def _judge_truncation(
+    container: av.container.InputContainer,
+    stats: DecodeStats,
+    declared: float | None,
+    end_time: float,
+) -> None:
+    """A file is truncated when the demuxer failed, when an indexed container (MP4/MOV, AVI)
+    delivered fewer packets than it records, or when Matroska/WebM data stops well before the
+    duration its header declares (its only record of the length)."""
+    if stats.packets < stats.expected_packets and stats.demux_error is None:
+        stats.demux_error = "file ends before the frames its index records"
+    matroska = "matroska" in container.format.name
+    if matroska and declared is not None and end_time < declared - _DURATION_SLACK_S:
+        stats.demux_error = f"data ends at {end_time:.2f} s of a declared {declared:.2f} s"
+    stats.truncated = stats.demux_error is not None
 
 
 def _decode(stream: av.VideoStream, packet: av.Packet | None, stats: DecodeStats) -> list:
@@ -253,22 +241,4 @@ def decode_av(
             )
     finally:
         container.close()
-    report_damage(path, stats)
-    if stats.truncated:
-        expected = f" of {stats.expected_packets}" if stats.expected_packets else ""
-        reason = stats.demux_error or "ended early"
-        raise InputError(
-            f"{path}: truncated or damaged file ({stats.packets}{expected} packets read: {reason})"
-        )
-
-
-def report_damage(path: str, stats: DecodeStats) -> None:
-    """Log one warning when some packets failed to decode or frames were concealed."""
-    if stats.bad_packets or stats.corrupt_frames:
-        log.warning(
-            "%s: %d of %d packets could not be decoded, %d frames decoded with errors",
-            path,
-            stats.bad_packets,
-            stats.packets,
-            stats.corrupt_frames,
-        )
+    check_damage(path, stats)

@@ -23,6 +23,12 @@ from fractions import Fraction
 from typing import IO
 
 from vidpipe.errors import FFmpegError
+from vidpipe.io.damage import (
+    DECODE_ERROR_MARKERS,
+    TRUNCATION_MARKERS,
+    DecodeStats,
+    check_damage,
+)
 from vidpipe.io.ffmpeg_cmd import decode_argv, find_ffmpeg
 from vidpipe.io.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
 from vidpipe.pipeline.concurrency import LineDrain
@@ -106,14 +112,19 @@ class ShowinfoParser:
     next frame line comes, or by `finish()` at EOF. Unrelated lines are ignored.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stats: DecodeStats | None = None) -> None:
         self.time_base: Fraction | None = None
+        self.stats = stats if stats is not None else DecodeStats()
         self._pending: ShowinfoFrame | None = None
 
     def feed(self, line: str) -> list[ShowinfoFrame]:
-        """Parse one stderr line; returns the frames it completes (0, 1 or 2)."""
+        """Parse one stderr line; returns the frames it completes (0, 1 or 2).
+
+        Other lines are only read for damage: undecodable packets and truncation.
+        """
         message = showinfo_message(line)
         if message is None:
+            self._note_damage(line)
             return []
         config = _CONFIG_IN.search(message)
         if config is not None:
@@ -136,6 +147,13 @@ class ShowinfoParser:
             self._pending = None
             return [frame]
         return []
+
+    def _note_damage(self, line: str) -> None:
+        if any(marker in line for marker in DECODE_ERROR_MARKERS):
+            self.stats.bad_packets += 1
+        elif any(marker in line for marker in TRUNCATION_MARKERS):
+            self.stats.truncated = True
+            self.stats.demux_error = line.split("] ", 1)[-1].strip()
 
     def finish(self) -> list[ShowinfoFrame]:
         """The pending frame, if any (call at EOF)."""
@@ -280,6 +298,7 @@ def decode_ffmpeg(
     source_pix_fmt: str,
     rotation: int = 0,
     color: ColorInfo | None = None,
+    stats: DecodeStats | None = None,
 ) -> Iterator[Frame]:
     """Decode video stream `stream_index` of the local file `path` with an ffmpeg subprocess.
 
@@ -291,6 +310,7 @@ def decode_ffmpeg(
     its arrays. `pts`, `time_base`, `pict_type`, `key_frame` and colour come from showinfo;
     colour fields it reports as unknown are taken from `color`; `pkt_size` is None.
 
+    Damage read from ffmpeg's log is counted in `stats` (see `check_damage`).
     Raises FFmpegError (with the tail of ffmpeg's stderr) when ffmpeg fails, its output ends
     inside a frame, or its pixels and metadata disagree.
     """
@@ -304,7 +324,7 @@ def decode_ffmpeg(
     try:
         assert proc.stdout is not None and proc.stderr is not None
         _grow_pipe(proc.stdout)
-        parser = ShowinfoParser()
+        parser = ShowinfoParser(stats)
         drain = LineDrain(
             proc.stderr, parser.feed, finish=parser.finish, name=f"ffmpeg-stderr-{proc.pid}"
         )
@@ -329,5 +349,7 @@ def decode_ffmpeg(
             count += 1
         _end_of_stream(proc, drain, count, got)
         log.debug("ffmpeg decoded %d frames of %s", count, path)
+        parser.stats.packets = count + parser.stats.bad_packets
+        check_damage(path, parser.stats)
     finally:
         _shutdown(proc, drain)

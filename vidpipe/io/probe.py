@@ -18,7 +18,8 @@ import av.logging
 
 from vidpipe.errors import InputError
 from vidpipe.io.avnames import FIELD_ORDER, color_info
-from vidpipe.io.decode_av import DecodeStats, iter_av_frames, report_damage
+from vidpipe.io.damage import DecodeStats, check_damage
+from vidpipe.io.decode_av import iter_av_frames
 from vidpipe.io.pixfmt import LAYOUTS
 from vidpipe.io.source import resolve_input
 from vidpipe.types import AudioInfo, GopSummary, PictureType, VideoInfo
@@ -48,6 +49,9 @@ def probe(path: str, *, gop: bool = False, allow_urls: bool = False) -> VideoInf
         stream = container.streams.video[0]
         first = _first_frame(container, stream, path)
         info = _video_info(path, container, stream, first)
+    # After the decoder is closed: FFmpeg's log is switched on briefly to read the siting.
+    siting = replace(info.color, chroma_location=chroma_location(first))
+    info = replace(info, color=siting)
     if gop:
         info = _with_gop(info, resolved)
     return info
@@ -60,14 +64,18 @@ def _first_frame(container, stream, path: str) -> av.VideoFrame:
     raise InputError(f"{path}: no decodable video frame ({stats.demux_error or 'no frames'})")
 
 
-def chroma_location(stream: av.VideoStream, frame: av.VideoFrame) -> str:
+def chroma_location(frame: av.VideoFrame) -> str:
     """The frame's chroma siting as FFmpeg names it ("left", "center", ...).
 
     PyAV does not expose `AVFrame.chroma_location`, so the frame goes once through FFmpeg's
-    own `showinfo` filter, whose log line carries it as `cl:NAME`.
+    own `showinfo` filter, whose log line carries it as `cl:NAME`. Call it with no decoder
+    open: FFmpeg's log is enabled meanwhile, and a frame-threaded decoder logging into it
+    can deadlock.
     """
     graph = av.filter.Graph()
-    src = graph.add_buffer(template=stream)
+    src = graph.add_buffer(
+        width=frame.width, height=frame.height, format=frame.format, time_base=Fraction(1, 1)
+    )
     show = graph.add("showinfo")
     sink = graph.add("buffersink")
     src.link_to(show)
@@ -131,7 +139,7 @@ def _video_info(path: str, container, stream, first: av.VideoFrame) -> VideoInfo
         pix_fmt=pix_fmt,
         bit_depth=bit_depth,
         chroma_subsampling=subsampling,
-        color=color_info(first, chroma_location(stream, first)),
+        color=color_info(first),
         field_order=FIELD_ORDER.get(int(ctx.field_order or 0), "unknown"),
         rotation=round(first.rotation or 0),
         frame_rate=_fraction(stream.guessed_rate or stream.base_rate),
@@ -173,7 +181,7 @@ def _with_gop(info: VideoInfo, resolved: str) -> VideoInfo:
             for f, _i, _s in iter_av_frames(container, stream, stats=stats)
         )
         summary = gop_summary(types)
-    report_damage(info.path, stats)
+    check_damage(info.path, stats)
     return replace(info, gop=summary)
 
 

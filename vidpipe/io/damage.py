@@ -1,0 +1,50 @@
+"""Damaged input: what both decoding backends count, and how it is reported at the end.
+
+Bad packets are survivable (a warning with the counts, the good frames are kept); a file
+that ends early is not (an InputError after the frames that were there).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from vidpipe.errors import InputError
+
+log = logging.getLogger(__name__)
+
+# What FFmpeg's demuxers log when a file stops in the middle (mov, matroska, generic).
+TRUNCATION_MARKERS = ("partial file", "ended prematurely", "Truncating packet", "truncated")
+# What FFmpeg logs for a packet its decoder rejected.
+DECODE_ERROR_MARKERS = ("Error while decoding stream", "corrupt decoded frame")
+
+
+@dataclass
+class DecodeStats:
+    """What went wrong while decoding one stream (filled in as the generator runs)."""
+
+    packets: int = 0
+    bad_packets: int = 0
+    corrupt_frames: int = 0
+    demux_error: str | None = None
+    truncated: bool = False
+    expected_packets: int = 0  # the container's frame count, 0 when it records none
+
+
+def check_damage(path: str, stats: DecodeStats) -> None:
+    """Log one warning for undecodable packets; raise InputError for a truncated file."""
+    if stats.bad_packets or stats.corrupt_frames:
+        of = f" of {stats.packets}" if stats.packets else ""
+        log.warning(
+            "%s: %d%s packets could not be decoded, %d frames decoded with errors",
+            path,
+            stats.bad_packets,
+            of,
+            stats.corrupt_frames,
+        )
+    if stats.truncated:
+        expected = f" of {stats.expected_packets}" if stats.expected_packets else ""
+        reason = stats.demux_error or "ended early"
+        raise InputError(
+            f"{path}: truncated or damaged file ({stats.packets}{expected} packets read: {reason})"
+        )
