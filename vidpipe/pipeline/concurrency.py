@@ -8,7 +8,10 @@ Helpers:
   always ends with a sentinel (at EOF, or carrying its exception), so a consumer never
   deadlocks waiting for it.
 
-(Further helpers, such as the stage `prefetch()`, belong in this module too.)
+* `prefetch` - runs an upstream stage on a thread ahead of its consumer through a bounded
+  queue (decode ahead of processing, processing ahead of encoding). A stop event, put/get
+  with timeouts, the producer's exception carried to the consumer and re-raised there, and
+  the producer (and the upstream generator it drives) closed and joined in `finally`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import collections
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _PUT_POLL_S = 0.1  # how often a producer blocked on a full queue checks its stop event
+_GET_POLL_S = 0.1  # how often a waiting consumer wakes (so Ctrl-C is seen promptly)
+_JOIN_S = 30.0  # longest wait for a producer stuck inside its upstream stage
 
 
 class _End:
@@ -139,3 +144,65 @@ class LineDrain(Generic[T]):
         if alive:
             log.warning("line drain %s still running after join", self._thread.name)
         return not alive
+
+
+def prefetch(
+    source: Iterable[T], maxsize: int = 8, *, name: str = "vidpipe-prefetch"
+) -> Iterator[T]:
+    """Iterate `source` on a background thread, at most `maxsize` items ahead.
+
+    A generator stage: `for frame in prefetch(decode(path), 8): ...`. Items arrive in order;
+    an exception raised by `source` is re-raised in the consumer after the items before it.
+    Closing this generator early (break, an error downstream, Ctrl-C) stops the producer,
+    closes `source` on the producer's own thread and joins it. Memory: `maxsize` items.
+    """
+    if maxsize < 1:
+        raise ValueError(f"maxsize must be >= 1, got {maxsize}")
+    items: queue.Queue[T | _End] = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+
+    def put(item: T | _End) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=_PUT_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator = iter(source)
+        error: BaseException | None = None
+        try:
+            for item in iterator:
+                if not put(item):
+                    break
+        except BaseException as exc:  # carried to the consumer
+            error = exc
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except BaseException as exc:
+                    error = error or exc
+        put(_End(error))
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = items.get(timeout=_GET_POLL_S)
+            except queue.Empty:
+                continue
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(_JOIN_S)
+        if thread.is_alive():
+            log.warning("prefetch thread %s did not stop within %.0f s", name, _JOIN_S)
