@@ -10,11 +10,20 @@ Usage::
 
     python scripts/bench.py frames [--seconds 60] [--size 1920x1080] [--repeat 3]
                                    [--media DIR] [--json OUT]
+    python scripts/bench.py ops    [--seconds 60] [--size 1920x1080] [--repeat 1]
+                                   [--media DIR] [--json OUT]
 
 ``frames`` makes (once, cached in ``bench_media/``) a long H.264 sample from FFmpeg's lavfi
 sources and times ``vidpipe frames`` against ``ffprobe -show_frames`` and vidpipe's decoders
 against ``ffmpeg -f null``. The ffmpeg binary is the one vidpipe itself runs
 (``vidpipe.io.ffmpeg_cmd.find_ffmpeg``); ffprobe is the one beside it, else the one on PATH.
+
+``ops`` times ``vidpipe gamma`` (luma, 2.2) and ``vidpipe chroma --to 444`` against ffmpeg's
+``lutyuv=y=gammaval(1/2.2)`` and ``format=yuv444p``, all encoding libx264 veryfast CRF 23 with
+the audio copied, as frames per second of the whole command. It also compares the peak RSS
+of ``vidpipe gamma`` on the long sample with that on the 6 s segment the sample is looped
+from (memory must not grow with the length of the video). Each child's own peak RSS comes
+from ``os.wait4``. Outputs go to a temporary folder, removed afterwards.
 """
 
 from __future__ import annotations
@@ -28,11 +37,14 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 from vidpipe.errors import VidpipeError
 from vidpipe.io.decode import decode
@@ -66,14 +78,16 @@ class Target:
 
 I_LISTING_TARGET = Target("<=", 0.33)  # `frames --type I` time over ffprobe -show_frames
 FPS_TARGET = Target(">=", 0.8)  # PyAV-backend decode fps over ffmpeg -f null
+GAMMA_FPS_TARGET = Target(">=", 0.8)  # `vidpipe gamma` fps over ffmpeg lutyuv, same encoder
+RSS_GROWTH_TARGET = Target("<=", 1.2)  # `vidpipe gamma` peak RSS, long sample over segment
 
 
 @dataclass
 class Measurement:
-    """One row of the table: per-run figures of ours and the peer (seconds or fps)."""
+    """One row of the table: per-run figures of ours and the peer (seconds, fps or MiB)."""
 
     name: str
-    unit: str  # "s" (lower is better) or "fps" (higher is better)
+    unit: str  # "s", "MiB" (lower is better) or "fps" (higher is better)
     ours: list[float]
     peer: list[float]
     target: Target | None = None
@@ -112,6 +126,7 @@ class SampleInfo:
     key_frames: int
     width: int
     height: int
+    pix_fmt: str
     duration_s: float
     size_bytes: int
     streams: str  # e.g. "h264 video, aac audio"
@@ -120,36 +135,76 @@ class SampleInfo:
 # ---------------------------------------------------------------------------- running tools
 
 
-def run_tool(argv: Sequence[str], *, capture: bool = False) -> str:
-    """Run `argv` (never through a shell); return its stdout when `capture`, else "".
+@dataclass(frozen=True)
+class ChildRun:
+    """One finished run of a tool: its stdout (when captured), wall time and peak RSS."""
 
-    stdout goes to /dev/null unless captured; stderr is collected for the error message.
-    Raises BenchError when the tool cannot start, times out or exits non-zero.
+    stdout: bytes
+    wall_s: float
+    max_rss_kib: int  # the child's own peak resident set (ru_maxrss from wait4, KiB on Linux)
+
+
+def run_child(argv: Sequence[str], *, capture: bool = False) -> ChildRun:
+    """Run `argv` (never through a shell) and reap it with `os.wait4` for its own rusage.
+
+    stdout goes to /dev/null unless captured; stderr to a temporary file, whose last line
+    becomes the error message. Raises BenchError when the tool cannot start, runs past
+    RUN_TIMEOUT_S (it is killed) or exits non-zero.
     """
-    out = subprocess.PIPE if capture else subprocess.DEVNULL
-    try:
-        proc = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.PIPE,
-            timeout=RUN_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BenchError(f"cannot run {shlex.join(argv)}: {exc}") from None
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        tail = lines[-1] if lines else "(no error output)"
-        raise BenchError(f"{shlex.join(argv)} exited {proc.returncode}: {tail}")
-    return proc.stdout.decode() if capture else ""
+    with (
+        tempfile.TemporaryFile() if capture else open(os.devnull, "wb") as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        start = time.perf_counter()
+        try:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        except OSError as exc:
+            raise BenchError(f"cannot run {shlex.join(argv)}: {exc}") from None
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(RUN_TIMEOUT_S, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C: leave no child behind
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            timer.cancel()
+        wall_s = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if timed_out.is_set():
+            raise BenchError(f"{shlex.join(argv)} killed after {RUN_TIMEOUT_S:g} s")
+        if proc.returncode != 0:
+            raise BenchError(f"{shlex.join(argv)} exited {proc.returncode}: {_last_line(err)}")
+        stdout = b""
+        if capture:
+            out.seek(0)
+            stdout = out.read()
+    return ChildRun(stdout, wall_s, usage.ru_maxrss)
+
+
+def _last_line(stream: IO[bytes]) -> str:
+    """The last non-empty line of the (at most last 64 KiB of) file `stream`."""
+    stream.seek(max(0, stream.seek(0, os.SEEK_END) - 65536))
+    lines = stream.read().decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "(no error output)"
+
+
+def run_tool(argv: Sequence[str], *, capture: bool = False) -> str:
+    """Run `argv`; return its stdout when `capture`, else "" (BenchError when it fails)."""
+    run = run_child(argv, capture=capture)
+    return run.stdout.decode() if capture else ""
 
 
 def timed_run(argv: Sequence[str]) -> float:
     """Wall-clock seconds of one run of `argv`, stdout to /dev/null."""
-    start = time.perf_counter()
-    run_tool(argv)
-    return time.perf_counter() - start
+    return run_child(argv).wall_s
 
 
 def find_ffprobe(ffmpeg: str) -> str:
@@ -243,18 +298,27 @@ def loop_segment(ffmpeg: str, segment: Path, dest: Path, seconds: float) -> None
         )  # fmt: skip
 
 
+def _stem(size_wh: tuple[int, int]) -> str:
+    return f"h264_{size_wh[0]}x{size_wh[1]}_{RATE}fps"
+
+
+def ensure_segment(ffmpeg: str, media: Path, size_wh: tuple[int, int]) -> Path:
+    """The cached SEGMENT_SECONDS segment the long samples loop, made first when missing."""
+    segment = media / f"{_stem(size_wh)}_{SEGMENT_SECONDS}s_segment.mp4"
+    if not segment.is_file():
+        media.mkdir(parents=True, exist_ok=True)
+        encode_segment(ffmpeg, segment, size_wh)
+    return segment
+
+
 def ensure_sample(ffmpeg: str, media: Path, size_wh: tuple[int, int], seconds: float) -> Path:
     """The cached long sample for these settings, made first when missing."""
-    stem = f"h264_{size_wh[0]}x{size_wh[1]}_{RATE}fps"
-    sample = media / f"{stem}_{seconds:g}s.mp4"
+    sample = media / f"{_stem(size_wh)}_{seconds:g}s.mp4"
     if sample.is_file():
         print(f"sample: {_rel(sample)} (cached)")
         return sample
-    media.mkdir(parents=True, exist_ok=True)
-    segment = media / f"{stem}_{SEGMENT_SECONDS}s_segment.mp4"
     start = time.perf_counter()
-    if not segment.is_file():
-        encode_segment(ffmpeg, segment, size_wh)
+    segment = ensure_segment(ffmpeg, media, size_wh)
     loop_segment(ffmpeg, segment, sample, seconds)
     print(f"sample: {_rel(sample)} (made in {time.perf_counter() - start:.1f} s)")
     return sample
@@ -266,7 +330,8 @@ def describe_sample(ffprobe: str, path: Path) -> SampleInfo:
     report = json.loads(
         run_tool(
             [*base, "-count_packets", "-show_entries",
-             "stream=codec_type,codec_name,width,height,nb_read_packets:format=duration,size",
+             "stream=codec_type,codec_name,width,height,pix_fmt,nb_read_packets"
+             ":format=duration,size",
              str(path)],
             capture=True,
         )
@@ -286,10 +351,41 @@ def describe_sample(ffprobe: str, path: Path) -> SampleInfo:
         key_frames=keys,
         width=int(video["width"]),
         height=int(video["height"]),
+        pix_fmt=str(video.get("pix_fmt", "")),
         duration_s=float(report["format"]["duration"]),
         size_bytes=int(report["format"]["size"]),
         streams=", ".join(f"{s.get('codec_name')} {s.get('codec_type')}" for s in streams),
     )
+
+
+def print_sample(sample: SampleInfo) -> None:
+    print(
+        f"  {sample.frames} frames ({sample.key_frames} key), {sample.width}x{sample.height} "
+        f"{sample.pix_fmt}, {sample.duration_s:.2f} s, {sample.size_bytes / 1e6:.1f} MB, "
+        f"{sample.streams}"
+    )
+
+
+def prepare(args: argparse.Namespace) -> tuple[dict[str, str], SampleInfo]:
+    """The tools (printed with their versions) and the described long sample."""
+    ffmpeg = find_ffmpeg()
+    ffprobe = find_ffprobe(ffmpeg)
+    vidpipe = find_vidpipe()
+    path = ensure_sample(ffmpeg, args.media, args.size, args.seconds)
+    sample = describe_sample(ffprobe, path)
+    print_sample(sample)
+    tools = {"ffmpeg": ffmpeg, "ffprobe": ffprobe, "vidpipe": vidpipe}
+    for name, exe in tools.items():
+        version = pyav_version() if name == "vidpipe" else tool_version(exe)
+        print(f"{name}: {exe} ({version})")
+    return tools, sample
+
+
+def pyav_version() -> str:
+    """PyAV's version and that of the FFmpeg it bundles (vidpipe decodes/encodes with it)."""
+    import av
+
+    return f"PyAV {av.__version__}, FFmpeg {getattr(av, 'ffmpeg_version_info', '?')}"
 
 
 def _rel(path: Path) -> str:
@@ -357,35 +453,147 @@ def bench_decode(ffmpeg: str, sample: SampleInfo, repeat: int) -> list[Measureme
 
 def cmd_frames(args: argparse.Namespace) -> dict[str, object]:
     """The `frames` benchmark: prepare the sample, measure, return the JSON report."""
-    ffmpeg = find_ffmpeg()
-    ffprobe = find_ffprobe(ffmpeg)
-    vidpipe = find_vidpipe()
-    path = ensure_sample(ffmpeg, args.media, args.size, args.seconds)
-    sample = describe_sample(ffprobe, path)
-    print(
-        f"  {sample.frames} frames ({sample.key_frames} key), {sample.width}x{sample.height}, "
-        f"{sample.duration_s:.2f} s, {sample.size_bytes / 1e6:.1f} MB, {sample.streams}"
-    )
-    tools = {"ffmpeg": ffmpeg, "ffprobe": ffprobe, "vidpipe": vidpipe}
-    for name, exe in tools.items():
-        version = "" if name == "vidpipe" else f" ({tool_version(exe)})"
-        print(f"{name}: {exe}{version}")
-    rows = bench_listing(vidpipe, ffprobe, sample.path, args.repeat)
-    rows += bench_decode(ffmpeg, sample, args.repeat)
+    tools, sample = prepare(args)
+    rows = bench_listing(tools["vidpipe"], tools["ffprobe"], sample.path, args.repeat)
+    rows += bench_decode(tools["ffmpeg"], sample, args.repeat)
     return {"sample": asdict(sample), "tools": tools, "measurements": rows}
 
 
 def add_frames_parser(sub: argparse._SubParsersAction) -> None:
     """The `frames` subcommand's options."""
     parser = sub.add_parser("frames", help="frame listing and decode speed vs ffprobe/ffmpeg")
-    parser.add_argument(
-        "--seconds", type=_positive(float), default=60.0, help="sample length (default 60)"
-    )
-    parser.add_argument(
-        "--size", type=_size_wh, default=(1920, 1080), help="sample WxH (default 1920x1080)"
-    )
-    _add_common(parser)
+    _add_common(parser, repeat=3)
     parser.set_defaults(func=cmd_frames)
+
+
+# ---------------------------------------------------------------------------- ops
+
+GAMMA = 2.2
+PEER_X264 = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "23")
+OURS_X264 = ("--codec", "libx264", "--preset", "veryfast", "--crf", "23", "--overwrite")
+
+
+def peer_filter_argv(ffmpeg: str, source: str, vf: str, dest: Path) -> list[str]:
+    """`ffmpeg -i SOURCE -vf VF`, libx264 veryfast CRF 23, audio copied, to `dest`."""
+    return [
+        ffmpeg, "-nostdin", "-v", "error", "-y", "-i", source,
+        "-vf", vf, *PEER_X264, "-c:a", "copy", str(dest),
+    ]  # fmt: skip
+
+
+def ours_op_argv(vidpipe: str, op: Sequence[str], source: str, dest: Path) -> list[str]:
+    """`vidpipe OP SOURCE -o DEST [op options]`, the same encoder settings as the peer's."""
+    return [vidpipe, op[0], source, "-o", str(dest), *op[1:], *OURS_X264]
+
+
+def fps_of(argv: Sequence[str], frames: int, rss_mib: list[float] | None = None) -> float:
+    """Frames per second of one run of `argv` over `frames` frames; peak RSS -> `rss_mib`."""
+    run = run_child(argv)
+    if rss_mib is not None:
+        rss_mib.append(run.max_rss_kib / 1024)
+    return frames / run.wall_s
+
+
+def peak_rss_mib(argv: Sequence[str]) -> float:
+    """Peak resident set of one run of `argv`, in MiB."""
+    return run_child(argv).max_rss_kib / 1024
+
+
+def bench_gamma(
+    tools: dict[str, str], sample: SampleInfo, segment: SampleInfo, out_dir: Path, repeat: int
+) -> list[Measurement]:
+    """gamma fps against ffmpeg lutyuv, and its peak RSS on the sample over the segment's,
+    in one interleaving (peer, ours on the sample, ours on the segment)."""
+    op = ("gamma", "--gamma", f"{GAMMA:g}", "--on", "luma")
+    peer = peer_filter_argv(
+        tools["ffmpeg"], sample.path, f"lutyuv=y=gammaval(1/{GAMMA:g})", out_dir / "peer.mp4"
+    )
+    ours = ours_op_argv(tools["vidpipe"], op, sample.path, out_dir / "ours.mp4")
+    short = ours_op_argv(tools["vidpipe"], op, segment.path, out_dir / "ours_short.mp4")
+    for side, argv in (("peer", peer), ("ours", ours), ("ours, segment", short)):
+        print(f"gamma {side}: `{shlex.join(argv)}`", flush=True)
+    peer_rss: list[float] = []
+    ours_rss: list[float] = []
+    peer_fps, ours_fps, short_rss = interleaved(
+        [
+            lambda: fps_of(peer, sample.frames, peer_rss),
+            lambda: fps_of(ours, sample.frames, ours_rss),
+            lambda: peak_rss_mib(short),
+        ],
+        repeat,
+        "fps peer, ours; MiB ours on segment",
+    )
+    for name, frames, pix_fmt in (
+        ("peer.mp4", sample.frames, sample.pix_fmt),
+        ("ours.mp4", sample.frames, sample.pix_fmt),
+        ("ours_short.mp4", segment.frames, segment.pix_fmt),
+    ):
+        check_output(tools["ffprobe"], out_dir / name, frames, pix_fmt)
+    long_s, short_s = f"{sample.duration_s:.0f} s", f"{segment.duration_s:.0f} s"
+    return [
+        Measurement(
+            "gamma (luma) fps vs ffmpeg lutyuv", "fps", ours_fps, peer_fps, GAMMA_FPS_TARGET
+        ),
+        Measurement(
+            f"gamma peak RSS, {long_s} sample over {short_s} segment",
+            "MiB", ours_rss, short_rss, RSS_GROWTH_TARGET,
+        ),
+        Measurement(f"gamma peak RSS vs ffmpeg lutyuv, {long_s}", "MiB", ours_rss, peer_rss),
+    ]  # fmt: skip
+
+
+def bench_chroma(
+    tools: dict[str, str], sample: SampleInfo, out_dir: Path, repeat: int
+) -> list[Measurement]:
+    """chroma 4:2:0 -> 4:4:4 fps against ffmpeg format=yuv444p (no target)."""
+    peer = peer_filter_argv(tools["ffmpeg"], sample.path, "format=yuv444p", out_dir / "peer.mp4")
+    ours = ours_op_argv(
+        tools["vidpipe"], ("chroma", "--to", "444"), sample.path, out_dir / "ours.mp4"
+    )
+    for side, argv in (("peer", peer), ("ours", ours)):
+        print(f"chroma {side}: `{shlex.join(argv)}`", flush=True)
+    peer_fps, ours_fps = interleaved(
+        [lambda: fps_of(peer, sample.frames), lambda: fps_of(ours, sample.frames)],
+        repeat,
+        "fps peer, ours",
+    )
+    for name in ("peer.mp4", "ours.mp4"):
+        check_output(tools["ffprobe"], out_dir / name, sample.frames, "yuv444p")
+    return [Measurement("chroma 420->444 fps vs ffmpeg format=yuv444p", "fps", ours_fps, peer_fps)]
+
+
+def check_output(ffprobe: str, path: Path, frames: int, pix_fmt: str) -> None:
+    """Warn when an output's frame count or pix_fmt is not what the comparison assumes."""
+    got = describe_sample(ffprobe, path)
+    if (got.frames, got.pix_fmt) != (frames, pix_fmt):
+        print(
+            f"warning: {path.name}: {got.frames} frames {got.pix_fmt}, "
+            f"expected {frames} frames {pix_fmt}"
+        )
+
+
+def cmd_ops(args: argparse.Namespace) -> dict[str, object]:
+    """The `ops` benchmark: gamma and chroma throughput, gamma's peak RSS growth."""
+    tools, sample = prepare(args)
+    segment_path = ensure_segment(tools["ffmpeg"], args.media, args.size)
+    segment = describe_sample(tools["ffprobe"], segment_path)
+    print(f"segment: {_rel(segment_path)}")
+    print_sample(segment)
+    if segment.duration_s >= sample.duration_s:
+        print("warning: the sample is no longer than the segment; the RSS ratio means little")
+    with tempfile.TemporaryDirectory(prefix="vidpipe-bench-ops-") as tmp:
+        out_dir = Path(tmp)
+        rows = bench_gamma(tools, sample, segment, out_dir, args.repeat)
+        rows += bench_chroma(tools, sample, out_dir, args.repeat)
+    report = {"sample": asdict(sample), "segment": asdict(segment), "tools": tools}
+    return {**report, "measurements": rows}
+
+
+def add_ops_parser(sub: argparse._SubParsersAction) -> None:
+    """The `ops` subcommand's options."""
+    parser = sub.add_parser("ops", help="gamma / chroma speed and gamma memory vs ffmpeg")
+    _add_common(parser, repeat=1)
+    parser.set_defaults(func=cmd_ops)
 
 
 # ---------------------------------------------------------------------------- shared CLI
@@ -411,9 +619,18 @@ def _size_wh(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, repeat: int) -> None:
     parser.add_argument(
-        "--repeat", type=_positive(int), default=3, help="runs of each side (default 3)"
+        "--seconds", type=_positive(float), default=60.0, help="sample length (default 60)"
+    )
+    parser.add_argument(
+        "--size", type=_size_wh, default=(1920, 1080), help="sample WxH (default 1920x1080)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=_positive(int),
+        default=repeat,
+        help=f"runs of each side (default {repeat})",
     )
     parser.add_argument(
         "--media", type=Path, default=MEDIA_DIR, help="sample cache (default bench_media/)"
@@ -436,13 +653,14 @@ def print_table(rows: Sequence[Measurement]) -> None:
 
 
 def _fmt(value: float, unit: str) -> str:
-    return f"{value:.3f} s" if unit == "s" else f"{value:.1f} fps"
+    return f"{value:.3f} s" if unit == "s" else f"{value:.1f} {unit}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="BENCHMARK")
     add_frames_parser(sub)
+    add_ops_parser(sub)
     return parser
 
 

@@ -6,13 +6,15 @@ import itertools
 import os
 import stat
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vidpipe.errors import VidpipeError
 from vidpipe.io import ffmpeg_cmd
-from vidpipe.io.ffmpeg_cmd import decode_argv, find_ffmpeg
+from vidpipe.io.ffmpeg_cmd import decode_argv, encode_argv, find_ffmpeg
 
 CLIP = "/videos/my clip:1.mp4"
 
@@ -141,3 +143,75 @@ def test_find_ffmpeg_none_found(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_real_binary_is_executable() -> None:
     assert os.access(find_ffmpeg(), os.X_OK)
+
+
+# --- encode_argv ---------------------------------------------------------------------------
+
+OUT = "/videos/.out.mp4.part-1a2b"
+SRC = "/videos/my clip:1.mp4"
+
+
+def _encode_argv(**kwargs: Any) -> list[str]:
+    args: dict[str, Any] = {
+        "output": OUT,
+        "source": SRC,
+        "codec": "libx264",
+        "pix_fmt": "yuv420p",
+        "muxer": "mp4",
+    }
+    return encode_argv("/opt/ff/ffmpeg", **{**args, **kwargs})
+
+
+def test_encode_argv_inputs_maps_and_timestamps() -> None:
+    argv = _encode_argv(time_base=Fraction(1, 12800), crf=18, preset="slow", threads=3)
+    pairs = _pairs(argv)
+    assert argv[0] == "/opt/ff/ffmpeg" and argv.count("-i") == 2
+    first, second = (i for i, a in enumerate(argv) if a == "-i")
+    assert argv[first + 1] == "pipe:0" and argv[second + 1] == SRC
+    assert ("-f", "nut") in _pairs(argv[:first])  # the video pipe is NUT: pts survive
+    for start, end in ((0, first), (first + 1, second)):
+        assert ("-protocol_whitelist", "file,pipe") in _pairs(argv[start:end])
+    assert ("-map", "0:v:0") in pairs
+    assert ("-map", "1:a?") in pairs and ("-map", "1:s?") in pairs
+    assert ("-c:a", "copy") in pairs and ("-c:s", "copy") in pairs
+    assert ("-c:v", "libx264") in pairs and ("-pix_fmt", "yuv420p") in pairs
+    assert ("-crf", "18") in pairs and ("-preset", "slow") in pairs
+    assert ("-threads:v", "3") in pairs
+    assert ("-fps_mode", "passthrough") in pairs and "-copyts" in argv
+    assert ("-enc_time_base:v", "1/12800") in pairs  # else ffmpeg rounds pts to 1/fps
+    assert ("-f", "mp4") in _pairs(argv[second:])  # muxer explicit: the name ends in .part-*
+    assert argv.index(OUT) > second and argv.count(OUT) == 1
+    for flag in ("-y", "-nostdin", "-hide_banner", "-nostats"):
+        assert flag in argv
+    assert "-movflags" not in argv and "-display_rotation:v:0" not in argv
+
+
+def test_encode_argv_faststart_color_and_explicit_streams() -> None:
+    argv = _encode_argv(faststart=True, color={"color_range": "pc"}, source_streams=(1, 3))
+    pairs = _pairs(argv)
+    assert ("-movflags", "+faststart") in pairs and ("-color_range", "pc") in pairs
+    assert ("-map", "1:1") in pairs and ("-map", "1:3") in pairs and ("-map", "1:a?") not in pairs
+    none = _encode_argv(source=None, pix_fmt=None)
+    assert none.count("-i") == 1 and "-pix_fmt" not in none and ("-map", "1:a?") not in _pairs(none)
+
+
+def test_encode_argv_rotation_new_and_old_ffmpeg() -> None:
+    new = _encode_argv(rotation_keep=90, display_rotation=True)
+    first = new.index("-i")
+    assert ("-display_rotation:v:0", "90") in _pairs(new[:first])  # an option of the pipe input
+    assert "-noautorotate" in new[:first]  # else ffmpeg >= 7 rotates the pixels instead
+    old = _encode_argv(rotation_keep=90, display_rotation=False)
+    assert "-display_rotation:v:0" not in old
+    assert ("-metadata:s:v:0", "rotate=270") in _pairs(old)  # legacy tag: clockwise degrees
+    assert "-metadata:s:v:0" not in _encode_argv(rotation_keep=None, display_rotation=False)
+
+
+def test_encode_argv_needs_absolute_paths_and_is_pure() -> None:
+    with pytest.raises(ValueError, match="absolute"):
+        _encode_argv(output="out.mp4")
+    with pytest.raises(ValueError, match="absolute"):
+        _encode_argv(source="http://example.invalid/a.mp4")
+    weird = "/tmp/-i; rm -rf ~ $(x).mp4"
+    argv = _encode_argv(source=weird)
+    assert argv[argv.index(weird) - 1] == "-i" and argv.count(weird) == 1
+    assert _encode_argv() == _encode_argv() and all(isinstance(a, str) for a in _encode_argv())

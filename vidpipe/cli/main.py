@@ -7,6 +7,7 @@ Every error a user can cause ends as one `error: ...` line on stderr and exit co
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 import typer
@@ -49,18 +50,43 @@ class _LevelPrefix(logging.Formatter):
 
 
 def _register() -> None:
-    from vidpipe.cli import frames, probe
+    from vidpipe.cli import frames, probe, process
 
     probe.register(app)
     frames.register(app)
+    process.register(app)
+
+
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    """SIGINT and SIGTERM end a run: stages close, temporary output is removed, exit 130.
+
+    The flag makes the pipeline stop at its next frame even when the KeyboardInterrupt lands
+    inside a C callback that swallows it."""
+    from vidpipe.pipeline.concurrency import cancel
+
+    cancel()
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (also used by tests in-process)."""
-    _register()
-    command = typer.main.get_command(app)
+    """Run the CLI; returns the exit code (also used by tests in-process).
+
+    The "vidpipe" logger's set-up is restored afterwards, so an in-process call leaves the
+    caller's logging as it was."""
+    logger = logging.getLogger("vidpipe")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
     try:
-        command.main(args=argv, prog_name="vidpipe", standalone_mode=False)
+        return _main(argv)
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        _register()
+        command = typer.main.get_command(app)
+        # Typer turns Ctrl-C into Exit(130) and returns exit codes instead of raising them.
+        code = command.main(args=argv, prog_name="vidpipe", standalone_mode=False)
     except VidpipeError as exc:
         if _debug:
             raise
@@ -85,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
         return 1
-    return 0
+    if code == 130:
+        _error("interrupted")
+    return code if isinstance(code, int) else 0
 
 
 def _error(message: str) -> None:
@@ -104,4 +132,6 @@ def _quiet_stdout() -> None:
 
 def run() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     sys.exit(main())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vidpipe.types import ColorInfo
 
-_MATRIX = {
+MATRIX = {
     0: "gbr",
     1: "bt709",
     2: "unknown",
@@ -21,8 +21,8 @@ _MATRIX = {
     13: "chroma-derived-c",
     14: "ictcp",
 }
-_RANGE = {0: "unknown", 1: "tv", 2: "pc"}
-_PRIMARIES = {
+RANGE = {0: "unknown", 1: "tv", 2: "pc"}
+PRIMARIES = {
     1: "bt709",
     2: "unknown",
     4: "bt470m",
@@ -36,7 +36,7 @@ _PRIMARIES = {
     12: "smpte432",
     22: "ebu3213",
 }
-_TRANSFER = {
+TRANSFER = {
     1: "bt709",
     2: "unknown",
     4: "bt470m",
@@ -66,9 +66,9 @@ def color_info(obj: object, chroma_location: str = "unspecified") -> ColorInfo:
         return table.get(int(value), "unknown") if value is not None else "unknown"
 
     return ColorInfo(
-        matrix=name(_MATRIX, "colorspace"),
-        range=name(_RANGE, "color_range"),
-        primaries=name(_PRIMARIES, "color_primaries"),
-        transfer=name(_TRANSFER, "color_trc"),
+        matrix=name(MATRIX, "colorspace"),
+        range=name(RANGE, "color_range"),
+        primaries=name(PRIMARIES, "color_primaries"),
+        transfer=name(TRANSFER, "color_trc"),
         chroma_location=chroma_location,
     )

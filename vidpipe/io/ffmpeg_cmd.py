@@ -1,7 +1,8 @@
 """FFmpeg command lines as pure argv lists (built with ffmpeg-python), and binary discovery.
 
 Nothing here starts a process: the builders only describe a command, so they are unit-tested
-without FFmpeg. `vidpipe.io.decode_ffmpeg` runs what `decode_argv` describes.
+without FFmpeg. `vidpipe.io.decode_ffmpeg` runs what `decode_argv` describes,
+`vidpipe.io.encode` what `encode_argv` describes.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import functools
 import logging
 import os
 import shutil
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 import ffmpeg
 
@@ -87,3 +90,90 @@ def decode_argv(binary: str, path: str, *, stream_index: int, pix_fmt: str) -> l
         dn=None,
     )
     return output.global_args(*_QUIET_ARGS, "-copyts").compile(cmd=binary)
+
+
+# Options of every encode run: no keyboard interaction (stdin is the video pipe, which
+# `-nostdin` does not affect), no banner / progress, warnings and errors only (the last
+# stderr line is then the error), and overwrite: the output is always vidpipe's own temporary
+# file, reserved (created empty) before ffmpeg starts.
+_ENCODE_GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-nostats", "-loglevel", "warning", "-y")
+
+
+def encode_argv(
+    binary: str,
+    *,
+    output: str,
+    source: str | None,
+    codec: str,
+    pix_fmt: str | None,
+    crf: int | None = None,
+    preset: str | None = None,
+    rotation_keep: int | None = None,
+    faststart: bool = False,
+    muxer: str,
+    time_base: Fraction | None = None,
+    display_rotation: bool = True,
+    threads: int = 0,
+    color: Mapping[str, str] | None = None,
+    source_streams: Sequence[int] | None = None,
+) -> list[str]:
+    """argv encoding a NUT stream read on stdin to `output`, stream-copying `source`'s
+    audio and subtitle streams.
+
+    Input 0 is `pipe:0`: NUT with one `rawvideo` stream (per-frame pts in `time_base`, which
+    raw video on a pipe could not carry). Input 1 is the local file `source` (None: no second
+    input); `source_streams` lists its streams to copy by index (`-map 1:N`), None copies all
+    audio and subtitle streams there are (`-map 1:a? -map 1:s?`).
+
+    Timestamps: `-copyts` and `-fps_mode passthrough` keep every frame's pts (nothing shifted,
+    duplicated or dropped), and `-enc_time_base:v time_base` makes the encoder count in the
+    frames' own time base; without it ffmpeg (5.1 and 9.0) uses 1/frame-rate as guessed from
+    the NUT stream and rounds variable-rate timestamps onto that grid.
+
+    Rotation: `rotation_keep` (degrees counter-clockwise, None or 0: none) becomes the
+    output's display matrix. With `display_rotation` (FFmpeg >= 6.1 has the input option) it
+    is `-display_rotation:v:0 N` on input 0 together with `-noautorotate` (without it ffmpeg
+    would rotate the pixels and drop the matrix). Older ffmpeg (5.1) gets the legacy
+    `-metadata:s:v:0 rotate=M` tag (clockwise degrees), which FFmpeg 5.1 only honours for
+    stream copy: an encoded stream comes out with no rotation, so the caller must check the
+    result (vidpipe.io.encode does, and fixes it).
+
+    `output` is the absolute path of the file to write with muxer `muxer` (`-f`, so the name
+    may end in anything); `faststart` adds `-movflags +faststart` (MP4/MOV). `crf`, `preset`
+    and `threads` (0: ffmpeg's default, auto) are encoder options; `color` maps ffmpeg's
+    colour options (`color_range`, `colorspace`, `color_primaries`, `color_trc`) to values.
+    Only the `file` and `pipe` protocols may be opened.
+    """
+    for name, path in (("output", output), ("source", source)):
+        if path is not None and not os.path.isabs(path):
+            raise ValueError(f"encode_argv needs an absolute local {name} path, got {path!r}")
+    video_opts: dict[str, object] = {"noautorotate": None}
+    if rotation_keep and display_rotation:
+        video_opts["display_rotation:v:0"] = str(rotation_keep)
+    video = ffmpeg.input("pipe:0", format="nut", protocol_whitelist="file,pipe", **video_opts)
+    streams = [video["v:0"]]
+    if source is not None:
+        src = ffmpeg.input(source, protocol_whitelist="file,pipe")
+        if source_streams is None:
+            streams += [src["a?"], src["s?"]]
+        else:
+            streams += [src[str(index)] for index in source_streams]
+    opts: dict[str, object] = {"c:v": codec, "c:a": "copy", "c:s": "copy"}
+    opts.update(format=muxer, fps_mode="passthrough")
+    if pix_fmt is not None:
+        opts["pix_fmt"] = pix_fmt
+    if crf is not None:
+        opts["crf"] = str(crf)
+    if preset is not None:
+        opts["preset"] = preset
+    if threads > 0:
+        opts["threads:v"] = str(threads)
+    if time_base is not None:
+        opts["enc_time_base:v"] = f"{time_base.numerator}/{time_base.denominator}"
+    if rotation_keep and not display_rotation:
+        opts["metadata:s:v:0"] = f"rotate={(-rotation_keep) % 360}"
+    if faststart:
+        opts["movflags"] = "+faststart"
+    opts.update(color or {})
+    out = ffmpeg.output(*streams, output, **opts)
+    return out.global_args(*_ENCODE_GLOBAL_ARGS, "-copyts").compile(cmd=binary)

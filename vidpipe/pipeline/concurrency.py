@@ -146,6 +146,18 @@ class LineDrain(Generic[T]):
         return not alive
 
 
+_cancelled = threading.Event()
+
+
+def cancel() -> None:
+    """Ask every running `prefetch` consumer to raise KeyboardInterrupt at its next item.
+
+    For signal handlers: a KeyboardInterrupt raised inside a C callback (PyAV's I/O) can be
+    swallowed there; this flag is seen at the next frame whatever the handler interrupted.
+    """
+    _cancelled.set()
+
+
 def prefetch(
     source: Iterable[T], maxsize: int = 8, *, name: str = "vidpipe-prefetch"
 ) -> Iterator[T]:
@@ -192,6 +204,8 @@ def prefetch(
     thread.start()
     try:
         while True:
+            if _cancelled.is_set():
+                raise KeyboardInterrupt("cancelled")
             try:
                 item = items.get(timeout=_GET_POLL_S)
             except queue.Empty:
