@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ops_oracle import decode_frames, filter_planes, make_ffv1_clip, max_abs_diff
 
+from vidpipe.ops import gamma as gamma_module
 from vidpipe.ops.gamma import apply_lut, check_gamma, gamma_lut, gamma_rgb, legal_range
 
 GAMMAS = st.floats(min_value=0.1, max_value=10.0, allow_nan=False)
@@ -103,6 +104,58 @@ def test_round_trip_gamma_then_inverse(gamma: float, full_range: bool) -> None:
     lo, hi = legal_range(bits=16, full_range=full_range)
     codes = np.arange(lo + (hi - lo) // 4, hi + 1)
     assert max_abs_diff(inv[fwd[codes]], codes) <= 2
+
+
+# --- paired uint8 lookup (two codes per lookup) ----------------------------------------------
+
+
+def _plane_views(rng: np.random.Generator) -> list[np.ndarray]:
+    """uint8 planes the paired path takes (C-contiguous, even size) and the ones it must leave
+    to the plain lookup (odd sizes, strided slices), plus odd offsets into a buffer."""
+    big = rng.integers(0, 256, (37, 52, 3), dtype=np.uint8)
+    flat = rng.integers(0, 256, 1001, dtype=np.uint8)
+    return [
+        big[..., 0].copy(),  # even size
+        big[:, :51, 0].copy(),  # 37 x 51: odd size
+        big[:, :, 0],  # strided: not contiguous
+        big[::2, ::3, 1],  # strided both axes
+        big[:, ::-1, 2],  # negative stride
+        big,  # [H, W, 3] RGB, even size
+        flat[1:],  # contiguous, even size, odd byte offset (unaligned as uint16)
+        flat[1:].reshape(40, 25),  # contiguous 2-D, odd width, even size, unaligned
+        flat[:999],  # odd size 1-D
+        np.asfortranarray(big[..., 1]),  # F-contiguous
+        np.zeros((0, 4), np.uint8),  # empty
+        np.zeros((1, 1), np.uint8),  # single code
+    ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("gamma", [0.45, 1.0, 2.2])
+@pytest.mark.parametrize("full_range", [True, False])
+def test_paired_lookup_equals_plain(seed: int, gamma: float, full_range: bool) -> None:
+    rng = np.random.default_rng(seed)
+    lut = gamma_lut(gamma, bits=8, full_range=full_range)
+    for plane in _plane_views(rng):
+        before = plane.copy()
+        got = apply_lut(plane, lut)
+        assert got.dtype == np.uint8 and got.shape == plane.shape
+        np.testing.assert_array_equal(got, lut[plane])
+        np.testing.assert_array_equal(plane, before)  # input untouched
+        assert not np.shares_memory(got, plane)
+
+
+def test_paired_lookup_random_table_and_cache() -> None:
+    """A read-only arbitrary (non-monotonic) table, applied twice (cached pair table)."""
+    rng = np.random.default_rng(11)
+    lut = rng.integers(0, 256, 256, dtype=np.uint8)
+    plane = rng.integers(0, 256, (1080, 1920), dtype=np.uint8)
+    expected = lut[plane]  # while writeable: the plain lookup
+    np.testing.assert_array_equal(apply_lut(plane, lut), expected)
+    lut.flags.writeable = False  # now eligible for the paired table
+    np.testing.assert_array_equal(apply_lut(plane, lut), expected)
+    assert any(held is lut for held, _ in gamma_module._PAIR_LUT_CACHE.values())
+    np.testing.assert_array_equal(apply_lut(plane, lut), expected)
 
 
 # --- torch parity ----------------------------------------------------------------------------

@@ -40,12 +40,15 @@ instead of 1/2), drifting up to half a chroma sample at the far edge (33..44 dB 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from vidpipe.io.pixfmt import LAYOUTS, canonical_pix_fmt
+from vidpipe.ops._backend import is_tensor
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "CHROMAS",
@@ -158,6 +161,8 @@ def _axis_taps(kind: str, *, up: bool, luma_n: int, pos2: int) -> tuple[Taps, in
 
 @functools.lru_cache(maxsize=256)
 def _axis_taps_torch(key: tuple[str, bool, int, int], device: torch.device) -> Taps:
+    import torch
+
     kind, up, luma_n, pos2 = key
     taps, _ = _axis_taps(kind, up=up, luma_n=luma_n, pos2=pos2)
     return tuple(
@@ -231,7 +236,14 @@ def resample_chroma(
     if _V_SUB[src] != _V_SUB[dst]:
         steps.append((0, (up if _V_SUB[src] else down, _V_SUB[src], height, v_pos2)))
     is_np = isinstance(plane, np.ndarray)
-    acc = plane.astype(np.int32) if is_np else plane.to(torch.int32)
+    if is_np:
+        acc = plane.astype(np.int32)
+    elif is_tensor(plane):
+        import torch
+
+        acc = plane.to(torch.int32)
+    else:
+        raise TypeError(f"plane must be a numpy array or torch tensor, got {type(plane).__name__}")
     den = 1
     for axis, key in steps:
         acc, step_den = _filter_axis(acc, axis, key)

@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
+
+from vidpipe.ops._backend import is_tensor
 
 __all__ = [
     "MATRICES",
@@ -116,7 +117,9 @@ def _coefficients(matrix: str) -> tuple[float, float, float, float, float, float
 def _as_float(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return x.astype(np.float32)
-    if isinstance(x, torch.Tensor):
+    if is_tensor(x):
+        import torch
+
         return x.to(torch.float32)
     raise TypeError(f"expected a numpy array or torch tensor, got {type(x).__name__}")
 
@@ -158,6 +161,8 @@ def yuv_to_rgb(y: Any, u: Any, v: Any, *, matrix: str, full_range: bool, bits: i
     blue = luma + cb * b_cb
     if isinstance(luma, np.ndarray):
         return np.clip(np.stack([red, green, blue], axis=-1), 0.0, 1.0)
+    import torch
+
     return torch.stack([red, green, blue], dim=-1).clamp_(0.0, 1.0)
 
 
@@ -166,6 +171,8 @@ def _quantize(x: Any, offset: float, scale: float, bits: int) -> Any:
     if isinstance(x, np.ndarray):
         codes = np.clip(np.rint(x * scale + offset), 0, peak)
         return codes.astype(np.uint8 if bits == 8 else np.uint16)
+    import torch
+
     codes = torch.round(x * scale + offset).clamp_(0, peak)
     return codes.to(torch.uint8 if bits == 8 else torch.int32)
 

@@ -26,13 +26,16 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-import torch
+
+from vidpipe.ops._backend import is_tensor
 
 __all__ = ["apply_lut", "check_gamma", "gamma_lut", "gamma_rgb", "legal_range"]
 
 _TORCH_PLANE_DTYPES = ("uint8", "int16", "uint16", "int32", "int64")
 _TORCH_LUT_CACHE: OrderedDict[tuple[int, str], tuple[np.ndarray, Any]] = OrderedDict()
 _TORCH_LUT_CACHE_SIZE = 32
+_PAIR_LUT_CACHE: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_PAIR_LUT_CACHE_SIZE = 32
 
 
 def check_gamma(gamma: float) -> float:
@@ -97,8 +100,51 @@ def _gamma_lut_cached(gamma: float, bits: int, full_range: bool, luma: bool) -> 
     return table
 
 
+def _pair_lut(lut: np.ndarray) -> np.ndarray:
+    """`[65536]` uint16 table mapping two uint8 codes at once, cached per read-only `lut`.
+
+    `pair[i]` holds `lut` applied to each of the two bytes of `i` in place: built by viewing
+    `arange(65536, uint16)` as native-order byte pairs, so it is right on any endianness.
+    """
+    key = id(lut)
+    hit = _PAIR_LUT_CACHE.get(key)
+    if hit is not None and hit[0] is lut:
+        _PAIR_LUT_CACHE.move_to_end(key)
+        return hit[1]
+    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.uint8)
+    table = lut[pairs].view(np.uint16)
+    table.flags.writeable = False
+    _PAIR_LUT_CACHE[key] = (lut, table)  # holding `lut` keeps its id from being reused
+    while len(_PAIR_LUT_CACHE) > _PAIR_LUT_CACHE_SIZE:
+        _PAIR_LUT_CACHE.popitem(last=False)
+    return table
+
+
+def _apply_lut_numpy(plane: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """numpy `lut[plane]`; uint8 planes go through the paired table, two codes per lookup
+    (2-5x faster at 1080p), when the plane is C-contiguous with an even number of codes
+    and `lut` is a read-only (cacheable) `[256]` uint8 table. Same result either way."""
+    if not np.issubdtype(plane.dtype, np.integer):
+        raise TypeError(f"plane must hold integer codes, got dtype {plane.dtype}")
+    if (
+        plane.dtype == np.uint8
+        and plane.size % 2 == 0
+        and plane.flags.c_contiguous
+        and lut.dtype == np.uint8
+        and lut.shape == (256,)
+        and not lut.flags.writeable
+    ):
+        # ndarray.take: ~2x faster than fancy indexing `pair[...]` here, and less call
+        # overhead than np.take on small planes
+        codes = _pair_lut(lut).take(plane.reshape(-1).view(np.uint16))
+        return codes.view(np.uint8).reshape(plane.shape)
+    return lut[plane].astype(plane.dtype, copy=False)
+
+
 def _torch_lut(lut: np.ndarray, device: Any) -> Any:
     """`lut` as an int32 tensor on `device`; cached per (table, device) for read-only tables."""
+    import torch
+
     if lut.flags.writeable:  # a caller's mutable table: no caching, it may change
         return torch.as_tensor(lut.astype(np.int32), device=device)
     key = (id(lut), str(device))
@@ -128,10 +174,8 @@ def apply_lut(plane: Any, lut: np.ndarray) -> Any:
         Same shape, dtype and type (and device) as `plane`.
     """
     if isinstance(plane, np.ndarray):
-        if not np.issubdtype(plane.dtype, np.integer):
-            raise TypeError(f"plane must hold integer codes, got dtype {plane.dtype}")
-        return lut[plane].astype(plane.dtype, copy=False)
-    if isinstance(plane, torch.Tensor):
+        return _apply_lut_numpy(plane, lut)
+    if is_tensor(plane):
         name = str(plane.dtype).removeprefix("torch.")
         if name not in _TORCH_PLANE_DTYPES:
             raise TypeError(f"torch plane dtype must be one of {_TORCH_PLANE_DTYPES}, got {name}")
