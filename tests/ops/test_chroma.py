@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ops_oracle import filter_planes, lavfi_frame, max_abs_diff, psnr
 
+from vidpipe.ops import chroma as chroma_mod
 from vidpipe.ops.chroma import (
     SITINGS,
     chroma_of,
@@ -156,6 +157,67 @@ def test_box_rounds_half_up() -> None:
     assert resample_chroma(plane, src="444", dst="420", luma_size_wh=(2, 2)).item() == 2
     row = np.array([[1, 2]], np.uint8)
     assert resample_chroma(row, src="444", dst="422", luma_size_wh=(2, 1)).item() == 2
+
+
+# --- numpy fast path (strided slices) == reference path (gather with taps) -------------------
+
+FAST_SIZES = [(1, 1), (1, 7), (7, 1), (2, 1), (1, 2), (2, 2), (3, 5), (5, 3), (4, 6), (321, 241)]
+FAST_PLANES = [(np.uint8, 256), (np.uint16, 1024), (np.uint16, 65536)]  # 8-bit, 10-bit, 16-bit
+
+
+def _assert_fast_equals_reference(plane: np.ndarray, **kw: object) -> None:
+    size_wh = kw["luma_size_wh"]
+    args = (kw["src"], kw["dst"], size_wh, kw["up"], kw["down"], kw["siting"])
+    ref = chroma_mod._resample_gather(plane, chroma_mod._plan(*args))  # type: ignore[arg-type]
+    fast = resample_chroma(plane, **kw)  # type: ignore[arg-type]
+    assert fast.dtype == ref.dtype == plane.dtype
+    assert fast.shape == ref.shape == chroma_shape(kw["dst"], size_wh)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(fast, ref)
+
+
+@pytest.mark.parametrize("siting", sorted(SITINGS))
+@pytest.mark.parametrize("pair", PAIRS)
+def test_fast_path_equals_reference_exhaustive(siting: str, pair: tuple[str, str]) -> None:
+    rng = np.random.default_rng(7)
+    src, dst = pair
+    for size_wh in FAST_SIZES:
+        for dtype, top in FAST_PLANES:
+            plane = rng.integers(0, top, chroma_shape(src, size_wh)).astype(dtype)
+            for up in ("nearest", "bilinear"):
+                for down in ("box", "bilinear"):
+                    kw = {"up": up, "down": down, "siting": siting}
+                    _assert_fast_equals_reference(
+                        plane, src=src, dst=dst, luma_size_wh=size_wh, **kw
+                    )
+
+
+@SETTINGS
+@given(
+    size_wh=st.tuples(st.integers(1, 67), st.integers(1, 67)),
+    seed=st.integers(0, 2**31),
+    pair=st.sampled_from(PAIRS),
+    up=st.sampled_from(["nearest", "bilinear"]),
+    down=st.sampled_from(["box", "bilinear"]),
+    siting=st.sampled_from(sorted(SITINGS)),
+    plane_kind=st.sampled_from([*FAST_PLANES, (np.int16, 1024), (np.int32, 1 << 20)]),
+    strided=st.booleans(),
+)
+def test_fast_path_equals_reference(
+    size_wh: tuple[int, int],
+    seed: int,
+    pair: tuple[str, str],
+    up: str,
+    down: str,
+    siting: str,
+    plane_kind: tuple[type, int],
+    strided: bool,
+) -> None:
+    dtype, top = plane_kind
+    rows, cols = chroma_shape(pair[0], size_wh)
+    big = np.random.default_rng(seed).integers(0, top, (2 * rows, 2 * cols)).astype(dtype)
+    plane = big[::2, 1::2] if strided else np.ascontiguousarray(big[:rows, :cols])
+    kw = {"up": up, "down": down, "siting": siting}
+    _assert_fast_equals_reference(plane, src=pair[0], dst=pair[1], luma_size_wh=size_wh, **kw)
 
 
 # --- torch parity ----------------------------------------------------------------------------
