@@ -50,11 +50,15 @@ class _LevelPrefix(logging.Formatter):
 
 
 def _register() -> None:
-    from vidpipe.cli import frames, probe, process
+    from vidpipe.cli import detect, frames, models, probe, process
+    from vidpipe.cli import eval as eval_cli
 
     probe.register(app)
     frames.register(app)
     process.register(app)
+    detect.register(app)
+    models.register(app)
+    eval_cli.register(app)
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:

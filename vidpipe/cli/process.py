@@ -15,18 +15,18 @@ from vidpipe.io.probe import probe
 from vidpipe.pipeline.process import Stage, process_file
 from vidpipe.types import Frame
 
-_OUT = typer.Option(..., "-o", "--output", help="Output file (written atomically).")
-_CODEC = typer.Option("libx264", "--codec", help="Any FFmpeg video encoder.")
-_CRF = typer.Option(None, "--crf", help="Constant rate factor (codec's default if unset).")
-_PRESET = typer.Option(None, "--preset", help="Encoder preset, e.g. veryfast.")
-_PIX_FMT = typer.Option(None, "--pix-fmt", help="Output pix_fmt (default follows the frames).")
-_OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
-_BAKE = typer.Option(False, "--bake-rotation", help="Rotate pixels instead of keeping metadata.")
-_WRITER = typer.Option("av", "--writer", help="Encoder: av (in-process) or ffmpeg (subprocess).")
-_BACKEND = typer.Option("av", "--backend", help="Decoder: av or ffmpeg.")
+OUT = typer.Option(..., "-o", "--output", help="Output file (written atomically).")
+CODEC = typer.Option("libx264", "--codec", help="Any FFmpeg video encoder.")
+CRF = typer.Option(None, "--crf", help="Constant rate factor (codec's default if unset).")
+PRESET = typer.Option(None, "--preset", help="Encoder preset, e.g. veryfast.")
+PIX_FMT = typer.Option(None, "--pix-fmt", help="Output pix_fmt (default follows the frames).")
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
+BAKE = typer.Option(False, "--bake-rotation", help="Rotate pixels instead of keeping metadata.")
+WRITER = typer.Option("av", "--writer", help="Encoder: av (in-process) or ffmpeg (subprocess).")
+BACKEND = typer.Option("av", "--backend", help="Decoder: av or ffmpeg.")
 
 
-def _options(codec, crf, preset, pix_fmt, overwrite, bake, writer) -> EncodeOptions:
+def encode_options(codec, crf, preset, pix_fmt, overwrite, bake, writer) -> EncodeOptions:
     if writer not in ("av", "ffmpeg"):
         raise typer.BadParameter(f"--writer must be av or ffmpeg, not {writer!r}")
     return EncodeOptions(
@@ -40,7 +40,7 @@ def _options(codec, crf, preset, pix_fmt, overwrite, bake, writer) -> EncodeOpti
     )
 
 
-def _progress(frames: Iterator[Frame], total: int, label: str) -> Iterator[Frame]:
+def progress(frames: Iterator[Frame], total: int, label: str) -> Iterator[Frame]:
     """tqdm bar (frames, fps, ETA) on stderr around a frame stream."""
     with tqdm(total=total or None, unit="frame", desc=label, file=sys.stderr) as bar:
         for frame in frames:
@@ -52,7 +52,7 @@ def _run(source: str, output: str, stage: Stage, options: EncodeOptions, backend
     if backend not in BACKENDS:
         raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}")
     info = probe(source)
-    observe = functools.partial(_progress, total=info.frame_count, label="frames")
+    observe = functools.partial(progress, total=info.frame_count, label="frames")
     result = process_file(
         source, output, [stage], options=options, backend=backend, info=info, observe=observe
     )  # type: ignore[arg-type]
@@ -61,17 +61,17 @@ def _run(source: str, output: str, stage: Stage, options: EncodeOptions, backend
 
 def gamma_command(
     source: str = typer.Argument(..., help="Input video."),
-    output: str = _OUT,
+    output: str = OUT,
     gamma: float = typer.Option(..., "--gamma", "-g", help="Gamma G in (0, 10]; 1 = identity."),
     on: str = typer.Option("luma", "--on", help="luma (Y only) or rgb (per R, G, B channel)."),
-    codec: str = _CODEC,
-    crf: int | None = _CRF,
-    preset: str | None = _PRESET,
-    pix_fmt: str | None = _PIX_FMT,
-    overwrite: bool = _OVERWRITE,
-    bake_rotation: bool = _BAKE,
-    writer: str = _WRITER,
-    backend: str = _BACKEND,
+    codec: str = CODEC,
+    crf: int | None = CRF,
+    preset: str | None = PRESET,
+    pix_fmt: str | None = PIX_FMT,
+    overwrite: bool = OVERWRITE,
+    bake_rotation: bool = BAKE,
+    writer: str = WRITER,
+    backend: str = BACKEND,
 ) -> None:
     """Gamma-correct every frame: out = max * (in / max) ** (1 / G)."""
     from vidpipe.ops.gamma import check_gamma  # imports torch: only when the command runs
@@ -83,25 +83,25 @@ def gamma_command(
         raise typer.BadParameter(str(exc)) from None
     if on not in ("luma", "rgb"):
         raise typer.BadParameter(f"--on must be luma or rgb, not {on!r}")
-    options = _options(codec, crf, preset, pix_fmt, overwrite, bake_rotation, writer)
+    options = encode_options(codec, crf, preset, pix_fmt, overwrite, bake_rotation, writer)
     stage = functools.partial(gamma_stage, gamma=gamma, on=on)
     _run(source, output, stage, options, backend)
 
 
 def chroma_command(
     source: str = typer.Argument(..., help="Input video."),
-    output: str = _OUT,
+    output: str = OUT,
     to: str = typer.Option(..., "--to", help="420, 422 or 444."),
     filter_: str = typer.Option("box", "--filter", help="Downsampling: box or bilinear."),
     up: str = typer.Option("bilinear", "--up", help="Upsampling: nearest or bilinear."),
-    codec: str = _CODEC,
-    crf: int | None = _CRF,
-    preset: str | None = _PRESET,
-    pix_fmt: str | None = _PIX_FMT,
-    overwrite: bool = _OVERWRITE,
-    bake_rotation: bool = _BAKE,
-    writer: str = _WRITER,
-    backend: str = _BACKEND,
+    codec: str = CODEC,
+    crf: int | None = CRF,
+    preset: str | None = PRESET,
+    pix_fmt: str | None = PIX_FMT,
+    overwrite: bool = OVERWRITE,
+    bake_rotation: bool = BAKE,
+    writer: str = WRITER,
+    backend: str = BACKEND,
 ) -> None:
     """Resample the chroma planes to 4:2:0, 4:2:2 or 4:4:4 (siting of the stream honoured)."""
     from vidpipe.pipeline.stages import chroma_stage  # imports torch: only when it runs
@@ -111,7 +111,7 @@ def chroma_command(
         raise typer.BadParameter(f"--to must be 420, 422 or 444, not {to!r}")
     if filter_ not in ("box", "bilinear") or up not in ("nearest", "bilinear"):
         raise typer.BadParameter("--filter takes box|bilinear, --up nearest|bilinear")
-    options = _options(codec, crf, preset, pix_fmt, overwrite, bake_rotation, writer)
+    options = encode_options(codec, crf, preset, pix_fmt, overwrite, bake_rotation, writer)
     stage = functools.partial(chroma_stage, to=to, up=up, down=filter_)
     _run(source, output, stage, options, backend)
 

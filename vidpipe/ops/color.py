@@ -125,9 +125,9 @@ def _as_float(x: Any) -> Any:
 
 
 def _check_planes(y: Any, u: Any, v: Any) -> None:
-    if y.ndim != 2 or tuple(u.shape) != tuple(y.shape) or tuple(v.shape) != tuple(y.shape):
+    if y.ndim < 2 or tuple(u.shape) != tuple(y.shape) or tuple(v.shape) != tuple(y.shape):
         raise ValueError(
-            "y, u, v must be [H, W] planes of one size (4:4:4), got "
+            "y, u, v must be [..., H, W] planes of one size (4:4:4), got "
             f"{tuple(y.shape)}, {tuple(u.shape)}, {tuple(v.shape)}"
         )
     if type(u) is not type(y) or type(v) is not type(y):
@@ -138,15 +138,16 @@ def yuv_to_rgb(y: Any, u: Any, v: Any, *, matrix: str, full_range: bool, bits: i
     """Y'CbCr codes -> R'G'B' in 0..1.
 
     Args:
-        y, u, v: `[H, W]` integer codes 0..2**bits-1 (any integer dtype: uint8, uint16, int16,
-            int32, ...), all numpy or all torch on one device; chroma already at luma size.
+        y, u, v: `[..., H, W]` codes 0..2**bits-1 (any integer dtype: uint8, uint16, int16,
+            int32, ...; or float codes, e.g. resized planes), all numpy or all torch on one
+            device; chroma already at luma size; leading dims (a batch) are kept.
         matrix: an FFmpeg `colorspace` name with known coefficients (see MATRIX_ALIASES);
             "unknown" is refused here, resolve it first with `resolve_matrix`.
         full_range: True for "pc" levels, False for "tv" (see module docstring).
         bits: code depth 8..16.
 
     Returns:
-        `[H, W, 3]` float32 R'G'B' (gamma-encoded, not linear light), clipped to 0..1 (out of
+        `[..., H, W, 3]` float32 R'G'B' (gamma-encoded, not linear light), clipped to 0..1 (out of
         gamut and out of range codes are clipped, as swscale does for 8-bit RGB output); same
         type and device as the input.
     """

@@ -1,0 +1,182 @@
+"""`vidpipe models list|pull|path` through the real console script (a subprocess), with
+VIDPIPE_MODEL_DIR pointing at ../shared/models (the reference yolox_nano.onnx) or a temporary
+folder, and downloads from a local HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+SHARED_MODELS = Path(os.environ.get("VIDPIPE_SHARED_MODELS", ROOT.parent / "shared" / "models"))
+needs_shared = pytest.mark.skipif(
+    not (SHARED_MODELS / "yolox_nano.onnx").is_file(),
+    reason=f"no reference model in {SHARED_MODELS}",
+)
+NAMES = ["yolox-nano", "yolox-tiny", "yolox-s", "yolox-m", "yolox-l", "yolox-x"]
+
+
+def run_models(*args: str, model_dir: Path, base_url: str = "") -> subprocess.CompletedProcess[str]:
+    """`vidpipe models ARGS` in a subprocess with its own model folder and mirror URL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDPIPE_")}
+    env["VIDPIPE_MODEL_DIR"] = str(model_dir)
+    if base_url:
+        env["VIDPIPE_MODEL_BASE_URL"] = base_url
+    return subprocess.run(
+        [sys.executable, "-m", "vidpipe", "models", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+
+
+def run_in_process(
+    *args: str,
+    model_dir: Path,
+    base_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, str, str]:
+    """`vidpipe models ARGS` through vidpipe.cli.main.main in this process (faster):
+    (exit code, stdout, stderr)."""
+    from vidpipe.cli.main import main
+
+    monkeypatch.setenv("VIDPIPE_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("VIDPIPE_MODEL_BASE_URL", base_url)
+    capsys.readouterr()
+    code = main(["models", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], pattern: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert pattern in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def mirror() -> Iterator[tuple[str, dict[str, bytes], list[str]]]:
+    """A local HTTP server: (base URL, files by name to serve, request paths seen)."""
+    files: dict[str, bytes] = {}
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body = files.get(self.path.rsplit("/", 1)[-1])
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/w", files, seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@needs_shared
+def test_list_shows_the_shared_onnx() -> None:
+    result = run_models("list", model_dir=SHARED_MODELS)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"folder: {SHARED_MODELS}"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
+    assert list(rows) == NAMES
+    assert rows["yolox-nano"] == ["416", "yolox_nano.onnx"]
+    assert rows["yolox-tiny"] == ["416", "-"]
+    assert all(rows[name] == ["640", "-"] for name in NAMES[2:])
+
+
+@needs_shared
+def test_path_prints_the_folder_or_the_model_file() -> None:
+    folder = run_models("path", model_dir=SHARED_MODELS)
+    assert (folder.returncode, folder.stdout) == (0, f"{SHARED_MODELS}\n"), folder.stderr
+    nano = run_models("path", "yolox-nano", model_dir=SHARED_MODELS)
+    assert (nano.returncode, nano.stdout) == (0, f"{SHARED_MODELS / 'yolox_nano.onnx'}\n")
+    assert_one_error_line(
+        run_models("path", "yolox-s", model_dir=SHARED_MODELS),
+        f"model yolox-s is not in {SHARED_MODELS}; run `vidpipe models pull yolox-s`",
+    )
+
+
+def test_bad_names_are_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = "unknown model 'nano'; known models: yolox-nano, yolox-tiny"
+    assert_one_error_line(run_models("pull", "nano", model_dir=tmp_path), message)
+    code, out, err = run_in_process(
+        "path", "nano", model_dir=tmp_path, base_url="", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_pull_downloads_prints_the_path_and_then_reuses_it(
+    tmp_path: Path,
+    mirror: tuple[str, dict[str, bytes], list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    base_url, files, seen = mirror
+    body = random.Random(5).randbytes(300_000)
+    files["yolox_tiny.pth"] = body
+    folder = tmp_path / "cache" / "models"  # created by pull
+    result = run_models("pull", "YOLOX_TINY", model_dir=folder, base_url=base_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{folder / 'yolox_tiny.pth'}\n"
+    assert (folder / "yolox_tiny.pth").read_bytes() == body
+    assert os.listdir(folder) == ["yolox_tiny.pth"]
+    assert seen == ["/w/yolox_tiny.pth"]
+
+    here = {"model_dir": folder, "base_url": base_url, "monkeypatch": monkeypatch}
+    again = run_in_process("pull", "yolox-tiny", "--no-progress", **here, capsys=capsys)
+    assert again[:2] == (0, result.stdout)
+    assert seen == ["/w/yolox_tiny.pth"]  # present: no request
+    code, listed, _ = run_in_process("list", **here, capsys=capsys)
+    assert code == 0
+    assert "yolox-tiny    416  yolox_tiny.pth" in listed.splitlines()
+
+
+def test_pull_offline_is_one_error_line(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    result = run_models("pull", "yolox-s", model_dir=tmp_path, base_url=base_url)
+    assert_one_error_line(
+        result, f"error: could not download yolox-s from {base_url}/yolox_s.pth ("
+    )
+    assert result.stderr.rstrip().endswith(
+        f"put yolox_s.pth (or .onnx / .safetensors) in {tmp_path}, set VIDPIPE_MODEL_DIR, "
+        "or pass --model PATH"
+    )
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,63 @@
+"""`vidpipe models list|pull|path`: the model folder, which models are there, downloads."""
+
+from __future__ import annotations
+
+import typer
+
+models_app = typer.Typer(
+    name="models",
+    help="Detection models: list them, download them, show where they are.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@models_app.command("list")
+def list_command() -> None:
+    """Known models, their input size and local file ("-": not downloaded), and the folder."""
+    from vidpipe.detect.hub import list_models, model_dir
+
+    rows = [("name", "input", "file")]
+    for spec, path in list_models():
+        rows.append((spec.name, str(spec.input_size), path.name if path is not None else "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    typer.echo(f"folder: {model_dir()}")
+    for name, size, file in rows:
+        typer.echo(f"{name:<{widths[0]}}  {size:>{widths[1]}}  {file}")
+
+
+@models_app.command("pull")
+def pull_command(
+    name: str = typer.Argument(..., help="Model name, e.g. yolox-nano."),
+    force: bool = typer.Option(False, "--force", help="Download again even if present."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+) -> None:
+    """Download a model's official checkpoint into the model folder; prints its path."""
+    from vidpipe.detect.hub import pull
+
+    typer.echo(str(pull(name, force=force, progress=not no_progress)))
+
+
+@models_app.command("path")
+def path_command(
+    name: str | None = typer.Argument(None, help="Model name; omitted: the folder."),
+) -> None:
+    """Print the model folder, or the local file of model NAME (error if it is not there)."""
+    from vidpipe.detect.hub import find_local, get_spec, model_dir
+    from vidpipe.errors import InputError
+
+    if name is None:
+        typer.echo(str(model_dir()))
+        return
+    spec = get_spec(name)
+    path = find_local(spec.name)
+    if path is None:
+        raise InputError(
+            f"model {spec.name} is not in {model_dir()}; run `vidpipe models pull {spec.name}`"
+        )
+    typer.echo(str(path))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")

@@ -1,0 +1,110 @@
+"""YOLOX input from decoded frames, on the model's device: Y'CbCr planes -> letterboxed BGR.
+
+The planes are uploaded as they are (Y'CbCr 4:2:0 is half the bytes of RGB), resized on the
+device straight to the letterbox size (luma and chroma alike, bilinear with pixel centres
+aligned as OpenCV's INTER_LINEAR), converted to R'G'B' there with the stream's own matrix and
+range (vidpipe.ops.color), turned upright by the display rotation, and placed at the top-left
+of a size x size canvas filled with 114 — what YOLOX was trained on. Resizing before the
+colour conversion is exact up to clipping: both are linear. (Chroma siting is not modelled:
+after a 2..5x downscale its quarter-sample offset is below a tenth of an input pixel.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vidpipe.io.pixfmt import LAYOUTS
+from vidpipe.ops.color import resolve_matrix, resolve_range, yuv_to_rgb
+from vidpipe.types import Frame
+
+PAD_VALUE = 114.0
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """A batch ready for the model and what maps its boxes back.
+
+    images: `Tensor[B, 3, S, S]` float (model dtype) 0..255 BGR on the device.
+    scales: per image, letterbox pixels per display pixel.
+    sizes_wh: per image, (width, height) of the displayed frame (rotation applied).
+    """
+
+    images: torch.Tensor
+    scales: tuple[float, ...]
+    sizes_wh: tuple[tuple[int, int], ...]
+
+
+def display_size(frame: Frame) -> tuple[int, int]:
+    """(width, height) of the frame as shown, after its display rotation."""
+    turns = round(frame.rotation / 90) % 4
+    return (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+
+
+def letterbox(
+    frames: Sequence[Frame],
+    size: int,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+) -> Letterbox:
+    """Letterbox `frames` (any supported pix_fmt, sizes may differ) to `size` x `size`."""
+    images = torch.full((len(frames), 3, size, size), PAD_VALUE, dtype=dtype, device=device)
+    scales, sizes = [], []
+    for i, frame in enumerate(frames):
+        w, h = display_size(frame)
+        scale = min(size / w, size / h)
+        out_w, out_h = max(1, int(w * scale)), max(1, int(h * scale))
+        rgb = _resized_rgb(frame, device, (out_w, out_h))  # [h', w', 3] 0..1, upright
+        images[i, :, :out_h, :out_w] = (rgb.flip(-1).permute(2, 0, 1) * 255.0).to(dtype)
+        scales.append(scale)
+        sizes.append((w, h))
+    return Letterbox(images, tuple(scales), tuple(sizes))
+
+
+def _resized_rgb(frame: Frame, device: torch.device, out_wh: tuple[int, int]) -> torch.Tensor:
+    """`Tensor[h', w', 3]` float32 R'G'B' 0..1 of the displayed frame at `out_wh`."""
+    turns = round(frame.rotation / 90) % 4
+    # Resize in storage orientation to the size that becomes out_wh once rotated.
+    size_hw = (out_wh[0], out_wh[1]) if turns % 2 else (out_wh[1], out_wh[0])
+    layout = LAYOUTS[frame.pix_fmt]
+    if layout.channels == 3:  # packed rgb24 / bgr24
+        packed = _resize(_upload(frame.planes[0], device).permute(2, 0, 1), size_hw)
+        rgb = packed.permute(1, 2, 0) / 255.0
+        if frame.pix_fmt == "bgr24":
+            rgb = rgb.flip(-1)
+    else:
+        planes = [_resize(_upload(p, device)[None], size_hw)[0] for p in frame.planes]
+        if len(planes) == 1:  # gray: neutral chroma
+            mid = float(1 << (layout.bits - 1))
+            planes += [torch.full_like(planes[0], mid)] * 2
+        rgb = yuv_to_rgb(
+            *planes,
+            matrix=resolve_matrix(frame.color.matrix),
+            full_range=resolve_range(frame.color.range, pix_fmt=frame.pix_fmt),
+            bits=layout.bits,
+        )
+    return torch.rot90(rgb, turns, dims=(0, 1)) if turns else rgb
+
+
+def _upload(plane: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host plane on `device` (pinned and asynchronous for CUDA); uint16 via int32."""
+    if isinstance(plane, torch.Tensor):
+        return plane.to(device, non_blocking=True)
+    if plane.dtype == np.uint16:
+        plane = plane.astype(np.int32)
+    tensor = torch.from_numpy(np.ascontiguousarray(plane))
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
+def _resize(planes: torch.Tensor, size_hw: tuple[int, int]) -> torch.Tensor:
+    """`[C, H, W]` codes -> `[C, h, w]` float32, bilinear, half-pixel centres, no antialias."""
+    x = planes.to(torch.float32)[None]
+    if tuple(x.shape[-2:]) != size_hw:
+        x = F.interpolate(x, size=size_hw, mode="bilinear", align_corners=False)
+    return x[0]
