@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from fractions import Fraction
@@ -20,6 +21,18 @@ FFMPEG = shutil.which("ffmpeg")
 
 needs_ffprobe = pytest.mark.skipif(FFPROBE is None, reason="ffprobe (the oracle) is not installed")
 needs_ffmpeg_cli = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg CLI not on PATH")
+
+# Reference model and image beside the repository (never copied into it); CI sets
+# VIDPIPE_MODEL_DIR to ../shared/models.
+SHARED = ROOT.parent / "shared"
+MODEL_DIR = Path(os.environ.get("VIDPIPE_MODEL_DIR") or SHARED / "models")
+NANO_ONNX = MODEL_DIR / "yolox_nano.onnx"
+DOG_JPG = SHARED / "media" / "dog.jpg"
+needs_nano = pytest.mark.skipif(
+    not NANO_ONNX.is_file() or not DOG_JPG.is_file(),
+    reason=f"reference model/image not found ({NANO_ONNX}, {DOG_JPG})",
+)
+DOG_PAN_PX = 6  # the dog clip pans right by this many pixels per frame
 
 
 def ffprobe_json(path: Path | str, *args: str) -> dict:
@@ -93,3 +106,39 @@ def bframe_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("clips") / "bframes.mp4"
     opts = {"bf": "2", "g": "10", "x264-params": "b-adapt=0:scenecut=0:keyint=10:min-keyint=10"}
     return make_clip(path, frames=40, options=opts)
+
+
+def make_dog_clip(path: Path, *, frames: int = 16, rotation: int = 0) -> Path:
+    """640x480 H.264 (+ AAC) panning across ../shared/media/dog.jpg: frame i shows the crop at
+    x = DOG_PAN_PX * i, y = 48. With `rotation`, the pixels are stored turned the other way and
+    the display matrix turns them back, so the clip DISPLAYS the same upright images."""
+    from PIL import Image
+
+    image = np.asarray(Image.open(DOG_JPG).convert("RGB"))
+    turns = round(rotation / 90) % 4
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height = (480, 640) if turns % 2 else (640, 480)
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.options = {"crf": "18", "preset": "veryfast"}
+        if turns:
+            stream.set_display_rotation(rotation)
+        astream = out.add_stream("aac", rate=48000)
+        for i in range(frames):
+            x = DOG_PAN_PX * i
+            crop = np.ascontiguousarray(np.rot90(image[48:528, x : x + 640], -turns))
+            frame = av.VideoFrame.from_ndarray(crop, format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, 25)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        _write_tone(out, astream, frames / 25)
+    return path
+
+
+@pytest.fixture(scope="session")
+def dog_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 frames panning across the dog image, with audio (see make_dog_clip)."""
+    if not DOG_JPG.is_file():
+        pytest.skip(f"{DOG_JPG} not found")
+    return make_dog_clip(tmp_path_factory.mktemp("dog") / "dog.mp4")

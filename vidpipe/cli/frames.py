@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from tqdm import tqdm
 
+from vidpipe.cli.process import quiet_progress
 from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS, decode
@@ -118,7 +119,9 @@ def _prepare_dir(out_dir: Path) -> None:
 
 
 def _extract(frames: Iterator[Frame], out_dir: Path, ext: str, total: int, fmt: str | None) -> None:
-    with tqdm(total=total or None, unit="frame", desc="frames", file=sys.stderr) as bar:
+    with tqdm(
+        total=total or None, unit="frame", desc="frames", file=sys.stderr, disable=quiet_progress()
+    ) as bar:
         for frame in frames:
             save_image(frame, out_dir / image_name(frame, ext))
             if fmt is not None:

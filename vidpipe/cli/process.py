@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Iterator
 
@@ -40,9 +41,16 @@ def encode_options(codec, crf, preset, pix_fmt, overwrite, bake, writer) -> Enco
     )
 
 
+def quiet_progress() -> bool | None:
+    """tqdm's `disable`: off with --quiet, else only on a terminal (None: tqdm checks)."""
+    return True if logging.getLogger("vidpipe").level >= logging.ERROR else None
+
+
 def progress(frames: Iterator[Frame], total: int, label: str) -> Iterator[Frame]:
     """tqdm bar (frames, fps, ETA) on stderr around a frame stream."""
-    with tqdm(total=total or None, unit="frame", desc=label, file=sys.stderr) as bar:
+    with tqdm(
+        total=total or None, unit="frame", desc=label, file=sys.stderr, disable=quiet_progress()
+    ) as bar:
         for frame in frames:
             yield frame
             bar.update(1)
