@@ -12,6 +12,10 @@ Usage::
                                    [--media DIR] [--json OUT]
     python scripts/bench.py ops    [--seconds 60] [--size 1920x1080] [--repeat 1]
                                    [--media DIR] [--json OUT]
+    python scripts/bench.py detect [--seconds 20] [--size 1280x720] [--repeat 3]
+                                   [--device cpu|cuda] [--batch N] [--json OUT]
+
+``detect`` is in scripts/bench_detect.py (its docstring says what it measures).
 
 ``frames`` makes (once, cached in ``bench_media/``) a long H.264 sample from FFmpeg's lavfi
 sources and times ``vidpipe frames`` against ``ffprobe -show_frames`` and vidpipe's decoders
@@ -661,6 +665,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="BENCHMARK")
     add_frames_parser(sub)
     add_ops_parser(sub)
+    sys.modules.setdefault("bench", sys.modules[__name__])  # one module, run as a script or not
+    from bench_detect import add_detect_parser  # scripts/ is on sys.path when run as a script
+
+    add_detect_parser(sub)
     return parser
 
 
