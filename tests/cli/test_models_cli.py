@@ -180,3 +180,31 @@ def test_pull_offline_is_one_error_line(tmp_path: Path) -> None:
         "or pass --model PATH"
     )
     assert os.listdir(tmp_path) == []
+
+
+@needs_shared
+def test_convert_writes_safetensors_that_load_to_the_same_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import onnxruntime as ort
+    import torch
+
+    from vidpipe.detect.weights import load_weights
+
+    out = tmp_path / "nano.safetensors"
+    code, stdout, _ = run_in_process(
+        "convert", "yolox-nano", str(out), model_dir=SHARED_MODELS, base_url="",
+        monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
+    assert code == 0 and "nano, 80 classes" in stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["nano.safetensors"]
+    x = torch.rand(1, 3, 416, 416) * 255
+    session = ort.InferenceSession(str(SHARED_MODELS / "yolox_nano.onnx"))
+    expected = session.run(None, {"images": x.numpy()})[0]
+    with torch.inference_mode():
+        got = load_weights(out)(x, decode=False).numpy()
+    assert abs(got - expected).max() < 1e-3
+    again = run_models("convert", "yolox-nano", str(out), model_dir=SHARED_MODELS)
+    assert_one_error_line(again, "exists")
+    wrong = run_models("convert", "yolox-nano", str(tmp_path / "x.pth"), model_dir=SHARED_MODELS)
+    assert_one_error_line(wrong, ".safetensors")

@@ -59,5 +59,35 @@ def path_command(
     typer.echo(str(path))
 
 
+@models_app.command("convert")
+def convert_command(
+    source: str = typer.Argument(..., help="A model name or a .pth / .onnx / .safetensors file."),
+    output: str = typer.Argument(..., help="The .safetensors file to write."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+) -> None:
+    """Write a model's weights (batch norm folded) as vidpipe safetensors."""
+    import os
+    from pathlib import Path
+
+    from vidpipe.detect.hub import resolve_model
+    from vidpipe.detect.weights import load_weights, save_safetensors
+    from vidpipe.errors import InputError
+    from vidpipe.io.output import remove_temp, reserve_temp
+
+    target = Path(output)
+    if target.suffix.lower() != ".safetensors":
+        raise InputError(f"{output}: the output must end in .safetensors")
+    if target.exists() and not overwrite:
+        raise InputError(f"{output} exists (use --overwrite to replace it)")
+    model = load_weights(resolve_model(source))
+    tmp = reserve_temp(target)
+    try:
+        save_safetensors(model, tmp)
+        os.replace(tmp, target)
+    finally:
+        remove_temp(tmp)
+    typer.echo(f"{target} ({model.variant.name}, {model.num_classes} classes)")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
