@@ -487,3 +487,13 @@ def test_output_format_follows_ffmpeg_guess() -> None:
     assert output_format("a.MKV") == "matroska"
     assert output_format("a.m4v") == "ipod"
     assert output_format("a.mov") == "mov"
+
+
+def test_first_working_encoder_skips_missing_and_unopenable_encoders() -> None:
+    from vidpipe.io.output import first_working_encoder
+
+    assert first_working_encoder(["no_such_encoder", "libx264"]) == "libx264"
+    assert first_working_encoder(["libx264"]) == "libx264"
+    assert first_working_encoder(["ffv1", "libx264"]) == "ffv1"
+    if "h264_nvenc" in av.codecs_available and not Path("/dev/nvidia0").exists():
+        assert first_working_encoder(["h264_nvenc", "libx264"]) == "libx264"

@@ -4,6 +4,7 @@ and rotation kept) and/or detections as JSON Lines and COCO results."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 from pathlib import Path
@@ -13,7 +14,6 @@ import typer
 from vidpipe.cli.process import (
     BACKEND,
     BAKE,
-    CODEC,
     CRF,
     OVERWRITE,
     PIX_FMT,
@@ -51,7 +51,11 @@ def detect_command(
     gamma: float | None = typer.Option(None, "--gamma", help="Gamma-correct (luma) first."),
     chroma: str | None = typer.Option(None, "--chroma", help="Resample chroma first: 420/422/444."),
     compile_: bool = typer.Option(False, "--compile", help="torch.compile the model (slow start)."),
-    codec: str = CODEC,
+    codec: str = typer.Option(
+        "auto",
+        "--codec",
+        help="FFmpeg video encoder; auto: h264_nvenc on a GPU if it opens, else libx264.",
+    ),
     crf: int | None = CRF,
     preset: str | None = PRESET,
     pix_fmt: str | None = PIX_FMT,
@@ -68,7 +72,15 @@ def detect_command(
     if output is None and json_path is None and coco_path is None:
         json_path = "-"
     _check_targets(source, [output, json_path, coco_path], overwrite)
-    options = encode_options(codec, crf, preset, pix_fmt, overwrite, bake_rotation, writer)
+    options = encode_options(
+        "libx264" if codec == "auto" else codec,
+        crf,
+        preset,
+        pix_fmt,
+        overwrite,
+        bake_rotation,
+        writer,
+    )
     stages = _pre_stages(gamma, chroma)
     info = probe(source)  # a bad input fails before the model loads
 
@@ -79,6 +91,12 @@ def detect_command(
         compile=compile_,
     )  # fmt: skip
     batch = batch or DEFAULT_BATCH[detector.device.type]
+    if output is not None and codec == "auto":
+        from vidpipe.io.output import first_working_encoder
+
+        gpu = detector.device.type == "cuda"
+        codec = first_working_encoder(["h264_nvenc", "libx264"] if gpu else ["libx264"])
+        options = dataclasses.replace(options, codec=codec)
     with _sinks(json_path, coco_path, detector) as on_result:
         _run(source, output, info, stages, detector, batch, on_result, options, backend)
 

@@ -16,7 +16,7 @@ import io
 import logging
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -174,6 +174,25 @@ def check_codec(name: str) -> av.Codec:
     if codec.type != "video":
         raise VidpipeError(f"codec {name!r} is an {codec.type} encoder, not a video encoder")
     return codec
+
+
+def first_working_encoder(names: Sequence[str]) -> str:
+    """The first of `names` that this FFmpeg has and that opens here (a hardware encoder
+    such as h264_nvenc is compiled in but fails to open without its GPU: an H100 has no
+    NVENC); the last name when none opens (its own error then says why)."""
+    for name in names[:-1]:
+        if name not in av.codecs_available:
+            continue
+        ctx = av.CodecContext.create(name, "w")
+        ctx.width, ctx.height, ctx.pix_fmt = 256, 144, "yuv420p"
+        ctx.time_base = Fraction(1, 25)
+        try:
+            ctx.open()
+        except (av.error.FFmpegError, ValueError):
+            log.debug("encoder %s is not usable here", name)
+            continue
+        return name
+    return names[-1]
 
 
 def _codec_formats(codec: av.Codec) -> list[str]:
