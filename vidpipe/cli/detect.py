@@ -21,6 +21,7 @@ from vidpipe.cli.process import (
     WRITER,
     encode_options,
     progress,
+    quiet_progress,
 )
 from vidpipe.errors import InputError
 from vidpipe.io.decode import BACKENDS
@@ -116,9 +117,8 @@ def _run(source, output, info, stages, detector, batch, on_result, options, back
         source, output, [*stages, detect], options=options, backend=backend, info=info,
         observe=observe,
     )  # type: ignore[arg-type]  # fmt: skip
-    typer.echo(
-        f"wrote {result.path} ({result.frames} frames, {result.codec} {result.pix_fmt})", err=True
-    )
+    if quiet_progress() is not True:  # stdout may carry the JSON Lines
+        typer.echo(f"wrote {result.path} ({result.frames} frames, {result.codec})", err=True)
 
 
 @contextlib.contextmanager
