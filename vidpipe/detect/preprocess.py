@@ -11,6 +11,7 @@ after a 2..5x downscale its quarter-sample offset is below a tenth of an input p
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,13 +79,17 @@ def _resized_rgb(frame: Frame, device: torch.device, out_wh: tuple[int, int]) ->
             rgb = rgb.flip(-1)
     else:
         planes = [_resize(_upload(p, device)[None], size_hw)[0] for p in frame.planes]
-        if len(planes) == 1:  # gray: neutral chroma
+        if layout.planes == 1:  # gray: neutral chroma
             mid = float(1 << (layout.bits - 1))
             planes += [torch.full_like(planes[0], mid)] * 2
+        if layout.planes == 1:  # gray is full range unless marked "tv", as swscale shows it
+            full_range = frame.color.range != "tv"
+        else:
+            full_range = resolve_range(frame.color.range, pix_fmt=frame.pix_fmt)
         rgb = yuv_to_rgb(
             *planes,
             matrix=resolve_matrix(frame.color.matrix),
-            full_range=resolve_range(frame.color.range, pix_fmt=frame.pix_fmt),
+            full_range=full_range,
             bits=layout.bits,
         )
     return torch.rot90(rgb, turns, dims=(0, 1)) if turns else rgb
@@ -96,7 +101,10 @@ def _upload(plane: np.ndarray | torch.Tensor, device: torch.device) -> torch.Ten
         return plane.to(device, non_blocking=True)
     if plane.dtype == np.uint16:
         plane = plane.astype(np.int32)
-    tensor = torch.from_numpy(np.ascontiguousarray(plane))
+    plane = np.ascontiguousarray(plane)
+    with warnings.catch_warnings():  # read-only planes are fine: nothing writes to them
+        warnings.simplefilter("ignore", UserWarning)
+        tensor = torch.from_numpy(plane)
     if device.type == "cuda":
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor

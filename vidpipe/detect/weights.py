@@ -11,6 +11,7 @@ their convolutions are matched to ours in call order, checking every shape and g
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,11 @@ def load_weights(path: str | os.PathLike[str]) -> YOLOX:
 
 
 def save_safetensors(model: YOLOX, path: str | os.PathLike[str]) -> None:
-    """Write the folded weights of `model` as safetensors, with its variant and class count."""
+    """Write the folded weights of `model` (not modified) as safetensors, with its variant and
+    class count."""
     from safetensors.torch import save_file
 
-    fuse_conv_bn(model)
+    model = fuse_conv_bn(copy.deepcopy(model))  # the caller's model stays as it was
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {
         "format": _FORMAT,
@@ -61,7 +63,7 @@ def _load_pth(path: Path) -> YOLOX:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for bad files
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "GLOBAL" in str(exc) or "Unsupported global" in str(exc):
             raise InputError(
                 f"{path}: refused: the checkpoint holds Python objects besides tensors, "
                 "which could run code when unpickled (only weights are loaded)"
@@ -157,8 +159,12 @@ def _load_onnx(path: Path) -> YOLOX:
     cls0 = next((w for name, w, _, _ in convs if name == _CLS0), None)
     if cls0 is None:
         raise InputError(f"{path}: not a YOLOX export (no {_CLS0} initialiser)")
+    stem_channels = convs[0][1].shape[0]
+    candidates = [v for v in VARIANTS.values() if int(v.width * 64) == stem_channels]
+    if not candidates:
+        raise InputError(f"{path}: fits no YOLOX variant (first conv has {stem_channels} filters)")
     reasons = []
-    for variant in VARIANTS.values():
+    for variant in candidates:
         model = fuse_conv_bn(build_yolox(variant, int(cls0.shape[0])))
         reason = _assign_convs(model, convs)
         if reason is None:

@@ -1,0 +1,466 @@
+"""Letterbox pre-processing and the Detector end to end, against independent oracles.
+
+Letterbox oracle: the frame shown by swscale (`vidpipe.io.image.to_rgb`), resized by OpenCV's
+INTER_LINEAR and padded top-left with 114 (YOLOX's own `preproc`); a second oracle is the same
+OpenCV letterbox of the source picture the frame was made from. Detector oracle: onnxruntime
+on the OpenCV letterbox of the picture, with this file's own numpy grid decode and plain greedy
+NMS. Frames are made from ../shared/media/dog.jpg with PyAV (swscale) in each pixel format.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from vidpipe.detect.detector import Detector, load_detector, resolve_device
+from vidpipe.detect.preprocess import display_size, letterbox
+from vidpipe.errors import InputError
+from vidpipe.io.image import to_rgb
+from vidpipe.types import ColorInfo, Detections, Frame
+
+_REPO = Path(__file__).resolve().parents[2]
+MODEL_DIR = Path(os.environ.get("VIDPIPE_MODEL_DIR") or _REPO / ".." / "shared" / "models")
+NANO_ONNX = MODEL_DIR / "yolox_nano.onnx"
+_MEDIA = [MODEL_DIR.parent / "media", _REPO / ".." / "shared" / "media"]
+DOG_JPG = next((d / "dog.jpg" for d in _MEDIA if (d / "dog.jpg").is_file()), _MEDIA[-1] / "dog.jpg")
+
+SIZE = 416
+CPU = torch.device("cpu")
+DOG, BICYCLE, CAR, TRUCK = 16, 1, 2, 7
+BOX_TOL_PX = 10.0
+
+
+# --- frames and the letterbox oracle -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cv2():  # the OpenCV module (test-only oracle)
+    return pytest.importorskip("cv2")
+
+
+@pytest.fixture(scope="module")
+def dog_rgb() -> np.ndarray:
+    """`[576, 768, 3]` uint8 RGB, read-only (as PIL hands it out)."""
+    if not DOG_JPG.is_file():
+        pytest.skip(f"reference image not found: {DOG_JPG}")
+    from PIL import Image
+
+    return np.asarray(Image.open(DOG_JPG).convert("RGB"))
+
+
+def _planes(frame: av.VideoFrame) -> tuple[np.ndarray, ...]:
+    """A PyAV frame's planes without line padding (uint8, or little-endian uint16)."""
+    dtype = np.dtype("<u2") if frame.format.name.endswith("le") else np.dtype(np.uint8)
+    out = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        out.append(np.ascontiguousarray(rows[:, : plane.width * dtype.itemsize]).view(dtype))
+    return tuple(out)
+
+
+# (pix_fmt, swscale colorspace, swscale range, Frame matrix, Frame range)
+FORMATS = {
+    "yuv420p-bt601-tv": ("yuv420p", "ITU601", "MPEG", "smpte170m", "tv"),
+    "yuv420p-bt709-tv": ("yuv420p", "ITU709", "MPEG", "bt709", "tv"),
+    "yuvj420p-pc": ("yuvj420p", "ITU601", "JPEG", "bt470bg", "pc"),
+    "yuv444p-bt709-tv": ("yuv444p", "ITU709", "MPEG", "bt709", "tv"),
+    "yuv420p10le-bt709-tv": ("yuv420p10le", "ITU709", "MPEG", "bt709", "tv"),
+    "gray-pc": ("gray", None, None, "unknown", "pc"),
+    "rgb24": ("rgb24", None, None, "unknown", "unknown"),
+}
+
+
+def make_frame(rgb: np.ndarray, fmt: str, rotation: int = 0) -> Frame:
+    """A Frame of `rgb` (`[H, W, 3]` uint8) converted by swscale as FORMATS[fmt] says."""
+    pix_fmt, sws_matrix, sws_range, matrix, range_ = FORMATS[fmt]
+    rgb = np.ascontiguousarray(rgb)
+    if pix_fmt == "rgb24":
+        planes: tuple[np.ndarray, ...] = (rgb,)
+    else:
+        options = {}
+        if sws_matrix:
+            options["dst_colorspace"] = sws_matrix
+        if sws_range:
+            options["dst_color_range"] = sws_range
+        av_frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        planes = _planes(av_frame.reformat(format=pix_fmt, **options))
+    color = ColorInfo(matrix=matrix, range=range_)
+    return Frame(planes, pix_fmt, 0, 0, Fraction(1, 25), color=color, rotation=rotation)
+
+
+def cv2_letterbox(cv2, rgb: np.ndarray, size: int = SIZE) -> tuple[np.ndarray, float]:
+    """YOLOX's preproc: `[3, S, S]` float32 0..255 BGR, resized by INTER_LINEAR to
+    (int(w r), int(h r)) at the top-left of a 114 canvas; and r."""
+    h, w = rgb.shape[:2]
+    r = min(size / h, size / w)
+    resized = cv2.resize(rgb, (int(w * r), int(h * r)), interpolation=cv2.INTER_LINEAR)
+    canvas = np.full((size, size, 3), 114, np.uint8)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized[..., ::-1]
+    return np.ascontiguousarray(canvas.transpose(2, 0, 1), dtype=np.float32), r
+
+
+def image_region(rgb_hw: tuple[int, int], size: int = SIZE) -> tuple[int, int]:
+    """(rows, cols) the picture covers in the letterbox (YOLOX's int truncation)."""
+    h, w = rgb_hw
+    r = min(size / h, size / w)
+    return int(h * r), int(w * r)
+
+
+def assert_like(got: np.ndarray, want: np.ndarray, region: tuple[int, int], *, mean: float,
+                p999: float, maximum: float, bias: float | None = None) -> None:  # fmt: skip
+    """Compare `[3, S, S]` letterboxes: the picture region within tolerances (mean abs,
+    99.9th percentile, max, optionally |mean signed|), the padding exactly equal."""
+    rows, cols = region
+    diff = got[:, :rows, :cols].astype(np.float64) - want[:, :rows, :cols]
+    err = np.abs(diff)
+    stats = f"mean {err.mean():.2f} p99.9 {np.quantile(err, 0.999):.1f} max {err.max():.1f}"
+    assert err.mean() < mean, stats
+    assert np.quantile(err, 0.999) < p999, stats
+    assert err.max() < maximum, stats
+    if bias is not None:
+        assert abs(diff.mean()) < bias, f"bias {diff.mean():.2f}"
+    pad = np.ones(got.shape, bool)
+    pad[:, :rows, :cols] = False
+    np.testing.assert_array_equal(got[pad], want[pad])
+
+
+# --- letterbox vs swscale + OpenCV ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_letterbox_matches_swscale_and_opencv(cv2, dog_rgb: np.ndarray, fmt: str) -> None:
+    frame = make_frame(dog_rgb, fmt)
+    batch = letterbox([frame], SIZE, CPU)
+    assert batch.images.shape == (1, 3, SIZE, SIZE) and batch.images.dtype == torch.float32
+    assert batch.sizes_wh == ((768, 576),)
+    assert batch.scales == pytest.approx((SIZE / 768,))
+    got = batch.images[0].numpy()
+    region = image_region(dog_rgb.shape[:2])
+    # swscale's own 4:2:0 -> RGB path is biased by +1..2 codes (its round trip of the picture
+    # is 1.2 / 1.9 codes darker at 8 / 10 bit), so the mean allows for that ...
+    want, _ = cv2_letterbox(cv2, to_rgb(frame))
+    assert_like(got, want, region, mean=2.5, p999=12.0, maximum=32.0)
+    # ... and the picture the frame was made from pins it down: no bias, small mean error.
+    if fmt != "gray-pc":
+        source, _ = cv2_letterbox(cv2, dog_rgb)
+        assert_like(got, source, region, mean=1.5, p999=16.0, maximum=48.0, bias=0.5)
+
+
+def test_rgb24_letterbox_is_opencvs_to_rounding(cv2, dog_rgb: np.ndarray) -> None:
+    got = letterbox([make_frame(dog_rgb, "rgb24")], SIZE, CPU).images[0].numpy()
+    want, _ = cv2_letterbox(cv2, dog_rgb)
+    assert_like(got, want, image_region(dog_rgb.shape[:2]), mean=0.5, p999=1.0, maximum=1.0)
+
+
+def test_gray_of_unknown_range_is_shown_as_swscale_shows_it(cv2, dog_rgb: np.ndarray) -> None:
+    full = make_frame(dog_rgb, "gray-pc")
+    frame = Frame(full.planes, "gray", 0, 0, Fraction(1, 25), color=ColorInfo())
+    got = letterbox([frame], SIZE, CPU).images[0].numpy()
+    want, _ = cv2_letterbox(cv2, to_rgb(frame))
+    assert_like(got, want, image_region(dog_rgb.shape[:2]), mean=1.0, p999=2.0, maximum=2.0)
+
+
+def test_odd_and_portrait_sizes_in_one_batch(cv2, dog_rgb: np.ndarray) -> None:
+    odd = dog_rgb[100:461, 60:701]  # 641 x 361
+    portrait = dog_rgb[:, 100:460]  # 360 x 576
+    frames = [make_frame(odd, "yuv420p-bt709-tv"), make_frame(portrait, "yuv420p-bt601-tv")]
+    batch = letterbox(frames, SIZE, CPU)
+    assert batch.sizes_wh == ((641, 361), (360, 576))
+    assert batch.scales == pytest.approx((SIZE / 641, SIZE / 576))
+    for i, (frame, rgb) in enumerate(zip(frames, (odd, portrait), strict=True)):
+        got = batch.images[i].numpy()
+        region = image_region(rgb.shape[:2])
+        want, _ = cv2_letterbox(cv2, to_rgb(frame))
+        assert_like(got, want, region, mean=2.5, p999=12.0, maximum=32.0)
+        source, _ = cv2_letterbox(cv2, rgb)
+        assert_like(got, source, region, mean=1.5, p999=16.0, maximum=48.0, bias=0.5)
+    assert image_region(portrait.shape[:2]) == (416, 260)  # portrait: padded on the right
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+@pytest.mark.parametrize("fmt", ["rgb24", "yuv420p-bt709-tv"])
+def test_rotated_frames_are_letterboxed_upright(
+    cv2, dog_rgb: np.ndarray, rotation: int, fmt: str
+) -> None:
+    """Pixels stored turned the other way (as a phone records them), display matrix turning
+    them back: the letterbox shows the upright picture, display size swapped."""
+    turns = rotation // 90
+    stored = np.rot90(dog_rgb, -turns)  # numpy: positive k turns counter-clockwise
+    frame = make_frame(stored, fmt, rotation=rotation)
+    assert (frame.width, frame.height) == (576, 768)
+    assert display_size(frame) == (768, 576)
+    batch = letterbox([frame], SIZE, CPU)
+    assert batch.sizes_wh == ((768, 576),)
+    assert batch.scales == pytest.approx((SIZE / 768,))
+    got = batch.images[0].numpy()
+    source, _ = cv2_letterbox(cv2, dog_rgb)
+    region = image_region(dog_rgb.shape[:2])
+    if fmt == "rgb24":
+        assert_like(got, source, region, mean=0.5, p999=1.0, maximum=1.0)
+    else:
+        assert_like(got, source, region, mean=1.5, p999=16.0, maximum=48.0, bias=0.5)
+        want, _ = cv2_letterbox(cv2, to_rgb(frame))
+        assert_like(got, want, region, mean=2.5, p999=12.0, maximum=32.0)
+
+
+def test_pad_dtype_device_and_input_untouched(dog_rgb: np.ndarray) -> None:
+    # 640 x 363 at 320: 181.5 rows, truncated to 181 as YOLOX does (not rounded)
+    frames = [make_frame(dog_rgb[:363, :640], "yuv420p-bt709-tv"), make_frame(dog_rgb, "rgb24")]
+    before = [[p.copy() for p in f.planes] for f in frames]
+    for dtype in (torch.float32, torch.float16):
+        batch = letterbox(frames, 320, CPU, dtype)
+        assert batch.images.dtype == dtype and batch.images.device == CPU
+        assert batch.images.shape == (2, 3, 320, 320)
+        for i, (w, h) in enumerate(((640, 363), (768, 576))):
+            rows, cols = image_region((h, w), 320)
+            image = batch.images[i].float()
+            assert (image[:, rows:, :] == 114).all() and (image[:, :, cols:] == 114).all()
+            assert (image[:, rows - 1, :cols] != 114).any(), "picture ends early (bottom)"
+            assert (image[:, :rows, cols - 1] != 114).any(), "picture ends early (right)"
+            assert float(image.min()) >= 0.0 and float(image.max()) <= 255.0
+    for frame, planes in zip(frames, before, strict=True):
+        for plane, copy in zip(frame.planes, planes, strict=True):
+            np.testing.assert_array_equal(plane, copy)
+    half = letterbox(frames, 320, CPU, torch.float16).images.float()
+    full = letterbox(frames, 320, CPU).images
+    assert float((half - full).abs().max()) <= 0.13  # fp16 steps are 0.125 near 255
+
+
+def test_empty_batch_of_frames() -> None:
+    batch = letterbox([], SIZE, CPU)
+    assert batch.images.shape == (0, 3, SIZE, SIZE)
+    assert batch.scales == () and batch.sizes_wh == ()
+
+
+# --- the detector against onnxruntime + a plain decode and NMS -----------------------------
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def plain_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> list:
+    """Greedy class-aware NMS with loops: indexes kept, best first."""
+    keep: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if all(classes[j] != classes[i] or _iou(boxes[i], boxes[j]) <= iou for j in keep):
+            keep.append(int(i))
+    return keep
+
+
+def oracle_detections(cv2, session, rgb: np.ndarray, conf: float = 0.25, iou: float = 0.45):
+    """onnxruntime on YOLOX's preproc of `rgb`, decoded and NMS'd here: (xyxy in picture
+    pixels `[K, 4]`, scores `[K]`, class ids `[K]`)."""
+    images, r = cv2_letterbox(cv2, rgb)
+    raw = session.run(None, {"images": images[None]})[0][0].astype(np.float64)
+    grids, strides = [], []
+    for stride in (8, 16, 32):
+        n = SIZE // stride
+        ys, xs = np.mgrid[0:n, 0:n]
+        grids.append(np.stack([xs.ravel(), ys.ravel()], 1))
+        strides.append(np.full(n * n, stride))
+    grid, stride = np.concatenate(grids), np.concatenate(strides)[:, None]
+    centre = (raw[:, :2] + grid) * stride
+    size = np.exp(raw[:, 2:4]) * stride
+    xyxy = np.concatenate([centre - size / 2, centre + size / 2], 1)
+    classes = raw[:, 5:].argmax(1)
+    scores = raw[:, 4] * raw[:, 5:].max(1)
+    cand = np.nonzero(scores >= conf)[0]
+    keep = cand[plain_nms(xyxy[cand], scores[cand], classes[cand], iou)]
+    h, w = rgb.shape[:2]
+    boxes = np.clip(xyxy[keep] / r, 0, [w, h, w, h])
+    return boxes, scores[keep], classes[keep]
+
+
+def _has_match(
+    box: np.ndarray, cls: int, score: float | None, among: tuple, min_score: float, tol_px: float
+) -> bool:
+    """Whether `among` = (xyxy, scores, class ids) holds a box of class `cls` scoring above
+    `min_score` (and within 0.05 of `score` unless None) whose corners are within tol_px."""
+    xyxy, scores, ids = among
+    return any(
+        ids[j] == cls
+        and scores[j] > min_score
+        and np.abs(xyxy[j] - box).max() <= tol_px
+        and (score is None or abs(scores[j] - score) < 0.05)
+        for j in range(len(ids))
+    )
+
+
+def assert_same_detections(got: Detections, want: tuple, tol_px: float = BOX_TOL_PX) -> None:
+    """Every confident oracle box (> 0.5) has a detection of its class within tol_px and
+    0.05 score; every confident detection (> 0.55) has an oracle box (> 0.4)."""
+    ours = (got.xyxy, got.scores, got.class_ids)
+    for box, score, cls in zip(*want, strict=True):
+        if score > 0.5:
+            assert _has_match(box, cls, score, ours, 0.0, tol_px), ("missed", cls, box, score)
+    for box, score, cls in zip(*ours, strict=True):
+        if score > 0.55:
+            assert _has_match(box, cls, None, want, 0.4, tol_px), ("extra", cls, box, score)
+
+
+def assert_finds_dog_bicycle_and_car(det: Detections) -> None:
+    confident = {int(c) for c, s in zip(det.class_ids, det.scores, strict=True) if s > 0.5}
+    assert {DOG, BICYCLE} <= confident and confident & {CAR, TRUCK}, confident
+
+
+@pytest.fixture(scope="module")
+def session():
+    ort = pytest.importorskip("onnxruntime")
+    if not NANO_ONNX.is_file():
+        pytest.skip(f"reference model not found: {NANO_ONNX}")
+    return ort.InferenceSession(str(NANO_ONNX), providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    if not NANO_ONNX.is_file():
+        pytest.skip(f"reference model not found: {NANO_ONNX}")
+    return load_detector(str(NANO_ONNX), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def upright_oracle(cv2, session, dog_rgb: np.ndarray) -> tuple:
+    return oracle_detections(cv2, session, dog_rgb)
+
+
+@pytest.fixture(scope="module")
+def dog_batch(detector: Detector, dog_rgb: np.ndarray) -> list[Detections]:
+    """Detections of [yuv420p, rgb24, rgb24 stored turned (rotation 90), yuv420p stored
+    turned (rotation 270)] dog frames, in one call."""
+    frames = [
+        make_frame(dog_rgb, "yuv420p-bt601-tv"),
+        make_frame(dog_rgb, "rgb24"),
+        make_frame(np.rot90(dog_rgb, -1), "rgb24", rotation=90),
+        make_frame(np.rot90(dog_rgb, -3), "yuv420p-bt709-tv", rotation=270),
+    ]
+    return detector(frames)
+
+
+def test_oracle_itself_finds_the_objects(upright_oracle: tuple) -> None:
+    boxes, scores, classes = upright_oracle
+    assert_finds_dog_bicycle_and_car(Detections(boxes.astype(np.float32),
+                                                scores.astype(np.float32), classes))  # fmt: skip
+
+
+@pytest.mark.parametrize(("index", "what"), [(0, "yuv420p"), (1, "rgb24")])
+def test_detector_matches_the_oracle(dog_batch, upright_oracle, index: int, what: str) -> None:
+    det = dog_batch[index]
+    assert det.xyxy.dtype == np.float32 and det.class_ids.dtype == np.int64
+    assert_finds_dog_bicycle_and_car(det)
+    assert_same_detections(det, upright_oracle)
+    assert (det.xyxy >= 0).all() and (det.xyxy[:, [0, 2]] <= 768).all()
+    assert (det.xyxy[:, [1, 3]] <= 576).all()
+    assert np.all(np.diff(det.scores) <= 0), "not sorted by score"
+
+
+def _turn_boxes_ccw(xyxy: np.ndarray, size_wh: tuple[int, int], turns: int) -> np.ndarray:
+    """Boxes of a W x H picture -> the same boxes after turning the picture counter-clockwise
+    by `turns` quarter turns (the test's own geometry: (x, y) -> (y, W - x) per turn)."""
+    w, h = size_wh
+    out = xyxy.astype(np.float64)
+    for _ in range(turns % 4):
+        x0, y0, x1, y1 = out.T
+        out = np.stack([y0, w - x1, y1, w - x0], 1)
+        w, h = h, w
+    return out
+
+
+@pytest.mark.parametrize(("index", "turns"), [(2, 1), (3, 3)])
+def test_rotated_frame_boxes_are_in_display_coordinates(
+    dog_batch, upright_oracle, dog_rgb: np.ndarray, index: int, turns: int
+) -> None:
+    """The stored pixels are the picture turned by -turns; the display matrix turns them back.
+    Boxes come out in display (upright) coordinates: the oracle's upright boxes, which,
+    turned by the test's geometry to the stored orientation, frame the same pixels."""
+    det = dog_batch[index]
+    assert_finds_dog_bicycle_and_car(det)
+    assert_same_detections(det, upright_oracle)
+    assert (det.xyxy[:, [0, 2]] <= 768).all() and (det.xyxy[:, [1, 3]] <= 576).all()
+    # check the geometry helper on pixels: a box of the upright picture, turned with the
+    # storage, frames the same content in the stored array
+    stored = np.rot90(dog_rgb, -turns)
+    dog_box = det.xyxy[(det.class_ids == DOG).argmax()].round().astype(int)
+    in_stored = _turn_boxes_ccw(dog_box[None], (768, 576), -turns % 4)[0].round().astype(int)
+    crop_upright = dog_rgb[dog_box[1] : dog_box[3], dog_box[0] : dog_box[2]]
+    crop_stored = stored[in_stored[1] : in_stored[3], in_stored[0] : in_stored[2]]
+    np.testing.assert_array_equal(np.rot90(crop_stored, turns), crop_upright)
+    # and the boxes in storage coordinates would be different: not what the detector returns
+    stored_boxes = _turn_boxes_ccw(det.xyxy, (768, 576), -turns % 4)
+    assert np.abs(stored_boxes - det.xyxy).max() > 50
+
+
+def test_classes_filter(cv2, session, dog_rgb: np.ndarray, upright_oracle: tuple) -> None:
+    if not NANO_ONNX.is_file():
+        pytest.skip(f"reference model not found: {NANO_ONNX}")
+    only_dogs = load_detector(str(NANO_ONNX), device="cpu", classes=["dog"])
+    det = only_dogs([make_frame(dog_rgb, "rgb24")])[0]
+    assert len(det) >= 1 and set(det.class_ids.tolist()) == {DOG}
+    boxes, scores, classes = upright_oracle
+    dogs = classes == DOG
+    assert_same_detections(det, (boxes[dogs], scores[dogs], classes[dogs]))
+
+
+def test_confidence_099_finds_nothing(dog_rgb: np.ndarray) -> None:
+    if not NANO_ONNX.is_file():
+        pytest.skip(f"reference model not found: {NANO_ONNX}")
+    picky = load_detector(str(NANO_ONNX), device="cpu", conf=0.99)
+    results = picky([make_frame(dog_rgb, "rgb24"), make_frame(dog_rgb, "yuv420p-bt601-tv")])
+    assert len(results) == 2
+    for det in results:
+        assert len(det) == 0 and det.xyxy.shape == (0, 4)
+
+
+def test_detector_on_no_frames(detector: Detector) -> None:
+    assert detector([]) == []
+
+
+def test_detector_size_must_be_a_multiple_of_32() -> None:
+    from vidpipe.detect.model import build_yolox
+
+    for size in (0, 400, -32):
+        with pytest.raises(InputError, match="multiple of 32"):
+            Detector(build_yolox("nano"), device=CPU, size=size)
+
+
+# --- devices -------------------------------------------------------------------------------
+
+
+def test_resolve_device() -> None:
+    assert resolve_device("cpu") == CPU
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("tpu", "gpu0", "cuda:x", ""):
+        with pytest.raises(InputError) as info:
+            resolve_device(bad)
+        assert "\n" not in str(info.value) and "--device" in str(info.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
+@pytest.mark.parametrize("name", ["cuda", "cuda:0"])
+def test_resolve_cuda_without_cuda(name: str) -> None:
+    with pytest.raises(InputError, match="no CUDA device"):
+        resolve_device(name)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
+def test_cuda_fp16_detector_agrees_with_cpu(dog_batch, dog_rgb: np.ndarray) -> None:
+    gpu = load_detector(str(NANO_ONNX), device="cuda")
+    assert gpu.half and gpu.dtype == torch.float16
+    frames = [make_frame(dog_rgb, "yuv420p-bt601-tv"), make_frame(dog_rgb, "rgb24")]
+    for det, cpu_det in zip(gpu(frames), dog_batch[:2], strict=True):
+        assert_finds_dog_bicycle_and_car(det)
+        cpu = (cpu_det.xyxy, cpu_det.scores, cpu_det.class_ids)
+        assert_same_detections(det, cpu, tol_px=4.0)
+    with pytest.raises(InputError):
+        resolve_device(f"cuda:{torch.cuda.device_count()}")
