@@ -205,8 +205,9 @@ def _iou(a: list[float], b: list[float]) -> float:
 
 def test_batch_size_does_not_change_results(dog_clip: Path, tmp_path: Path) -> None:
     one, seven = tmp_path / "b1.jsonl", tmp_path / "b7.jsonl"
-    assert main(["-q", "detect", str(dog_clip), "--json", str(one), "--batch", "1"]) == 0
-    assert main(["-q", "detect", str(dog_clip), "--json", str(seven), "--batch", "7"]) == 0
+    torch_engine = ["-q", "detect", str(dog_clip), "--engine", "torch", "--json"]
+    assert main([*torch_engine, str(one), "--batch", "1"]) == 0
+    assert main([*torch_engine, str(seven), "--batch", "7"]) == 0
     for a, b in zip(_lines(one), _lines(seven), strict=True):
         assert [d["label"] for d in a["detections"]] == [d["label"] for d in b["detections"]]
         for da, db in zip(a["detections"], b["detections"], strict=True):
@@ -214,11 +215,18 @@ def test_batch_size_does_not_change_results(dog_clip: Path, tmp_path: Path) -> N
             assert da["score"] == pytest.approx(db["score"], abs=2e-4)
 
 
-def test_backends_agree(dog_clip: Path, tmp_path: Path) -> None:
+def test_backends_and_engines_agree(dog_clip: Path, tmp_path: Path) -> None:
     av_json, ff_json = tmp_path / "av.jsonl", tmp_path / "ff.jsonl"
+    torch_json = tmp_path / "torch.jsonl"
     assert main(["-q", "detect", str(dog_clip), "--json", str(av_json)]) == 0
     assert main(["-q", "detect", str(dog_clip), "--json", str(ff_json), "--backend", "ffmpeg"]) == 0
     assert _lines(av_json) == _lines(ff_json)
+    args = ["-q", "detect", str(dog_clip), "--json", str(torch_json), "--engine", "torch"]
+    assert main(args) == 0
+    for a, b in zip(_lines(av_json), _lines(torch_json), strict=True):  # onnxruntime vs torch
+        assert [d["label"] for d in a["detections"]] == [d["label"] for d in b["detections"]]
+        for da, db in zip(a["detections"], b["detections"], strict=True):
+            assert np.allclose(da["box"], db["box"], atol=0.1)
 
 
 def test_gamma_and_chroma_stages_apply_before_detection(dog_clip: Path, tmp_path: Path) -> None:
@@ -255,6 +263,8 @@ def _one_error_line(proc) -> str:
         (["--batch", "0"], "--batch"),
         (["--size", "100"], "multiple of 32"),
         (["--device", "tpu"], "--device"),
+        (["--engine", "tensorrt"], "--engine"),
+        (["--engine", "onnxruntime", "--size", "640"], "--size 416"),
         (["--classes", "unicorn"], "unicorn"),
         (["--chroma", "411"], "--chroma"),
         (["--gamma", "-1"], "gamma"),

@@ -326,7 +326,7 @@ def session():
 def detector() -> Detector:
     if not NANO_ONNX.is_file():
         pytest.skip(f"reference model not found: {NANO_ONNX}")
-    return load_detector(str(NANO_ONNX), device="cpu")
+    return load_detector(str(NANO_ONNX), device="cpu", engine="torch")
 
 
 @pytest.fixture(scope="module")
@@ -403,7 +403,7 @@ def test_rotated_frame_boxes_are_in_display_coordinates(
 def test_classes_filter(cv2, session, dog_rgb: np.ndarray, upright_oracle: tuple) -> None:
     if not NANO_ONNX.is_file():
         pytest.skip(f"reference model not found: {NANO_ONNX}")
-    only_dogs = load_detector(str(NANO_ONNX), device="cpu", classes=["dog"])
+    only_dogs = load_detector(str(NANO_ONNX), device="cpu", engine="torch", classes=["dog"])
     det = only_dogs([make_frame(dog_rgb, "rgb24")])[0]
     assert len(det) >= 1 and set(det.class_ids.tolist()) == {DOG}
     boxes, scores, classes = upright_oracle
@@ -414,7 +414,7 @@ def test_classes_filter(cv2, session, dog_rgb: np.ndarray, upright_oracle: tuple
 def test_confidence_099_finds_nothing(dog_rgb: np.ndarray) -> None:
     if not NANO_ONNX.is_file():
         pytest.skip(f"reference model not found: {NANO_ONNX}")
-    picky = load_detector(str(NANO_ONNX), device="cpu", conf=0.99)
+    picky = load_detector(str(NANO_ONNX), device="cpu", engine="torch", conf=0.99)
     results = picky([make_frame(dog_rgb, "rgb24"), make_frame(dog_rgb, "yuv420p-bt601-tv")])
     assert len(results) == 2
     for det in results:
@@ -426,11 +426,23 @@ def test_detector_on_no_frames(detector: Detector) -> None:
 
 
 def test_detector_size_must_be_a_multiple_of_32() -> None:
-    from vidpipe.detect.model import build_yolox
-
-    for size in (0, 400, -32):
+    for size in (400, -32):
         with pytest.raises(InputError, match="multiple of 32"):
-            Detector(build_yolox("nano"), device=CPU, size=size)
+            load_detector(str(NANO_ONNX), device="cpu", size=size)
+
+
+def test_onnxruntime_engine_agrees_with_torch(detector: Detector, dog_rgb: np.ndarray) -> None:
+    """auto takes onnxruntime for an .onnx model on the CPU; same detections as torch."""
+    ort_detector = load_detector(str(NANO_ONNX), device="cpu")
+    assert ort_detector.__dict__["_forward"].__class__.__name__ == "OrtYOLOX"
+    frames = [make_frame(dog_rgb, "yuv420p-bt601-tv"), make_frame(dog_rgb, "rgb24")]
+    for got, want in zip(ort_detector(frames), detector(frames), strict=True):
+        assert_finds_dog_bicycle_and_car(got)
+        assert_same_detections(got, (want.xyxy, want.scores, want.class_ids), tol_px=0.5)
+    with pytest.raises(InputError, match="--size 416"):
+        load_detector(str(NANO_ONNX), device="cpu", engine="onnxruntime", size=640)
+    with pytest.raises(InputError, match="--engine"):
+        load_detector(str(NANO_ONNX), device="cpu", engine="tensorrt")
 
 
 # --- devices -------------------------------------------------------------------------------
@@ -456,7 +468,7 @@ def test_resolve_cuda_without_cuda(name: str) -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
 def test_cuda_fp16_detector_agrees_with_cpu(dog_batch, dog_rgb: np.ndarray) -> None:
     gpu = load_detector(str(NANO_ONNX), device="cuda")
-    assert gpu.half and gpu.dtype == torch.float16
+    assert gpu.dtype == torch.float16
     frames = [make_frame(dog_rgb, "yuv420p-bt601-tv"), make_frame(dog_rgb, "rgb24")]
     for det, cpu_det in zip(gpu(frames), dog_batch[:2], strict=True):
         assert_finds_dog_bicycle_and_car(det)

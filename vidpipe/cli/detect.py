@@ -42,6 +42,12 @@ def detect_command(
     ),
     batch: int | None = typer.Option(None, "--batch", help="Frames per forward pass."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
+    engine: str = typer.Option(
+        "auto",
+        "--engine",
+        help="torch, onnxruntime (.onnx on the CPU) or auto (onnxruntime "
+        "for an .onnx model on the CPU when installed, else torch).",
+    ),
     size: int | None = typer.Option(None, "--size", help="Model input size (multiple of 32)."),
     conf: float = typer.Option(0.25, "--conf", help="Minimum score (objectness x class)."),
     iou: float = typer.Option(0.45, "--iou", help="NMS IoU threshold (per class)."),
@@ -88,8 +94,8 @@ def detect_command(
     from vidpipe.detect.detector import DEFAULT_BATCH, load_detector
 
     detector = load_detector(
-        model, device=device, size=size, classes=classes, conf=conf, iou=iou, max_det=max_det,
-        compile=compile_,
+        model, device=device, engine=engine, size=size, classes=classes, conf=conf, iou=iou,
+        max_det=max_det, compile=compile_,
     )  # fmt: skip
     batch = batch or DEFAULT_BATCH[detector.device.type]
     if output is not None and codec == "auto":

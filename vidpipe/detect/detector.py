@@ -1,25 +1,24 @@
 """`Detector`: frames in, `Detections` out — letterbox, YOLOX forward and post-processing on
-one device, under inference mode. `load_detector` resolves the model name or file, the device
-(auto: CUDA when there is one) and the precision (fp16 on CUDA).
+one device, under inference mode. `load_detector` resolves the model name or file, the engine,
+the device (auto: CUDA when there is one) and the precision (fp16 on CUDA).
 
-On the CPU the model is traced and frozen with TorchScript once (batch norm is folded
-already; freezing lets oneDNN pre-pack the weights), measured about 1.5x faster than eager
-for YOLOX-Nano on two cores; `compile=True` uses `torch.compile` instead (minutes of
-compilation on a CPU, worth it only for long runs).
+Engines: "torch" (our YOLOX modules: any variant, any device, fp16 on CUDA, optional
+`torch.compile`) and "onnxruntime" (a YOLOX ONNX export run by onnxruntime on the CPU).
+"auto" takes onnxruntime for an .onnx model on the CPU when it is installed (faster kernels
+there), else torch.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
-from torch import nn
 
+from vidpipe.detect import onnx_engine
 from vidpipe.detect.coco import COCO_NAMES, parse_classes
 from vidpipe.detect.hub import MODELS, canonical_name, resolve_model
-from vidpipe.detect.model import YOLOX, prepare_for_inference
+from vidpipe.detect.model import prepare_for_inference
 from vidpipe.detect.postprocess import postprocess
 from vidpipe.detect.preprocess import letterbox
 from vidpipe.detect.weights import load_weights
@@ -29,35 +28,36 @@ from vidpipe.types import Detections, Frame
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = {"cpu": 8, "cuda": 16}
+ENGINES = ("auto", "torch", "onnxruntime")
 
 
 class Detector:
-    """Callable `frames -> list[Detections]` (boxes in displayed-frame pixels)."""
+    """Callable `frames -> list[Detections]` (boxes in displayed-frame pixels).
+
+    forward: `Tensor[B, 3, size, size]` (dtype, device below; 0..255 BGR letterboxed) ->
+    decoded `Tensor[B, N, 5 + C]` — a prepared `YOLOX` or an `OrtYOLOX`.
+    """
 
     def __init__(
         self,
-        model: YOLOX,
+        forward: Callable[[torch.Tensor], torch.Tensor],
         *,
+        num_classes: int,
         device: torch.device,
         size: int,
+        dtype: torch.dtype = torch.float32,
         conf: float = 0.25,
         iou: float = 0.45,
         max_det: int = 300,
         classes: Sequence[int] | None = None,
-        half: bool | None = None,
-        compile: bool = False,
     ) -> None:
-        if size <= 0 or size % 32:
-            raise InputError(f"--size must be a positive multiple of 32, got {size}")
         self.device = device
         self.size = size
-        self.half = device.type == "cuda" if half is None else half
-        self.dtype = torch.float16 if self.half else torch.float32
-        self.num_classes = model.num_classes
-        self.names = class_names(model.num_classes)
+        self.dtype = dtype
+        self.num_classes = num_classes
+        self.names = class_names(num_classes)
         self.options = {"conf": conf, "iou": iou, "max_det": max_det, "classes": classes}
-        prepared = prepare_for_inference(model, device, half=self.half, compile=compile)
-        self._forward = prepared if compile or device.type != "cpu" else _frozen(prepared, size)
+        self._forward = forward
 
     def __call__(self, frames: Sequence[Frame]) -> list[Detections]:
         if not frames:
@@ -67,14 +67,6 @@ class Detector:
             images = batch.images.contiguous(memory_format=torch.channels_last)
             pred = self._forward(images)
             return postprocess(pred, scales=batch.scales, sizes_wh=batch.sizes_wh, **self.options)
-
-
-def _frozen(model: nn.Module, size: int) -> nn.Module:
-    """TorchScript trace + freeze (CPU): same numbers, pre-packed oneDNN weights."""
-    example = torch.zeros(1, 3, size, size).contiguous(memory_format=torch.channels_last)
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        return torch.jit.freeze(torch.jit.trace(model, example, check_trace=False).eval())
 
 
 def resolve_device(name: str) -> torch.device:
@@ -98,21 +90,48 @@ def load_detector(
     model: str,
     *,
     device: str = "auto",
+    engine: str = "auto",
     size: int | None = None,
     classes: Sequence[str] | None = None,
-    **options: object,
+    compile: bool = False,
+    **options: float,
 ) -> Detector:
     """A Detector for a model name (`yolox-nano` .. `yolox-x`, pulled when missing) or file
     (.pth / .onnx / .safetensors). `size` defaults to the variant's usual input size;
-    `classes` are names or ids ("dog", "0,2") of the classes to keep (default: all)."""
+    `classes` are names or ids ("dog", "0,2") of the classes to keep (default: all);
+    `options`: conf, iou, max_det."""
+    if engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if size is not None and (size <= 0 or size % 32):
+        raise InputError(f"--size must be a positive multiple of 32, got {size}")
     torch_device = resolve_device(device)
     path = resolve_model(model)
-    yolox = load_weights(path)
     name = canonical_name(str(model))
-    default_size = MODELS[name].input_size if name else yolox.variant.input_size
-    keep = parse_classes(classes, class_names(yolox.num_classes)) if classes else None
-    log.debug("model %s (%s) on %s", path, yolox.variant.name, torch_device)
-    return Detector(yolox, device=torch_device, size=size or default_size, classes=keep, **options)  # type: ignore[arg-type]
+    use_ort = engine == "onnxruntime" or (
+        engine == "auto"
+        and torch_device.type == "cpu"
+        and path.suffix.lower() == ".onnx"
+        and not compile
+        and onnx_engine.available()
+    )
+    if use_ort:
+        if torch_device.type != "cpu" or path.suffix.lower() != ".onnx":
+            raise InputError("--engine onnxruntime runs .onnx models on the CPU only")
+        size = size or (MODELS[name].input_size if name else 416)
+        ort_model = onnx_engine.OrtYOLOX(path, size)
+        forward, num_classes, dtype = ort_model, ort_model.num_classes, torch.float32
+    else:
+        yolox = load_weights(path)
+        size = size or (MODELS[name].input_size if name else yolox.variant.input_size)
+        half = torch_device.type == "cuda"
+        forward = prepare_for_inference(yolox, torch_device, half=half, compile=compile)
+        num_classes, dtype = yolox.num_classes, (torch.float16 if half else torch.float32)
+    keep = parse_classes(classes, class_names(num_classes)) if classes else None
+    log.debug("model %s on %s (%s)", path, torch_device, "onnxruntime" if use_ort else "torch")
+    return Detector(
+        forward, num_classes=num_classes, device=torch_device, size=size, dtype=dtype,
+        classes=keep, **options,
+    )  # type: ignore[arg-type]  # fmt: skip
 
 
 def class_names(num_classes: int) -> tuple[str, ...]:
