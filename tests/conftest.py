@@ -8,10 +8,14 @@ import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_media"
@@ -142,3 +146,31 @@ def dog_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not DOG_JPG.is_file():
         pytest.skip(f"{DOG_JPG} not found")
     return make_dog_clip(tmp_path_factory.mktemp("dog") / "dog.mp4")
+
+
+# --- YOLOX test helpers -----------------------------------------------------------------
+
+
+def randomize_bn(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Give every BatchNorm non-trivial affine parameters and running statistics (in place).
+    Small running variances make the eps (1e-3) matter, so a fold that ignores it fails."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                n = module.num_features
+                module.weight.copy_(torch.rand(n, generator=gen) * 0.8 + 0.6)
+                module.bias.copy_(torch.randn(n, generator=gen) * 0.2)
+                module.running_mean.copy_(torch.randn(n, generator=gen) * 0.3)
+                module.running_var.copy_(torch.rand(n, generator=gen) * 0.95 + 0.05)
+    return model.eval()
+
+
+def random_images(batch: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
+    """`Tensor[B, 3, H, W]` float32 0..255 (BGR in the model's eyes)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, height, width, generator=gen) * 255.0

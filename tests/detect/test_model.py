@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import random_images, randomize_bn
 from torch import nn
 
 from vidpipe.detect.model import VARIANTS, build_yolox, prepare_for_inference
@@ -30,27 +31,6 @@ OFFICIAL_PARAMS_M = {
     "x": ("99.1", 1),
 }
 STRIDES = (8, 16, 32)
-
-
-def randomize_bn(model: nn.Module, seed: int) -> nn.Module:
-    """Give every BatchNorm non-trivial affine parameters and running statistics (in place).
-    Small running variances make the eps (1e-3) matter, so a fold that ignores it fails."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                n = module.num_features
-                module.weight.copy_(torch.rand(n, generator=gen) * 0.8 + 0.6)
-                module.bias.copy_(torch.randn(n, generator=gen) * 0.2)
-                module.running_mean.copy_(torch.randn(n, generator=gen) * 0.3)
-                module.running_var.copy_(torch.rand(n, generator=gen) * 0.95 + 0.05)
-    return model.eval()
-
-
-def random_images(batch: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
-    """`Tensor[B, 3, H, W]` float32 0..255 (BGR in the model's eyes)."""
-    gen = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, 3, height, width, generator=gen) * 255.0
 
 
 def assert_close_rel(got: torch.Tensor, want: torch.Tensor, rel: float) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import random_images, randomize_bn
 from torch import nn
 
 from vidpipe.detect.blocks import fuse_conv_bn
@@ -26,26 +27,6 @@ _MEDIA = [MODEL_DIR.parent / "media", _REPO / ".." / "shared" / "media"]
 DOG_JPG = next((d / "dog.jpg" for d in _MEDIA if (d / "dog.jpg").is_file()), _MEDIA[-1] / "dog.jpg")
 
 TEST_HW = (96, 128)  # small input for the checkpoint tests: any multiple of 32 works
-
-
-def randomize_bn(model: nn.Module, seed: int) -> nn.Module:
-    """Non-trivial batch-norm affine parameters and running statistics (in place, eval)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                n = module.num_features
-                module.weight.copy_(torch.rand(n, generator=gen) * 0.8 + 0.6)
-                module.bias.copy_(torch.randn(n, generator=gen) * 0.2)
-                module.running_mean.copy_(torch.randn(n, generator=gen) * 0.3)
-                module.running_var.copy_(torch.rand(n, generator=gen) * 0.95 + 0.05)
-    return model.eval()
-
-
-def random_images(batch: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
-    """`Tensor[B, 3, H, W]` float32 0..255."""
-    gen = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, 3, height, width, generator=gen) * 255.0
 
 
 def raw_output(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
