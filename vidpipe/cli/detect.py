@@ -11,20 +11,10 @@ from pathlib import Path
 
 import typer
 
-from vidpipe.cli.process import (
-    BACKEND,
-    BAKE,
-    CRF,
-    OVERWRITE,
-    PIX_FMT,
-    PRESET,
-    WRITER,
-    encode_options,
-    progress,
-    quiet_progress,
-)
+from vidpipe.cli.process import BACKEND, progress, quiet_progress, with_encoder_options
 from vidpipe.errors import InputError
 from vidpipe.io.decode import BACKENDS
+from vidpipe.io.encode import EncodeOptions
 from vidpipe.io.probe import probe
 
 
@@ -63,13 +53,8 @@ def detect_command(
         "--codec",
         help="FFmpeg video encoder; auto: h264_nvenc on a GPU if it opens, else libx264.",
     ),
-    crf: int | None = CRF,
-    preset: str | None = PRESET,
-    pix_fmt: str | None = PIX_FMT,
-    overwrite: bool = OVERWRITE,
-    bake_rotation: bool = BAKE,
-    writer: str = WRITER,
     backend: str = BACKEND,
+    options: EncodeOptions | None = None,
 ) -> None:
     """Detect objects (YOLOX, COCO classes) in every frame. Without -o, --json or --coco the
     detections go to stdout as JSON Lines."""
@@ -78,16 +63,8 @@ def detect_command(
         raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}")
     if output is None and json_path is None and coco_path is None:
         json_path = "-"
-    _check_targets(source, [output, json_path, coco_path], overwrite)
-    options = encode_options(
-        "libx264" if codec == "auto" else codec,
-        crf,
-        preset,
-        pix_fmt,
-        overwrite,
-        bake_rotation,
-        writer,
-    )
+    assert options is not None  # given by with_encoder_options
+    _check_targets(source, [output, json_path, coco_path], options.overwrite)
     stages = _pre_stages(gamma, chroma)
     info = probe(source)  # a bad input fails before the model loads
 
@@ -104,6 +81,8 @@ def detect_command(
         gpu = detector.device.type == "cuda"
         codec = first_working_encoder(["h264_nvenc", "libx264"] if gpu else ["libx264"])
         options = dataclasses.replace(options, codec=codec)
+    elif codec == "auto" or codec == "auto":
+        options = dataclasses.replace(options, codec="libx264")
     with _sinks(json_path, coco_path, detector) as on_result:
         _run(source, output, info, stages, detector, batch, on_result, options, backend)
 
@@ -194,4 +173,4 @@ def _check_targets(source: str, targets: list[str | None], overwrite: bool) -> N
 
 
 def register(app: typer.Typer) -> None:
-    app.command("detect")(detect_command)
+    app.command("detect")(with_encoder_options(detect_command))
