@@ -5,6 +5,8 @@ adds the grid decode to boxes in input pixels. The head keeps no state between c
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -61,22 +63,36 @@ class YOLOXHead(nn.Module):
         return decode_boxes(raw, [tuple(f.shape[-2:]) for f in features])
 
 
-def decode_boxes(raw: torch.Tensor, sizes_hw: list[tuple[int, int]]) -> torch.Tensor:
-    """Grid decode: cx = (dx + grid_x) * stride, w = exp(log w) * stride (a new tensor).
+def decode_boxes(
+    raw: torch.Tensor, sizes_hw: list[tuple[int, int]], *, inplace: bool = False
+) -> torch.Tensor:
+    """Grid decode: cx = (dx + grid_x) * stride, w = exp(log w) * stride.
 
     Args:
         raw: `Tensor[B, N, 5 + C]` raw head output (see `YOLOXHead.forward`).
         sizes_hw: feature map sizes (H_k, W_k) of the levels, strides 8, 16, 32.
+        inplace: decode into `raw` itself (for a tensor the caller owns and no longer needs
+            raw) instead of a new tensor.
     """
+    grid, stride = _grid(tuple(sizes_hw), raw.device, raw.dtype)
+    if not inplace:
+        xy = (raw[..., :2] + grid) * stride
+        wh = torch.exp(raw[..., 2:4]) * stride
+        return torch.cat([xy, wh, raw[..., 4:]], dim=-1)
+    raw[..., :2].add_(grid).mul_(stride)
+    raw[..., 2:4].exp_().mul_(stride)
+    return raw
+
+
+@functools.lru_cache(maxsize=16)
+def _grid(
+    sizes_hw: tuple[tuple[int, int], ...], device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(`[N, 2]` cell x, y; `[N, 1]` stride) of the anchor points, level by level, row-major;
+    built once per input size (they are constants, not state of a forward pass)."""
     grids, strides = [], []
     for (h, w), stride in zip(sizes_hw, STRIDES, strict=True):
-        ys, xs = torch.meshgrid(
-            torch.arange(h, device=raw.device), torch.arange(w, device=raw.device), indexing="ij"
-        )
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
         grids.append(torch.stack((xs, ys), 2).reshape(-1, 2))
-        strides.append(torch.full((h * w, 1), stride, device=raw.device))
-    grid = torch.cat(grids).to(raw.dtype)
-    stride = torch.cat(strides).to(raw.dtype)
-    xy = (raw[..., :2] + grid) * stride
-    wh = torch.exp(raw[..., 2:4]) * stride
-    return torch.cat([xy, wh, raw[..., 4:]], dim=-1)
+        strides.append(torch.full((h * w, 1), stride))
+    return torch.cat(grids).to(device, dtype), torch.cat(strides).to(device, dtype)

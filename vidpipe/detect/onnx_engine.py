@@ -68,7 +68,7 @@ class OrtYOLOX:
                  for i in range(0, len(array), step)]
             )  # fmt: skip
         sizes_hw = [(self.size // s, self.size // s) for s in STRIDES]
-        return decode_boxes(torch.from_numpy(raw), sizes_hw)
+        return decode_boxes(torch.from_numpy(raw), sizes_hw, inplace=True)  # raw is ours
 
 
 def _shape4(path: Path, shape: list[object]) -> tuple[int | None, int, int | None, int | None]:
