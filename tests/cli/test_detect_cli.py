@@ -328,3 +328,30 @@ def test_truncated_input_leaves_no_outputs(tmp_path: Path) -> None:
     _one_error_line(proc)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "cut.mkv"]
     assert processes_mentioning(str(cut)) == []
+
+
+def test_still_image_in_and_out(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """dog.jpg as a one-frame input: JSON on stdout; `-o x.png` writes the annotated still."""
+    from conftest import DOG_JPG
+
+    assert main(["-q", "detect", str(DOG_JPG)]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    labels = _labels(record, min_score=0.7)
+    assert {"dog", "bicycle"} <= labels and labels & {"car", "truck"}
+    png = tmp_path / "boxes.png"
+    assert main(["-q", "detect", str(DOG_JPG), "-o", str(png)]) == 0
+    with av.open(str(png)) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.width, frame.height, container.streams.video[0].codec_context.name) == (
+            768,
+            576,
+            "png",
+        )
+
+
+def test_codec_the_container_cannot_hold_is_one_error_line(dog_clip: Path, tmp_path: Path) -> None:
+    line = _one_error_line(
+        run_cli("detect", str(dog_clip), "-o", str(tmp_path / "x.webm"), "--codec", "libx264")
+    )
+    assert "webm" in line and "libx264" in line
+    assert list(tmp_path.iterdir()) == []

@@ -76,13 +76,10 @@ def detect_command(
     )  # fmt: skip
     batch = batch or DEFAULT_BATCH[detector.device.type]
     if output is not None and codec == "auto":
-        from vidpipe.io.output import first_working_encoder
+        from vidpipe.io.output import auto_codec
 
-        gpu = detector.device.type == "cuda"
-        codec = first_working_encoder(["h264_nvenc", "libx264"] if gpu else ["libx264"])
+        codec = auto_codec(output, gpu=detector.device.type == "cuda")
         options = dataclasses.replace(options, codec=codec)
-    elif codec == "auto" or codec == "auto":
-        options = dataclasses.replace(options, codec="libx264")
     with _sinks(json_path, coco_path, detector) as on_result:
         _run(source, output, info, stages, detector, batch, on_result, options, backend)
 

@@ -96,7 +96,7 @@ def encode(
     source_path = resolve_input(source)
     target = check_output(output, source_path, options.overwrite)
     muxer = output_format(target)
-    codec = check_codec(options.codec)
+    codec = check_codec(options.codec, muxer)
     if options.writer == "ffmpeg":
         check_ffmpeg_encoder(codec.name)
     check_pix_fmt(codec, options.pix_fmt)

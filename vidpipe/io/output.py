@@ -160,8 +160,9 @@ def check_output(output: str | os.PathLike[str], source: str, overwrite: bool) -
     return target
 
 
-def check_codec(name: str) -> av.Codec:
-    """PyAV's video encoder `name`; raises VidpipeError when there is none."""
+def check_codec(name: str, muxer: str | None = None) -> av.Codec:
+    """PyAV's video encoder `name`; raises VidpipeError when there is none, or when the
+    `muxer` (an FFmpeg format name) cannot hold what it writes."""
     if name not in av.codecs_available:
         raise VidpipeError(
             f"unknown codec {name!r}: not an FFmpeg encoder PyAV has "
@@ -173,7 +174,27 @@ def check_codec(name: str) -> av.Codec:
         raise VidpipeError(f"codec {name!r} has a decoder but no encoder") from None
     if codec.type != "video":
         raise VidpipeError(f"codec {name!r} is an {codec.type} encoder, not a video encoder")
+    if muxer is not None:
+        with av.open(_NamedBuffer("probe"), "w", format=muxer) as probe:
+            supported = probe.supported_codecs
+        if name not in supported and codec.canonical_name not in supported:
+            raise VidpipeError(f"the {muxer} container cannot hold {name} video; pick another "
+                               "--codec or output suffix")  # fmt: skip
     return codec
+
+
+def auto_codec(output: str | os.PathLike[str], *, gpu: bool) -> str:
+    """The encoder `--codec auto` means for `output`: H.264 (h264_nvenc on a GPU when it opens
+    here, else libx264) where the container takes it, PNG / JPEG for a still image, else the
+    container's own default video encoder."""
+    muxer = output_format(output)
+    if muxer == "image2":
+        return "png" if Path(output).suffix.lower() == ".png" else "mjpeg"
+    with av.open(_NamedBuffer("probe"), "w", format=muxer) as probe:
+        supported, default = probe.supported_codecs, probe.default_video_codec
+    if "h264" in supported:
+        return first_working_encoder(["h264_nvenc", "libx264"] if gpu else ["libx264"])
+    return av.Codec(default, "w").name
 
 
 def first_working_encoder(names: Sequence[str]) -> str:
