@@ -669,6 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bench_detect import add_detect_parser  # scripts/ is on sys.path when run as a script
 
     add_detect_parser(sub)
+    from bench_batch import add_batch_parser
+
+    add_batch_parser(sub)
     return parser
 
 

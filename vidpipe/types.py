@@ -193,3 +193,15 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+
+def frame_record(frame: Frame) -> dict[str, object]:
+    """The listing of one frame (`vidpipe frames --json`): index, pts, time, type, key, size."""
+    return {
+        "index": frame.index,
+        "pts": frame.pts,
+        "time": frame.time,
+        "type": frame.pict_type.letter,
+        "key": frame.key_frame,
+        "size": frame.pkt_size,
+    }

@@ -75,9 +75,9 @@ def inside_outdir(outdir: Path, relative: str) -> Path:
 
 def discover(inputs: Sequence[str], outdir: Path) -> list[JobSpec]:
     """The jobs named by `inputs` (files, folders, manifests), deduplicated by input path
-    (first wins) and with colliding stems disambiguated. Files inside `outdir` and hidden
+    and stem (first wins) and with colliding stems disambiguated. Files inside `outdir` and hidden
     files are never inputs of a folder walk. InputError for a missing input, an unreadable
-    manifest, or a file that is neither a video nor a manifest."""
+    manifest, or a file named neither as a video nor as a manifest."""
     specs: list[JobSpec] = []
     for text in inputs:
         path = Path(text)
@@ -85,17 +85,21 @@ def discover(inputs: Sequence[str], outdir: Path) -> list[JobSpec]:
             specs.extend(_walk(path, outdir))
         elif path.is_file() and path.suffix.lower() in MANIFEST_EXTENSIONS:
             specs.extend(read_manifest(path, outdir))
+        elif path.is_file() and not is_video(path):
+            raise InputError(
+                f"{text}: neither a video (by extension) nor a manifest (.jsonl or .csv)"
+            )
         elif path.is_file():
             specs.append(JobSpec(Path(os.path.abspath(path)), _strip(path.name)))
         elif path.exists():
             raise InputError(f"{text}: not a file or folder")
         else:
             raise InputError(f"{text}: no such file or folder")
-    seen: set[Path] = set()
+    seen: set[tuple[Path, str]] = set()
     unique = []
     for spec in specs:
-        if spec.input not in seen:
-            seen.add(spec.input)
+        if (spec.input, spec.stem) not in seen:
+            seen.add((spec.input, spec.stem))
             unique.append(spec)
     return disambiguate(unique)
 
@@ -199,7 +203,7 @@ def disambiguate(specs: Sequence[JobSpec]) -> list[JobSpec]:
     groups: dict[str, list[JobSpec]] = {}
     for spec in specs:
         groups.setdefault(spec.stem.lower(), []).append(spec)
-    renamed: dict[Path, str] = {}
+    renamed: dict[int, str] = {}
     taken = set(groups)
     for group in groups.values():
         for spec in sorted(group, key=lambda s: str(s.input))[1:]:
@@ -208,9 +212,9 @@ def disambiguate(specs: Sequence[JobSpec]) -> list[JobSpec]:
             while stem.lower() in taken:
                 stem += "x"
             taken.add(stem.lower())
-            renamed[spec.input] = stem
+            renamed[id(spec)] = stem
             log.info("%s: output renamed to %s (name collision)", spec.input, stem)
     return [
-        JobSpec(s.input, renamed[s.input], s.options, s.error) if s.input in renamed else s
+        JobSpec(s.input, renamed[id(s)], s.options, s.error) if id(s) in renamed else s
         for s in specs
     ]

@@ -69,7 +69,7 @@ class JobRow:
 
 
 def fingerprint(path: Path, *, content: bool = False) -> str:
-    """"size:<bytes>:mtime_ns:<ns>", or "sha256:<hex>" of the bytes when `content`."""
+    """ "size:<bytes>:mtime_ns:<ns>", or "sha256:<hex>" of the bytes when `content`."""
     if content:
         digest = hashlib.sha256()
         with open(path, "rb") as file:

@@ -18,6 +18,7 @@ from typing import Any
 
 from vidpipe.errors import InputError
 from vidpipe.io.output import remove_temp, reserve_temp
+from vidpipe.types import VideoInfo
 
 TASKS = ("detect", "gamma", "chroma", "frames")
 ENCODE_KEYS = ("codec", "crf", "preset")
@@ -29,8 +30,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "chroma": {"to": None, "codec": "auto", "crf": None, "preset": None},
     "frames": {},
 }  # fmt: skip
-# Encoder for codec "auto", by output suffix (containers that cannot hold H.264).
-AUTO_CODECS = {".webm": "libvpx-vp9", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
 _detectors: dict[tuple[Any, ...], Any] = {}  # per worker process: loaded once, reused
 CHUNK_BYTES = 1 << 20
 
@@ -153,37 +152,39 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_task(task: str, source: str, outputs: list[str], options: Mapping[str, Any]) -> None:
+def run_task(
+    task: str, source: str, outputs: list[str], options: Mapping[str, Any], *, threads: int = 0
+) -> None:
     """Run one job: read `source`, write every path of `outputs` (absolute, from
-    `output_names`, in that order; their folders exist) atomically, replacing old ones."""
+    `output_names`, in that order; their folders exist) atomically, replacing old ones.
+    threads: encoder threads (0: the encoder's own choice)."""
     from vidpipe.io.probe import probe
 
     info = probe(source)  # InputError for a file that is not a video
     if task == "frames":
         _run_frames(source, Path(outputs[0]), info)
     elif task == "detect":
-        _run_detect(source, outputs, options, info)
+        _run_detect(source, outputs, options, info, threads)
     else:
-        _run_process(task, source, outputs[0], options, info)
+        _run_process(task, source, outputs[0], options, info, threads)
 
 
 def encode_options(options: Mapping[str, Any], output: str, threads: int = 0) -> Any:
     """The EncodeOptions of a job ("auto" codec: by the output's container)."""
     from vidpipe.io.encode import EncodeOptions
+    from vidpipe.io.output import auto_codec
 
     codec = options["codec"]
     if codec == "auto":
-        codec = AUTO_CODECS.get(Path(output).suffix.lower(), "libx264")
+        codec = auto_codec(output, gpu=False)
     return EncodeOptions(
         codec=codec, crf=options["crf"], preset=options["preset"], overwrite=True, threads=threads
     )
 
 
-def _encoder_threads() -> int:
-    return int(os.environ.get("VIDPIPE_BATCH_THREADS", "0"))
-
-
-def _run_process(task: str, source: str, output: str, options: Mapping[str, Any], info) -> None:
+def _run_process(
+    task: str, source: str, output: str, options: Mapping[str, Any], info: VideoInfo, threads: int
+) -> None:
     from vidpipe.pipeline.process import process_file
     from vidpipe.pipeline.stages import chroma_stage, gamma_stage
 
@@ -191,14 +192,14 @@ def _run_process(task: str, source: str, output: str, options: Mapping[str, Any]
         stage = functools.partial(gamma_stage, gamma=float(options["gamma"]), on="luma")
     else:
         stage = functools.partial(chroma_stage, to=options["to"])
-    opts = encode_options(options, output, _encoder_threads())
+    opts = encode_options(options, output, threads)
     process_file(source, output, [stage], options=opts, info=info)
 
 
-def _run_frames(source: str, target: Path, info) -> None:
+def _run_frames(source: str, target: Path, info: VideoInfo) -> None:
     """The listing of `vidpipe frames --json`, one JSON object per frame."""
-    from vidpipe.cli.frames import frame_record
     from vidpipe.io.decode import decode
+    from vidpipe.types import frame_record
 
     tmp = reserve_temp(target)
     try:
@@ -226,7 +227,9 @@ def detector_for(options: Mapping[str, Any]) -> Any:
     return _detectors[key]
 
 
-def _run_detect(source: str, outputs: list[str], options: Mapping[str, Any], info) -> None:
+def _run_detect(
+    source: str, outputs: list[str], options: Mapping[str, Any], info: VideoInfo, threads: int
+) -> None:
     import contextlib
 
     from vidpipe.detect.detector import DEFAULT_BATCH
@@ -240,7 +243,11 @@ def _run_detect(source: str, outputs: list[str], options: Mapping[str, Any], inf
     rest = outputs[1:] if video else outputs
     with contextlib.ExitStack() as stack:
         jsonl = stack.enter_context(DetectionsJsonl(rest[0], detector.names))
-        coco = stack.enter_context(CocoResults(rest[1], detector.num_classes)) if len(rest) > 1 else None
+        coco = (
+            stack.enter_context(CocoResults(rest[1], detector.num_classes))
+            if len(rest) > 1
+            else None
+        )
 
         def on_result(frame, dets) -> None:
             jsonl.write(frame.index, frame.pts, frame.time, dets)
@@ -253,5 +260,5 @@ def _run_detect(source: str, outputs: list[str], options: Mapping[str, Any], inf
         if video is None:
             run_file(source, [stage], info=info)
         else:
-            opts = encode_options(options, video, _encoder_threads())
+            opts = encode_options(options, video, threads)
             process_file(source, video, [stage], options=opts, info=info)

@@ -17,22 +17,10 @@ from vidpipe.io.decode import BACKENDS, decode
 from vidpipe.io.decode_av import Skip
 from vidpipe.io.image import save_image
 from vidpipe.io.probe import probe
-from vidpipe.types import Frame, PictureType
+from vidpipe.types import Frame, PictureType, frame_record
 
 _TYPES = [t.name for t in PictureType if t is not PictureType.NONE]
 FIELDS = ("index", "pts", "time", "type", "key", "size")
-
-
-def frame_record(frame: Frame) -> dict[str, object]:
-    """The JSON Lines object of one frame (exactly FIELDS)."""
-    return {
-        "index": frame.index,
-        "pts": frame.pts,
-        "time": frame.time,
-        "type": frame.pict_type.letter,
-        "key": frame.key_frame,
-        "size": frame.pkt_size,
-    }
 
 
 def _line(rec: dict[str, object], fmt: str) -> str:

@@ -51,7 +51,7 @@ class _LevelPrefix(logging.Formatter):
 
 
 def _register() -> None:
-    from vidpipe.cli import detect, frames, models, probe, process
+    from vidpipe.cli import batch, detect, frames, models, probe, process
     from vidpipe.cli import eval as eval_cli
 
     probe.register(app)
@@ -60,6 +60,7 @@ def _register() -> None:
     detect.register(app)
     models.register(app)
     eval_cli.register(app)
+    batch.register(app)
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:

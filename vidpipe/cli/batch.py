@@ -1,0 +1,110 @@
+"""`vidpipe batch INPUTS... -o OUTDIR --task detect|gamma|chroma|frames`: many videos, local
+worker processes, a resumable SQLite ledger in OUTDIR (see vidpipe.batch)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from vidpipe.errors import InputError
+
+
+def batch_command(
+    inputs: list[str] = typer.Argument(..., help="Videos, folders (recursive) or manifests."),
+    outdir: Path = typer.Option(..., "-o", "--output", help="Output folder (mirrors inputs)."),
+    task: str = typer.Option(..., "--task", help="detect, gamma, chroma or frames."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),
+    retries: int = typer.Option(2, "--retries", help="Attempts a failed job gets over runs."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Reset failed attempts."),
+    content_hash: bool = typer.Option(
+        False, "--hash", help="Fingerprint inputs by sha256 (default: size + mtime)."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Write a JSON report here."),
+    model: str | None = typer.Option(None, "--model", "-m", help="detect: model name or file."),
+    conf: float | None = typer.Option(None, "--conf", help="detect: minimum score."),
+    iou: float | None = typer.Option(None, "--iou", help="detect: NMS IoU threshold."),
+    batch: int | None = typer.Option(None, "--batch", help="detect: frames per forward pass."),
+    device: str | None = typer.Option(None, "--device", help="detect: auto, cpu or cuda[:N]."),
+    classes: list[str] | None = typer.Option(None, "--classes", help="detect: classes kept."),
+    size: int | None = typer.Option(None, "--size", help="detect: model input size."),
+    video: bool = typer.Option(False, "--video", help="detect: also write <stem>.mp4 boxed."),
+    coco: bool = typer.Option(False, "--coco", help="detect: also write <stem>.coco.json."),
+    gamma: float | None = typer.Option(None, "--gamma", "-g", help="gamma: G in (0, 10]."),
+    to: str | None = typer.Option(None, "--to", help="chroma: 420, 422 or 444."),
+    codec: str | None = typer.Option(None, "--codec", help="Video encoder (default by container)."),
+    crf: int | None = typer.Option(None, "--crf", help="Constant rate factor."),
+    preset: str | None = typer.Option(None, "--preset", help="Encoder preset, e.g. veryfast."),
+) -> None:
+    """Run one task over many videos with local worker processes; a re-run resumes (done jobs
+    are skipped, failed ones retried, interrupted ones redone). Exit 1 when a job failed."""
+    given = {
+        "model": model, "conf": conf, "iou": iou, "batch": batch, "device": device,
+        "classes": classes or None, "size": size, "video": video or None,
+        "coco": coco or None, "gamma": gamma, "to": to, "codec": codec, "crf": crf,
+        "preset": preset,
+    }  # fmt: skip
+    options = {k: v for k, v in given.items() if v is not None}
+    _check_run(jobs, retries, report)
+    from vidpipe.batch.jobs import discover
+    from vidpipe.batch.runner import Settings, prepare_outdir, run_batch
+    from vidpipe.batch.tasks import check_model, check_options
+
+    checked = check_options(task, options)  # bad option: exit 2 before any job starts
+    if task == "detect":
+        check_model(checked)
+    specs = discover(inputs, outdir)
+    if not specs:
+        raise InputError("no input videos found")
+    prepare_outdir(outdir)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # inherited by the workers
+    from vidpipe.cli.process import quiet_progress
+
+    settings = Settings(jobs, retries, retry_failed, content_hash, quiet_progress())
+    result = run_batch(specs, outdir, task, options, settings)
+    if report is not None:
+        _write_report(report, result.as_dict())
+    _summary(result, quiet=quiet_progress() is True)
+    if result.count("failed"):
+        raise typer.Exit(1)
+
+
+def _check_run(jobs: int, retries: int, report: Path | None) -> None:
+    if jobs < 1:
+        raise typer.BadParameter(f"--jobs must be >= 1, got {jobs}")
+    if retries < 1:
+        raise typer.BadParameter(f"--retries must be >= 1, got {retries}")
+    if report is not None and (report.is_dir() or not report.parent.is_dir()):
+        raise InputError(f"{report}: cannot write the report there")
+
+
+def _write_report(path: Path, content: dict[str, Any]) -> None:
+    """The report JSON, written atomically."""
+    from vidpipe.io.output import remove_temp, reserve_temp
+
+    tmp = reserve_temp(Path(os.path.abspath(path)))
+    try:
+        tmp.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        remove_temp(tmp)
+        raise
+
+
+def _summary(result: Any, *, quiet: bool) -> None:
+    """Counts and one line per failure on stderr (the failures even with --quiet)."""
+    if not quiet:
+        counts = ", ".join(f"{result.count(s)} {s}" for s in ("done", "skipped", "failed"))
+        typer.echo(f"batch: {counts}", err=True)
+    for job in result.results:
+        if job.status == "failed":
+            error = job.error or "failed"
+            where = "" if error.startswith(job.input) else f"{job.input}: "
+            typer.echo(f"failed: {where}{error}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("batch")(batch_command)
