@@ -100,6 +100,8 @@ class Settings:
     retry_failed: bool = False
     content_hash: bool = False
     progress: bool | None = None  # tqdm's `disable` (True: no bar)
+    engine: str = "local"  # "local" worker processes or "ray" tasks
+    address: str | None = None  # Ray cluster address (None: $RAY_ADDRESS or a local Ray)
 
 
 # --- the worker process ------------------------------------------------------------------
@@ -129,6 +131,15 @@ def _worker_main(conn: multiprocessing.connection.Connection, threads: int, leve
             if job.task != "frames":  # frames needs no torch: its workers start faster
                 _torch_threads(threads)
             conn.send(_run_one(job, threads))
+
+
+def run_job_in_worker(job: Job, threads: int) -> tuple[str, str, str | None, float, dict]:
+    """One job in a worker of another engine (a Ray task): the same set-up and result as a
+    local worker's."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if job.task != "frames":
+        _torch_threads(threads)
+    return _run_one(job, threads)
 
 
 @functools.cache
@@ -386,13 +397,28 @@ def _execute(
         bar.set_postfix_str(", ".join(running.values()), refresh=False)
         bar.update(1)
 
-    workers = max(1, min(settings.jobs, len(todo)))
-    pool = WorkerPool(workers, threads=max(1, cpu_count() // max(1, settings.jobs)))
     try:
-        pool.run(todo, on_start, on_finish)
+        if todo:  # nothing to run: no workers (nor a Ray instance) to start
+            pool = _pool(todo, settings)
+            try:
+                pool.run(todo, on_start, on_finish)
+            finally:
+                pool.close()
     finally:
-        pool.close()
         bar.close()
+
+
+def _pool(todo: list[Job], settings: Settings) -> WorkerPool | Any:
+    """The engine: local worker processes, or Ray tasks (same run / close)."""
+    workers = max(1, min(settings.jobs, len(todo)))
+    threads = max(1, cpu_count() // max(1, settings.jobs))
+    if settings.engine != "ray":
+        return WorkerPool(workers, threads=threads)
+    from vidpipe.batch import ray_engine
+
+    gpus = max((ray_engine.gpus_per_task(j.task, j.options) for j in todo), default=0.0)
+    address = ray_engine.address_from_env(settings.address)
+    return ray_engine.RayPool(workers, threads, address=address, gpus=gpus)
 
 
 def cpu_count() -> int:

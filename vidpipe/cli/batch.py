@@ -17,7 +17,11 @@ def batch_command(
     inputs: list[str] = typer.Argument(..., help="Videos, folders (recursive) or manifests."),
     outdir: Path = typer.Option(..., "-o", "--output", help="Output folder (mirrors inputs)."),
     task: str = typer.Option(..., "--task", help="detect, gamma, chroma or frames."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (Ray: tasks in flight)."),
+    engine: str = typer.Option("local", "--engine", help="local worker processes, or ray."),
+    address: str | None = typer.Option(
+        None, "--address", help="ray: cluster address (default $RAY_ADDRESS, else a local Ray)."
+    ),
     retries: int = typer.Option(2, "--retries", help="Attempts a failed job gets over runs."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Reset failed attempts."),
     content_hash: bool = typer.Option(
@@ -39,8 +43,9 @@ def batch_command(
     crf: int | None = typer.Option(None, "--crf", help="Constant rate factor."),
     preset: str | None = typer.Option(None, "--preset", help="Encoder preset, e.g. veryfast."),
 ) -> None:
-    """Run one task over many videos with local worker processes; a re-run resumes (done jobs
-    are skipped, failed ones retried, interrupted ones redone). Exit 1 when a job failed."""
+    """Run one task over many videos with local worker processes or Ray tasks; a re-run
+    resumes (done jobs are skipped, failed ones retried, interrupted ones redone). Exit 1 when
+    a job failed."""
     given = {
         "model": model, "conf": conf, "iou": iou, "batch": batch, "device": device,
         "classes": classes or None, "size": size, "video": video or None,
@@ -49,6 +54,10 @@ def batch_command(
     }  # fmt: skip
     options = {k: v for k, v in given.items() if v is not None}
     _check_run(jobs, retries, report)
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"--engine must be local or ray, not {engine!r}")
+    if address is not None and engine != "ray":
+        raise typer.BadParameter("--address goes with --engine ray")
     from vidpipe.batch.jobs import discover
     from vidpipe.batch.runner import Settings, prepare_outdir, run_batch
     from vidpipe.batch.tasks import check_model, check_options
@@ -63,7 +72,9 @@ def batch_command(
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # inherited by the workers
     from vidpipe.cli.process import quiet_progress
 
-    settings = Settings(jobs, retries, retry_failed, content_hash, quiet_progress())
+    settings = Settings(
+        jobs, retries, retry_failed, content_hash, quiet_progress(), engine=engine, address=address
+    )
     result = run_batch(specs, outdir, task, options, settings)
     if report is not None:
         _write_report(report, result.as_dict())
