@@ -78,3 +78,31 @@ def test_consumer_error_stops_the_producer():
 def test_bad_size():
     with pytest.raises(ValueError):
         list(prefetch([], 0))
+
+
+def test_thread_map_keeps_order_runs_in_parallel_and_reraises() -> None:
+    import threading
+    import time
+
+    from vidpipe.pipeline.concurrency import thread_map
+
+    names: set[str] = set()
+
+    def slow_square(x: int) -> int:
+        names.add(threading.current_thread().name)
+        time.sleep(0.05)
+        return x * x
+
+    before = threading.active_count()
+    assert thread_map(slow_square, list(range(6)), 3) == [0, 1, 4, 9, 16, 25]
+    assert len(names) == 3 and all(n.startswith("vidpipe-map") for n in names)
+    assert thread_map(slow_square, [7], 4) == [49]  # one item: the caller's thread
+
+    def boom(x: int) -> int:
+        if x == 2:
+            raise ValueError("bad item")
+        return x
+
+    with pytest.raises(ValueError, match="bad item"):
+        thread_map(boom, [1, 2, 3], 2)
+    assert threading.active_count() == before  # every thread joined

@@ -20,7 +20,7 @@ from vidpipe.detect.coco import COCO_NAMES, parse_classes
 from vidpipe.detect.hub import MODELS, canonical_name, resolve_model
 from vidpipe.detect.model import prepare_for_inference
 from vidpipe.detect.postprocess import postprocess
-from vidpipe.detect.preprocess import letterbox
+from vidpipe.detect.preprocess import Letterbox, letterbox
 from vidpipe.detect.weights import load_weights
 from vidpipe.errors import InputError
 from vidpipe.types import Detections, Frame
@@ -62,8 +62,16 @@ class Detector:
     def __call__(self, frames: Sequence[Frame]) -> list[Detections]:
         if not frames:
             return []
+        return self.infer(self.prepare(frames))
+
+    def prepare(self, frames: Sequence[Frame]) -> Letterbox:
+        """The letterboxed batch on the device (can run ahead, on another thread)."""
         with torch.inference_mode():
-            batch = letterbox(frames, self.size, self.device, self.dtype)
+            return letterbox(frames, self.size, self.device, self.dtype)
+
+    def infer(self, batch: Letterbox) -> list[Detections]:
+        """Forward pass and post-processing of a prepared batch."""
+        with torch.inference_mode():
             images = batch.images.contiguous(memory_format=torch.channels_last)
             pred = self._forward(images)
             return postprocess(pred, scales=batch.scales, sizes_wh=batch.sizes_wh, **self.options)

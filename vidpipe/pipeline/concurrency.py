@@ -8,6 +8,10 @@ Helpers:
   always ends with a sentinel (at EOF, or carrying its exception), so a consumer never
   deadlocks waiting for it.
 
+* `thread_map` - calls a function on several items at once on a few threads (for calls that
+  release the GIL, such as an onnxruntime session running one frame per core), results in
+  order, the first exception re-raised; every thread is joined before it returns.
+
 * `prefetch` - runs an upstream stage on a thread ahead of its consumer through a bounded
   queue (decode ahead of processing, processing ahead of encoding). A stop event, put/get
   with timeouts, the producer's exception carried to the consumer and re-raised there, and
@@ -17,15 +21,17 @@ Helpers:
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _PUT_POLL_S = 0.1  # how often a producer blocked on a full queue checks its stop event
 _GET_POLL_S = 0.1  # how often a waiting consumer wakes (so Ctrl-C is seen promptly)
@@ -220,3 +226,15 @@ def prefetch(
         thread.join(_JOIN_S)
         if thread.is_alive():
             log.warning("prefetch thread %s did not stop within %.0f s", name, _JOIN_S)
+
+
+def thread_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    """`[fn(item) for item in items]`, up to `workers` calls at a time on threads (one call on
+    the caller's thread when there is a single item or worker). Results in input order; the
+    first exception is re-raised after every call has ended."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(workers, len(items)), thread_name_prefix="vidpipe-map"
+    ) as pool:
+        return list(pool.map(fn, items))

@@ -2,27 +2,36 @@
 `Detector`, hands each (frame, detections) to a callback (the JSON / COCO sinks) and yields the
 frames, with boxes and labels drawn when asked.
 
-    decode ─► prefetch ─► [gamma] ─► [chroma] ─► batch ─► detect ─► annotate ─► prefetch ─► encode
+    decode ─► prefetch ─► [gamma] ─► [chroma] ─► batch ─► letterbox ─► prefetch ─► model + NMS
+           ─► annotate ─► prefetch ─► encode
+
+The letterbox (colour conversion, resize, upload: the "host -> device prefetch" of the
+architecture) runs a batch or two ahead of the model on its own thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from vidpipe.pipeline.batching import batched
+from vidpipe.pipeline.concurrency import prefetch
 from vidpipe.types import Detections, Frame
 
 OnResult = Callable[[Frame, Detections], None]
 
+PREPARED_BATCHES = 2  # letterboxed batches made ahead of the model, on their own thread
+
 
 class FrameDetector(Protocol):
-    """Anything that maps a batch of frames to one Detections per frame (boxes in displayed
-    pixels), e.g. `vidpipe.detect.detector.Detector`."""
+    """A detector in two steps, e.g. `vidpipe.detect.detector.Detector`: `prepare` a batch of
+    frames (letterbox, upload), then `infer` one Detections per frame (displayed pixels)."""
 
     names: Sequence[str]
 
-    def __call__(self, frames: Sequence[Frame]) -> list[Detections]: ...
+    def prepare(self, frames: Sequence[Frame]) -> Any: ...
+
+    def infer(self, prepared: Any) -> list[Detections]: ...
 
 
 def detect_stage(
@@ -38,11 +47,19 @@ def detect_stage(
     order, annotated when `draw`."""
     from vidpipe.detect.draw import annotate
 
-    for group in batched(frames, batch):
-        results = detector(group)
-        if len(results) != len(group):
-            raise RuntimeError(f"detector returned {len(results)} results for {len(group)} frames")
-        for frame, dets in zip(group, results, strict=True):
-            if on_result is not None:
-                on_result(frame, dets)
-            yield annotate(frame, dets, detector.names) if draw else frame
+    prepared = prefetch(
+        ((group, detector.prepare(group)) for group in batched(frames, batch)),
+        PREPARED_BATCHES,
+        name="vidpipe-letterbox",
+    )
+    try:
+        for group, ready in prepared:
+            results = detector.infer(ready)
+            if len(results) != len(group):
+                raise RuntimeError(f"{len(results)} results for {len(group)} frames")
+            for frame, dets in zip(group, results, strict=True):
+                if on_result is not None:
+                    on_result(frame, dets)
+                yield annotate(frame, dets, detector.names) if draw else frame
+    finally:
+        prepared.close()
