@@ -36,6 +36,7 @@ from vidpipe.batch import ledger as ledger_mod
 from vidpipe.batch.jobs import LEDGER_NAME, JobSpec, inside_outdir
 from vidpipe.batch.tasks import check_options, output_names, run_task, sha256_file
 from vidpipe.errors import InputError
+from vidpipe.pipeline.concurrency import cpu_cores
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +412,7 @@ def _execute(
 def _pool(todo: list[Job], settings: Settings) -> WorkerPool | Any:
     """The engine: local worker processes, or Ray tasks (same run / close)."""
     workers = max(1, min(settings.jobs, len(todo)))
-    threads = max(1, cpu_count() // max(1, settings.jobs))
+    threads = max(1, cpu_cores() // max(1, settings.jobs))
     if settings.engine != "ray":
         return WorkerPool(workers, threads=threads)
     from vidpipe.batch import ray_engine
@@ -419,11 +420,3 @@ def _pool(todo: list[Job], settings: Settings) -> WorkerPool | Any:
     gpus = max((ray_engine.gpus_per_task(j.task, j.options) for j in todo), default=0.0)
     address = ray_engine.address_from_env(settings.address)
     return ray_engine.RayPool(workers, threads, address=address, gpus=gpus)
-
-
-def cpu_count() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1

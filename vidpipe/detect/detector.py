@@ -23,6 +23,7 @@ from vidpipe.detect.postprocess import postprocess
 from vidpipe.detect.preprocess import Letterbox, letterbox
 from vidpipe.detect.weights import load_weights
 from vidpipe.errors import InputError
+from vidpipe.pipeline.concurrency import cpu_cores, thread_map
 from vidpipe.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ def load_detector(
         size = size or (MODELS[name].input_size if name else yolox.variant.input_size)
         half = torch_device.type == "cuda"
         forward = prepare_for_inference(yolox, torch_device, half=half, compile=compile)
+        if torch_device.type == "cpu" and not compile:
+            forward = _per_core(forward)
         num_classes, dtype = yolox.num_classes, (torch.float16 if half else torch.float32)
     keep = parse_classes(classes, class_names(num_classes)) if classes else None
     log.debug("model %s on %s (%s)", path, torch_device, "onnxruntime" if use_ort else "torch")
@@ -140,6 +143,32 @@ def load_detector(
         forward, num_classes=num_classes, device=torch_device, size=size, dtype=dtype,
         classes=keep, **options,
     )  # type: ignore[arg-type]  # fmt: skip
+
+
+def _per_core(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """On the CPU, run slices of the batch in parallel, one single-threaded forward per core:
+    YOLOX's small convolutions scale badly across threads inside one forward (measured
+    20-30% more frames/s for Nano on 2 cores). Sets torch's intra-op threads to 1 for the
+    process."""
+    workers = cpu_cores()
+    if workers <= 1:
+        return model
+    torch.set_num_threads(1)
+
+    def forward(images: torch.Tensor) -> torch.Tensor:
+        step = -(-len(images) // workers)
+        chunks = [images[i : i + step] for i in range(0, len(images), step)]
+        return torch.cat(thread_map(_inference(model), chunks, workers))
+
+    return forward
+
+
+def _inference(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def run(chunk: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():  # per thread: the mode is thread-local
+            return model(chunk)
+
+    return run
 
 
 def class_names(num_classes: int) -> tuple[str, ...]:

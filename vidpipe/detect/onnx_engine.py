@@ -17,7 +17,7 @@ import torch
 
 from vidpipe.detect.head import STRIDES, decode_boxes
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.pipeline.concurrency import thread_map
+from vidpipe.pipeline.concurrency import cpu_cores, thread_map
 
 
 def available() -> bool:
@@ -41,7 +41,7 @@ class OrtYOLOX:
         options = ort.SessionOptions()
         # One thread per run and one run per core: YOLOX-Nano's small ops scale badly inside
         # one run (2 threads: 1.0-1.25x the speed for 1.6-2x the CPU), frames in parallel do.
-        self.workers = workers or _cores()
+        self.workers = workers or cpu_cores()
         options.intra_op_num_threads = 1 if self.workers > 1 else 0
         # Spinning worker threads would steal the cores the decoder threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -73,13 +73,6 @@ class OrtYOLOX:
 
     def _run(self, chunk: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: chunk})[0]
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _shape4(path: Path, shape: list[object]) -> tuple[int | None, int, int | None, int | None]:

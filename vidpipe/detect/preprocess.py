@@ -60,7 +60,7 @@ def letterbox(
         scale = min(size / w, size / h)
         out_w, out_h = max(1, int(w * scale)), max(1, int(h * scale))
         rgb = _resized_rgb(frame, device, (out_w, out_h))  # [h', w', 3] 0..1, upright
-        images[i, :, :out_h, :out_w] = (rgb.flip(-1).permute(2, 0, 1) * 255.0).to(dtype)
+        images[i, :, :out_h, :out_w] = (rgb.flip(-1).permute(2, 0, 1) * 255.0).clamp_(0, 255)
         scales.append(scale)
         sizes.append((w, h))
     return Letterbox(images, tuple(scales), tuple(sizes))

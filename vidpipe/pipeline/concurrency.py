@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -238,3 +239,11 @@ def thread_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R
         max_workers=min(workers, len(items)), thread_name_prefix="vidpipe-map"
     ) as pool:
         return list(pool.map(fn, items))
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (its CPU affinity), the count threads are sized by."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
