@@ -127,7 +127,7 @@ def load_detector(
         if torch_device.type != "cpu" or path.suffix.lower() != ".onnx":
             raise InputError("--engine onnxruntime runs .onnx models on the CPU only")
         size = size or (MODELS[name].input_size if name else 416)
-        ort_model = onnx_engine.OrtYOLOX(path, size)
+        ort_model = onnx_engine.OrtYOLOX(path, size, workers=thread_budget())
         forward, num_classes, dtype = ort_model, ort_model.num_classes, torch.float32
     else:
         yolox = load_weights(path)
@@ -150,7 +150,7 @@ def _per_core(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., to
     YOLOX's small convolutions scale badly across threads inside one forward (measured
     20-30% more frames/s for Nano on 2 cores). Sets torch's intra-op threads to 1 for the
     process."""
-    workers = cpu_cores()
+    workers = thread_budget()
     if workers <= 1:
         return model
     torch.set_num_threads(1)
@@ -161,6 +161,18 @@ def _per_core(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., to
         return torch.cat(thread_map(_inference(model), chunks, workers))
 
     return forward
+
+
+_budget: list[int] = []
+
+
+def thread_budget() -> int:
+    """Parallel inference calls on the CPU: torch's thread count when the first detector is
+    made (the cores by default; a `vidpipe batch` worker sets its share first), capped by the
+    cores this process may use."""
+    if not _budget:
+        _budget.append(min(torch.get_num_threads(), cpu_cores()))
+    return _budget[0]
 
 
 def _inference(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:

@@ -41,7 +41,7 @@ class OrtYOLOX:
         options = ort.SessionOptions()
         # One thread per run and one run per core: YOLOX-Nano's small ops scale badly inside
         # one run (2 threads: 1.0-1.25x the speed for 1.6-2x the CPU), frames in parallel do.
-        self.workers = workers or cpu_cores()
+        self.workers = workers or cpu_cores()  # parallel runs (one per core)
         options.intra_op_num_threads = 1 if self.workers > 1 else 0
         # Spinning worker threads would steal the cores the decoder threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
