@@ -71,11 +71,7 @@ class JobRow:
 def fingerprint(path: Path, *, content: bool = False) -> str:
     """ "size:<bytes>:mtime_ns:<ns>", or "sha256:<hex>" of the bytes when `content`."""
     if content:
-        digest = hashlib.sha256()
-        with open(path, "rb") as file:
-            while chunk := file.read(CHUNK_BYTES):
-                digest.update(chunk)
-        return f"sha256:{digest.hexdigest()}"
+        return f"sha256:{sha256_file(path)}"
     st = os.stat(path)
     return f"size:{st.st_size}:mtime_ns:{st.st_mtime_ns}"
 
@@ -176,12 +172,13 @@ def outputs_intact(row: JobRow, outdir: Path) -> bool:
         return False
     for name in row.outputs:
         path = outdir / name
-        if not path.is_file() or _sha256(path) != row.checksums[name]:
+        if not path.is_file() or sha256_file(path) != row.checksums[name]:
             return False
     return True
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         while chunk := file.read(CHUNK_BYTES):

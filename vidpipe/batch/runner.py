@@ -34,7 +34,8 @@ from tqdm import tqdm
 
 from vidpipe.batch import ledger as ledger_mod
 from vidpipe.batch.jobs import LEDGER_NAME, JobSpec, inside_outdir
-from vidpipe.batch.tasks import check_options, output_names, run_task, sha256_file
+from vidpipe.batch.ledger import sha256_file
+from vidpipe.batch.tasks import check_options, output_names, run_task
 from vidpipe.errors import InputError
 from vidpipe.pipeline.concurrency import cpu_cores
 

@@ -9,7 +9,6 @@ Every output is written atomically (temporary file beside the target, renamed on
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -31,7 +30,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "frames": {},
 }  # fmt: skip
 _detectors: dict[tuple[Any, ...], Any] = {}  # per worker process: loaded once, reused
-CHUNK_BYTES = 1 << 20
 
 
 def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,15 +139,6 @@ def output_names(task: str, stem: str, input_suffix: str, options: Mapping[str, 
     if options.get("coco"):
         names.append(f"{stem}.coco.json")
     return names
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run_task(
