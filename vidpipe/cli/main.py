@@ -51,6 +51,9 @@ class _LevelPrefix(logging.Formatter):
 
 
 def _register() -> None:
+    """Add the commands to `app`, once: `main` may be called many times in one process."""
+    if app.registered_commands:
+        return
     from vidpipe.cli import batch, detect, frames, models, probe, process
     from vidpipe.cli import eval as eval_cli
 
