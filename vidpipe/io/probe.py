@@ -47,6 +47,8 @@ def probe(path: str, *, gop: bool = False, allow_urls: bool = False) -> VideoInf
         if not container.streams.video:
             raise InputError(f"{path}: no video stream (audio-only or data file)")
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # a codec id FFmpeg has no decoder for
+            raise InputError(f"{path}: no decoder for its video stream (unknown codec)")
         first = _first_frame(container, stream, path)
         info = _video_info(path, container, stream, first)
     # After the decoder is closed: FFmpeg's log is switched on briefly to read the siting.
