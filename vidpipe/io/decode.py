@@ -61,6 +61,7 @@ def decode(
             rotation=info.rotation,
             color=info.color,
             stats=stats,
+            demuxer=info.container,
         )
     if skip == "none":
         return frames

@@ -23,6 +23,7 @@ from vidpipe.errors import InputError
 from vidpipe.io.avnames import color_info
 from vidpipe.io.damage import DecodeStats, check_damage
 from vidpipe.io.pixfmt import LAYOUTS, canonical_pix_fmt
+from vidpipe.io.source import LITERAL_NAME_OPTIONS
 from vidpipe.types import Frame, PictureType
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ def decode_av(
     """
     stats = stats if stats is not None else DecodeStats()
     try:
-        container = av.open(path)
+        container = av.open(path, options=dict(LITERAL_NAME_OPTIONS))
     except av.error.FFmpegError as exc:
         raise InputError(f"{path}: cannot open ({exc.strerror})") from None
     try:

@@ -109,13 +109,16 @@ class ShowinfoParser:
     """Stateful parser of ffmpeg's stderr lines into `ShowinfoFrame`s (for `LineDrain`).
 
     A frame is complete when its colour line arrives; one still pending is emitted when the
-    next frame line comes, or by `finish()` at EOF. Unrelated lines are ignored.
+    next frame line comes, or by `finish()` at EOF. Unrelated lines are ignored. `path` is
+    the input as given to ffmpeg (its line breaks, if any, continue the `Input #0` line).
     """
 
-    def __init__(self, stats: DecodeStats | None = None) -> None:
+    def __init__(self, stats: DecodeStats | None = None, *, path: str = "") -> None:
         self.time_base: Fraction | None = None
         self.stats = stats if stats is not None else DecodeStats()
         self._pending: ShowinfoFrame | None = None
+        self._name_lines = path.count("\n")  # lines the file name adds to `Input #0, ...`
+        self._skip = 0
 
     def feed(self, line: str) -> list[ShowinfoFrame]:
         """Parse one stderr line; returns the frames it completes (0, 1 or 2).
@@ -149,11 +152,26 @@ class ShowinfoParser:
         return []
 
     def _note_damage(self, line: str) -> None:
+        if self._in_format_dump(line):
+            return
         if any(marker in line for marker in DECODE_ERROR_MARKERS):
             self.stats.bad_packets += 1
         elif any(marker in line for marker in TRUNCATION_MARKERS):
             self.stats.truncated = True
             self.stats.demux_error = line.split("] ", 1)[-1].strip()
+
+    def _in_format_dump(self, line: str) -> bool:
+        """True for the lines of FFmpeg's format dump: `Input #0, mov, from 'NAME':` (with the
+        lines NAME's own line breaks make), `Output #0, ...`, `Stream mapping:` and the indented
+        stream and metadata lines under them. They quote the file name and the file's metadata,
+        which may hold any words ("truncated.mp4"), so no damage marker is read from them."""
+        if self._skip:
+            self._skip -= 1
+            return True
+        if line.startswith("Input #"):
+            self._skip = self._name_lines
+            return True
+        return line.startswith(("Output #", "Stream mapping:", " ", "\t"))
 
     def finish(self) -> list[ShowinfoFrame]:
         """The pending frame, if any (call at EOF)."""
@@ -299,6 +317,7 @@ def decode_ffmpeg(
     rotation: int = 0,
     color: ColorInfo | None = None,
     stats: DecodeStats | None = None,
+    demuxer: str | None = None,
 ) -> Iterator[Frame]:
     """Decode video stream `stream_index` of the local file `path` with an ffmpeg subprocess.
 
@@ -310,7 +329,8 @@ def decode_ffmpeg(
     its arrays. `pts`, `time_base`, `pict_type`, `key_frame` and colour come from showinfo;
     colour fields it reports as unknown are taken from `color`; `pkt_size` is None.
 
-    Damage read from ffmpeg's log is counted in `stats` (see `check_damage`).
+    Damage read from ffmpeg's log is counted in `stats` (see `check_damage`). `demuxer` is
+    the probe's container format (see `decode_argv`).
     Raises FFmpegError (with the tail of ffmpeg's stderr) when ffmpeg fails, its output ends
     inside a frame, or its pixels and metadata disagree.
     """
@@ -318,13 +338,15 @@ def decode_ffmpeg(
         raise ValueError(f"frame size must be positive, got {width}x{height}")
     pix_fmt = canonical_pix_fmt(source_pix_fmt)
     nbytes = frame_nbytes(pix_fmt, width, height)
-    argv = decode_argv(find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt)
+    argv = decode_argv(
+        find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt, demuxer=demuxer
+    )
     proc = _start(argv)
     drain: LineDrain[ShowinfoFrame] | None = None
     try:
         assert proc.stdout is not None and proc.stderr is not None
         _grow_pipe(proc.stdout)
-        parser = ShowinfoParser(stats)
+        parser = ShowinfoParser(stats, path=path)
         drain = LineDrain(
             proc.stderr, parser.feed, finish=parser.finish, name=f"ffmpeg-stderr-{proc.pid}"
         )

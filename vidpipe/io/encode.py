@@ -52,7 +52,7 @@ from vidpipe.io.output import (
     source_streams,
 )
 from vidpipe.io.pixfmt import LAYOUTS, plane_shapes
-from vidpipe.io.source import resolve_input
+from vidpipe.io.source import LITERAL_NAME_OPTIONS, resolve_input
 from vidpipe.types import ColorInfo, Frame
 
 __all__ = [
@@ -288,7 +288,7 @@ class _SourceCopy:
 
     def __init__(self, source: str, out: av.container.OutputContainer, indexes: tuple[int, ...]):
         self._out = out
-        self._in = av.open(source) if indexes else None
+        self._in = av.open(source, options=dict(LITERAL_NAME_OPTIONS)) if indexes else None
         self._map: dict[int, av.stream.Stream] = {}
         self._packets: Iterator[av.Packet] = iter(())
         self._next: av.Packet | None = None

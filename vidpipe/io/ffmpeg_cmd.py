@@ -61,7 +61,9 @@ def find_ffmpeg() -> str:
     )
 
 
-def decode_argv(binary: str, path: str, *, stream_index: int, pix_fmt: str) -> list[str]:
+def decode_argv(
+    binary: str, path: str, *, stream_index: int, pix_fmt: str, demuxer: str | None = None
+) -> list[str]:
     """argv decoding stream `stream_index` of the local file `path` to raw frames on stdout.
 
     stdout carries tightly packed `pix_fmt` frames (FFmpeg's rawvideo layout, one frame after
@@ -71,13 +73,16 @@ def decode_argv(binary: str, path: str, *, stream_index: int, pix_fmt: str) -> l
     Pixels are as stored (`-noautorotate`: rotation stays metadata); timestamps are the
     stream's own (`-copyts`, `-fps_mode passthrough`: no frame is duplicated or dropped).
     Only the `file` protocol may be opened. `path` must be absolute (use `resolve_input`),
-    so it can never be read as an option or a protocol.
+    so it can never be read as an option or a protocol. `demuxer` is the input format the
+    probe found (PyAV's `container.format.name`); for "image2" (still images) the argv names
+    it and adds `-pattern_type none`, so a `%` in the file name is not read as a pattern.
     """
     if not os.path.isabs(path):
         raise ValueError(f"decode_argv needs an absolute local path, got {path!r}")
     if stream_index < 0:
         raise ValueError(f"stream_index must be >= 0, got {stream_index}")
-    source = ffmpeg.input(path, protocol_whitelist="file", noautorotate=None)
+    literal: dict[str, str] = {"f": "image2", "pattern_type": "none"} if demuxer == "image2" else {}
+    source = ffmpeg.input(path, protocol_whitelist="file", noautorotate=None, **literal)
     # Selecting the input stream makes ffmpeg-python emit `-map 0:{stream_index}`.
     output = source[str(stream_index)].output(
         "pipe:1",

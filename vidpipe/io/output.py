@@ -302,9 +302,13 @@ def color_values(color: ColorInfo) -> dict[str, tuple[int, str]]:
 
 
 def reserve_temp(target: Path) -> Path:
-    """Create an empty, hidden, unique file beside `target` (mode 0666 less the umask)."""
+    """Create an empty, hidden, unique file beside `target` (mode 0666 less the umask).
+
+    Its name has no `%`: FFmpeg's image2 muxer (a .png / .jpg output) would read `%d` in it
+    as a frame-number pattern and write another file (`.shot1.png.part-...`)."""
+    name = target.name.replace("%", "_")
     while True:
-        tmp = target.with_name(f".{target.name}.part-{secrets.token_hex(4)}")
+        tmp = target.with_name(f".{name}.part-{secrets.token_hex(4)}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:

@@ -21,16 +21,17 @@ from vidpipe.io.avnames import FIELD_ORDER, color_info
 from vidpipe.io.damage import DecodeStats, check_damage
 from vidpipe.io.decode_av import iter_av_frames
 from vidpipe.io.pixfmt import LAYOUTS
-from vidpipe.io.source import resolve_input
+from vidpipe.io.source import LITERAL_NAME_OPTIONS, resolve_input
 from vidpipe.types import AudioInfo, GopSummary, PictureType, VideoInfo
 
 log = logging.getLogger(__name__)
 
 
 def open_container(path: str) -> av.container.InputContainer:
-    """av.open for reading; FFmpeg's refusal becomes a one-line InputError."""
+    """av.open for reading (a `%` in the name taken literally); FFmpeg's refusal becomes a
+    one-line InputError."""
     try:
-        return av.open(path)
+        return av.open(path, options=dict(LITERAL_NAME_OPTIONS))
     except av.error.FFmpegError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InputError(f"{path}: not a readable video file ({reason})") from None

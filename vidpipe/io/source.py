@@ -1,7 +1,8 @@
 """Input resolution: what counts as a local video file, and refusal of URLs and protocols.
 
 Every decoder and prober calls `resolve_input` first, so a user's path is never handed to
-FFmpeg as a URL (`http://...`), a protocol (`concat:a|b`, `pipe:`) or an option (`-i`).
+FFmpeg as a URL (`http://...`), a protocol (`concat:a|b`, `pipe:`) or an option (`-i`), and
+opens it with `LITERAL_NAME_OPTIONS`, so a `%` in its name is never read as a pattern.
 """
 
 from __future__ import annotations
@@ -12,8 +13,16 @@ from pathlib import Path
 
 from vidpipe.errors import InputError
 
-# "scheme:" at the start, as FFmpeg's protocol detection sees it (letters, digits, + - .).
-_PROTOCOL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+# "scheme:" at the start, as FFmpeg's protocol detection sees it (letters, digits, + - .),
+# and its one exception: "subfile,,start,N,end,M,,:URL".
+_PROTOCOL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*|subfile,[^:]*):")
+
+# Demuxer options for opening a resolved input. FFmpeg's image2 demuxer (still images: .png,
+# .jpg, ...) reads `%d` (`%03d`, ...) in a file name as a frame-number pattern and `%*` as a
+# glob, so `shot%d.png` would open `shot1.png`, another file; "none" takes the name as it is.
+# Other demuxers ignore the option. (The ffmpeg CLI refuses an option its demuxer does not
+# use: there it goes with `-f image2` only, see `ffmpeg_cmd.decode_argv`.)
+LITERAL_NAME_OPTIONS = {"pattern_type": "none"}
 
 
 def looks_like_url(text: str) -> bool:
