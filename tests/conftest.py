@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +38,30 @@ needs_nano = pytest.mark.skipif(
     reason=f"reference model/image not found ({NANO_ONNX}, {DOG_JPG})",
 )
 DOG_PAN_PX = 6  # the dog clip pans right by this many pixels per frame
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`python -m vidpipe ARGS...` in a subprocess (stdin closed), output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "vidpipe", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that name `text` (leftover ffmpeg children)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmd and "pytest" not in cmd:
+            found.append(cmd)
+    return found
 
 
 def ffprobe_json(path: Path | str, *args: str) -> dict:

@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from conftest import SAMPLE_CLIPS, make_clip
+from conftest import SAMPLE_CLIPS, make_clip, processes_mentioning, run_cli
 
 H264 = next(p for p in SAMPLE_CLIPS if "bframes_aac" in p.name)
-
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vidpipe", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that name `text` (leftover ffmpeg children)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmd and "pytest" not in cmd:
-            found.append(cmd)
-    return found
 
 
 def _audio_only(path: Path) -> Path:
