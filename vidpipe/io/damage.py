@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 
 # What FFmpeg's demuxers log when a file stops in the middle (mov, matroska, generic).
 TRUNCATION_MARKERS = ("partial file", "ended prematurely", "Truncating packet", "truncated")
-# What FFmpeg logs for a packet its decoder rejected.
-DECODE_ERROR_MARKERS = ("Error while decoding stream", "corrupt decoded frame")
+# What FFmpeg logs for a packet its decoder rejected (no frame came of it) ...
+BAD_PACKET_MARKERS = ("Error while decoding stream",)
+# ... and for a frame decoded with errors (concealed, and kept: PyAV's `frame.is_corrupt`).
+CORRUPT_FRAME_MARKERS = ("corrupt decoded frame",)
 
 
 @dataclass

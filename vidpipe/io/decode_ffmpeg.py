@@ -24,7 +24,8 @@ from typing import IO
 
 from vidpipe.errors import FFmpegError
 from vidpipe.io.damage import (
-    DECODE_ERROR_MARKERS,
+    BAD_PACKET_MARKERS,
+    CORRUPT_FRAME_MARKERS,
     TRUNCATION_MARKERS,
     DecodeStats,
     check_damage,
@@ -154,8 +155,10 @@ class ShowinfoParser:
     def _note_damage(self, line: str) -> None:
         if self._in_format_dump(line):
             return
-        if any(marker in line for marker in DECODE_ERROR_MARKERS):
+        if any(marker in line for marker in BAD_PACKET_MARKERS):
             self.stats.bad_packets += 1
+        elif any(marker in line for marker in CORRUPT_FRAME_MARKERS):
+            self.stats.corrupt_frames += 1
         elif any(marker in line for marker in TRUNCATION_MARKERS):
             self.stats.truncated = True
             self.stats.demux_error = line.split("] ", 1)[-1].strip()
