@@ -52,14 +52,17 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 
 def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that name `text` (leftover ffmpeg children)."""
+    """Command lines of live processes that name `text` (leftover ffmpeg children), pytest
+    itself left out. (Not every command line that contains "pytest": every tmp_path does.)"""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if text in cmd and "pytest" not in cmd:
+        is_pytest = any(a == "pytest" or a.endswith(("/pytest", "/py.test")) for a in argv)
+        cmd = " ".join(argv)
+        if text in cmd and not is_pytest and int(pid) != os.getpid():
             found.append(cmd)
     return found
 

@@ -1,7 +1,9 @@
 """The `vidpipe` console script: the Typer app, logging to stderr, and error -> exit code.
 
-Every error a user can cause ends as one `error: ...` line on stderr and exit code 2
-(Ctrl-C: 130); `--debug` shows tracebacks and debug logs instead.
+Every error a user can cause ends as one `error: ...` line on stderr and exit code 2, a
+failed write (a full disk, a file-size limit) or a failing encoder included; SIGINT (Ctrl-C)
+and SIGTERM end as `error: interrupted` and exit code 130, a bug as `error: internal error:
+...` and 1. `--debug` shows tracebacks and debug logs instead.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import typer
 
 from vidpipe.errors import VidpipeError
+from vidpipe.pipeline.concurrency import interrupt
 
 app = typer.Typer(
     name="vidpipe",
@@ -67,14 +70,13 @@ def _register() -> None:
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:
-    """SIGINT and SIGTERM end a run: stages close, temporary output is removed, exit 130.
+    """SIGINT and SIGTERM end a run: stages close, temporary output is removed, ffmpeg
+    children are killed and reaped, exit 130.
 
-    The flag makes the pipeline stop at its next frame even when the KeyboardInterrupt lands
-    inside a C callback that swallows it."""
-    from vidpipe.pipeline.concurrency import cancel
-
-    cancel()
-    raise KeyboardInterrupt(f"signal {signum}")
+    `interrupt` also sets the flag that makes the pipeline stop at its next frame, and holds
+    the KeyboardInterrupt off while a child process is being started or PyAV is inside a
+    Python I/O callback (which would swallow it)."""
+    interrupt(signum)
 
 
 def main(argv: list[str] | None = None) -> int:

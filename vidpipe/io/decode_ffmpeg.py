@@ -32,7 +32,7 @@ from vidpipe.io.damage import (
 )
 from vidpipe.io.ffmpeg_cmd import decode_argv, find_ffmpeg
 from vidpipe.io.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
-from vidpipe.pipeline.concurrency import LineDrain
+from vidpipe.pipeline.concurrency import LineDrain, interrupts_held
 from vidpipe.types import ColorInfo, Frame, PictureType
 
 log = logging.getLogger(__name__)
@@ -344,9 +344,11 @@ def decode_ffmpeg(
     argv = decode_argv(
         find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt, demuxer=demuxer
     )
-    proc = _start(argv)
+    proc: subprocess.Popen[bytes] | None = None
     drain: LineDrain[ShowinfoFrame] | None = None
     try:
+        with interrupts_held():  # Ctrl-C until `proc` is set would leave ffmpeg running
+            proc = _start(argv)
         assert proc.stdout is not None and proc.stderr is not None
         _grow_pipe(proc.stdout)
         parser = ShowinfoParser(stats, path=path)
@@ -377,4 +379,5 @@ def decode_ffmpeg(
         parser.stats.packets = count + parser.stats.bad_packets
         check_damage(path, parser.stats)
     finally:
-        _shutdown(proc, drain)
+        if proc is not None:
+            _shutdown(proc, drain)

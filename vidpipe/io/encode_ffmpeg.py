@@ -10,7 +10,9 @@ stream copy with it.
 
 The writer owns the process: on success or any failure (an exception, Ctrl-C, ffmpeg
 exiting early) ffmpeg is killed if still running and reaped, the pipes closed and the drain
-thread joined. `vidpipe.io.encode` plans the stream and owns the temporary file.
+thread joined (a signal's KeyboardInterrupt is held off while ffmpeg starts and while PyAV
+writes to its pipe). An ffmpeg killed by a signal (SIGXFSZ at a file-size limit) is reported
+by the signal's name. `vidpipe.io.encode` plans the stream and owns the temporary file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import functools
 import logging
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +42,7 @@ from vidpipe.io.output import (
     remove_temp,
     reserve_temp,
 )
-from vidpipe.pipeline.concurrency import LineDrain
+from vidpipe.pipeline.concurrency import LineDrain, interrupts_held
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +111,12 @@ def write_ffmpeg(
         color={a: {"gbr": "rgb"}.get(n, n) for a, (_v, n) in color_values(plan.color).items()},
     )
     log.debug("running %s", shlex.join(argv))
-    try:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-    except OSError as exc:
-        raise FFmpegError(f"cannot run {binary}: {exc}") from exc
+    proc: subprocess.Popen[bytes] | None = None
     drain: LineDrain[Any] | None = None
     nut: av.container.OutputContainer | None = None
     try:
+        with interrupts_held():  # Ctrl-C until `proc` is set would leave ffmpeg running
+            proc = _start(argv)
         assert proc.stdin is not None and proc.stderr is not None
         drain = LineDrain(proc.stderr, _no_items, name=f"ffmpeg-encode-stderr-{proc.pid}")
         nut = av.open(proc.stdin, "w", format="nut")
@@ -124,13 +124,39 @@ def write_ffmpeg(
         nut = None  # closed by _feed_nut
         code = proc.wait()
         if code != 0:
-            raise FFmpegError(f"ffmpeg exited with code {code} after {count} frames", drain.tail())
+            raise _exit_error(code, f"after {count} frames", drain)
     finally:
-        _shutdown(proc, drain, nut)
+        if proc is not None:
+            _shutdown(proc, drain, nut)
     if plan.rotation and _read_rotation(tmp) != plan.rotation:
         log.info("%s wrote no display matrix; adding it by a stream-copy remux", binary)
         _remux_with_rotation(tmp, plan)
     return count
+
+
+def _start(argv: list[str]) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+    except OSError as exc:
+        raise FFmpegError(f"cannot run {argv[0]}: {exc}") from exc
+
+
+def _exit_error(code: int, when: str, drain: LineDrain[Any]) -> FFmpegError:
+    """The error for ffmpeg's exit `code`: its last stderr line, or, when a signal killed it
+    (SIGXFSZ at a file-size limit, the OOM killer's SIGKILL), the signal's name instead."""
+    if code >= 0:
+        return FFmpegError(f"ffmpeg exited with code {code} {when}", drain.tail())
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    description = signal.strsignal(-code)
+    killed = f"ffmpeg was killed by {name}" + (f" ({description})" if description else "")
+    error = FFmpegError(f"{killed} {when}")
+    error.stderr_tail = drain.tail()
+    return error
 
 
 def _feed_nut(
@@ -153,10 +179,12 @@ def _feed_nut(
     count = 0
     try:
         for av_frame in frames:
-            nut.mux(stream.encode(av_frame))
+            with interrupts_held():  # PyAV's write callback would swallow a KeyboardInterrupt
+                nut.mux(stream.encode(av_frame))
             count += 1
-        nut.mux(stream.encode(None))
-        nut.close()
+        with interrupts_held():
+            nut.mux(stream.encode(None))
+            nut.close()
         assert proc.stdin is not None
         proc.stdin.close()
     except BrokenPipeError as exc:
@@ -164,8 +192,7 @@ def _feed_nut(
             code = proc.wait(timeout=_EXITED_GRACE_S)
         except subprocess.TimeoutExpired:
             raise exc from None
-        message = f"ffmpeg exited with code {code} after reading {count} frames"
-        raise FFmpegError(message, drain.tail()) from exc
+        raise _exit_error(code, f"after reading {count} frames", drain) from exc
     return count
 
 

@@ -16,6 +16,10 @@ Helpers:
   queue (decode ahead of processing, processing ahead of encoding). A stop event, put/get
   with timeouts, the producer's exception carried to the consumer and re-raised there, and
   the producer (and the upstream generator it drives) closed and joined in `finally`.
+
+* `interrupt` / `interrupts_held` / `cancel` - how SIGINT and SIGTERM stop a run: the
+  handler's KeyboardInterrupt, held off while a child process is being taken charge of or
+  PyAV is inside a Python I/O callback, and a flag every `prefetch` consumer checks.
 """
 
 from __future__ import annotations
@@ -154,6 +158,8 @@ class LineDrain(Generic[T]):
 
 
 _cancelled = threading.Event()
+_held = 0  # depth of `interrupts_held()` sections on the main thread
+_pending: int | None = None  # a signal `interrupt` held off, raised when the section ends
 
 
 def cancel() -> None:
@@ -163,6 +169,51 @@ def cancel() -> None:
     swallowed there; this flag is seen at the next frame whatever the handler interrupted.
     """
     _cancelled.set()
+
+
+def interrupt(signum: int) -> None:
+    """What the CLI's SIGINT / SIGTERM handler does: `cancel()`, then raise KeyboardInterrupt,
+    or, when the main thread is inside `interrupts_held()`, note the signal for the section to
+    raise as it ends (a second signal meanwhile raises at once)."""
+    global _pending
+    cancel()
+    if _held and _pending is None:
+        _pending = signum
+        return
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class _InterruptsHeld:
+    """See `interrupts_held`; re-entrant (a depth count), a no-op off the main thread."""
+
+    def __enter__(self) -> None:
+        global _held
+        if threading.current_thread() is threading.main_thread():
+            _held += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _held, _pending
+        if threading.current_thread() is not threading.main_thread():
+            return
+        _held -= 1
+        if not _held and _pending is not None:
+            signum, _pending = _pending, None
+            raise KeyboardInterrupt(f"signal {signum}")
+
+
+_INTERRUPTS_HELD = _InterruptsHeld()
+
+
+def interrupts_held() -> _InterruptsHeld:
+    """A context manager that holds off `interrupt`'s KeyboardInterrupt until its body ends,
+    and raises it then (replacing any exception of the body).
+
+    For the few steps a KeyboardInterrupt must not cut in two: starting a child process until
+    the variable that owns it is set (else nobody kills and reaps the child), and writing
+    through PyAV's Python I/O callbacks (they swallow a KeyboardInterrupt and print its
+    traceback). Signal handlers run on the main thread only, so elsewhere it does nothing.
+    """
+    return _INTERRUPTS_HELD
 
 
 def prefetch(
