@@ -158,7 +158,7 @@ def _resolve_name(key: str, download: bool) -> Path:
     if local is not None:
         return local
     if download:
-        return pull(key)
+        return pull(key, progress=None)
     raise InputError(
         f"model {key} is not in {model_dir()}; run `vidpipe models pull {key}` "
         f"or put {MODELS[key].stem}.pth (or .onnx / .safetensors) there"
@@ -176,15 +176,17 @@ class _TransferError(Exception):
     """The download did not happen or did not complete; the message is the reason."""
 
 
-def pull(name: str, *, force: bool = False, progress: bool = True) -> Path:
+def pull(name: str, *, force: bool = False, progress: bool | None = True) -> Path:
     """Download model `name`'s `.pth` checkpoint into model_dir() and return its path.
 
     An existing checkpoint is returned without any network access unless `force`. The
     bytes go to a hidden temporary file beside the target, hashed on the way (sha256,
     checked when the spec records one), and are renamed into place only when complete;
     on any failure or interruption the temporary file is removed. progress: a tqdm bar on
-    stderr. Raises InputError when the download fails (offline, refused, timed out, HTTP
-    error, truncated, digest mismatch) and VidpipeError when the folder is not writable.
+    stderr (None: only when stderr is a terminal and the "vidpipe" logger shows warnings,
+    i.e. not under --quiet). Raises InputError when the download fails (offline, refused,
+    timed out, HTTP error, truncated, digest mismatch) and VidpipeError when the folder is
+    not writable.
     """
     spec = get_spec(name)
     folder = model_dir()
@@ -228,7 +230,7 @@ def _offline_message(spec: ModelSpec, url: str, folder: Path, reason: str) -> st
     )
 
 
-def _download(url: str, tmp: Path, *, progress: bool, label: str) -> str:
+def _download(url: str, tmp: Path, *, progress: bool | None, label: str) -> str:
     """Stream `url` into `tmp`; returns the sha256 hex digest of the bytes written.
     Raises _TransferError (network, HTTP status, short transfer) or VidpipeError (writing)."""
     try:
@@ -250,12 +252,14 @@ def _download(url: str, tmp: Path, *, progress: bool, label: str) -> str:
 
 
 def _copy(
-    response: IO[bytes], out: BinaryIO, length: int | None, *, progress: bool, label: str
+    response: IO[bytes], out: BinaryIO, length: int | None, *, progress: bool | None, label: str
 ) -> tuple[int, str]:
     """Copy the response body into `out` in chunks: (bytes copied, sha256 hex digest);
-    a tqdm bar named `label` on stderr when `progress`."""
+    a tqdm bar named `label` on stderr when `progress` (None: see `pull`)."""
     hasher = hashlib.sha256()
     size = 0
+    if progress is None:
+        progress = sys.stderr.isatty() and log.getEffectiveLevel() <= logging.WARNING
     bar = tqdm(total=length, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
                file=sys.stderr, disable=not progress, leave=False)  # fmt: skip
     with bar:

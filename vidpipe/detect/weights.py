@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ def load_weights(path: str | os.PathLike[str]) -> YOLOX:
         raise InputError(f"{path}: unknown model format (expected {', '.join(SUFFIXES)})")
     if not path.is_file():
         raise InputError(f"model file not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the model file is empty")
     return loader(path)
 
 
@@ -236,5 +239,6 @@ def _convs_in_call_order(model: YOLOX) -> list[tuple[str, nn.Conv2d]]:
 
 
 def _reason(exc: BaseException) -> str:
+    """The first sentence of the error (torch adds advice after it), at most 160 characters."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:160]
+    return re.split(r"(?<=\w)\. ", text, maxsplit=1)[0][:160]
