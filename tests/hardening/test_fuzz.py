@@ -300,6 +300,7 @@ def test_unknown_video_codec_is_one_error_line(tmp_path: Path, backend: str) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_fuzz_slow_larger_corpus(tmp_path: Path) -> None:
     """SLOW_PER_CLIP mutants per clip through every group (run with -m slow)."""
     paths = write_corpus(SAMPLE_CLIPS, tmp_path, seed=SEED + 1000, per_clip=SLOW_PER_CLIP)
