@@ -52,7 +52,9 @@ def probe(path: str, *, gop: bool = False, allow_urls: bool = False) -> VideoInf
             raise InputError(f"{path}: no decoder for its video stream (unknown codec)")
         first = _first_frame(container, stream, path)
         info = _video_info(path, container, stream, first)
-    # After the decoder is closed: FFmpeg's log is switched on briefly to read the siting.
+    # The decoder freed (its frame threads joined) before FFmpeg's log is switched on
+    # briefly to read the siting.
+    del stream, container
     siting = replace(info.color, chroma_location=chroma_location(first))
     info = replace(info, color=siting)
     if gop:
@@ -92,6 +94,12 @@ def chroma_location(frame: av.VideoFrame) -> str:
             graph.pull()
     finally:
         av.logging.set_level(previous)
+        if previous is None:
+            # No Python callback left behind: PyAV's takes the GIL for some messages, and a
+            # decoder thread logging while the main thread frees that decoder (holding the
+            # GIL) deadlocks — seen in batch workers. FFmpeg's own callback, silenced.
+            av.logging.restore_default_callback()
+            av.logging.set_libav_level(-8)  # AV_LOG_QUIET
     for _level, _name, message in logs:
         for token in message.split():
             if token.startswith("cl:"):
