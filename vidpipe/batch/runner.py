@@ -14,6 +14,7 @@ No threads are created here; the driver is the ledger's only writer.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import functools
 import logging
@@ -76,6 +77,7 @@ class BatchReport:
     """Every job of the run, in input order."""
 
     results: list[JobResult] = field(default_factory=list)
+    servers: list[Any] = field(default_factory=list)  # model_server.ServerStats, --gpus runs
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -90,7 +92,10 @@ class BatchReport:
         totals = {s: self.count(s) for s in ("done", "skipped", "failed")}
         totals["jobs"] = len(self.results)
         totals["seconds"] = round(sum(r.seconds for r in self.results), 3)
-        return {"jobs": jobs, "totals": totals}
+        report: dict[str, Any] = {"jobs": jobs, "totals": totals}
+        if self.servers:
+            report["model_servers"] = [dataclasses.asdict(s) for s in self.servers]
+        return report
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class Settings:
     progress: bool | None = None  # tqdm's `disable` (True: no bar)
     engine: str = "local"  # "local" worker processes or "ray" tasks
     address: str | None = None  # Ray cluster address (None: $RAY_ADDRESS or a local Ray)
+    servers: tuple[str, ...] = ()  # detect: one shared model server per device (--gpus)
 
 
 # --- the worker process ------------------------------------------------------------------
@@ -116,10 +122,12 @@ def _stop_worker(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, threads: int, level: int) -> None:
+def _worker_main(
+    conn: multiprocessing.connection.Connection, threads: int, level: int, server: str | None
+) -> None:
     """A worker: receive Job, run it, send ("done"|"failed", key, error, seconds, checksums);
     None or a closed pipe ends it. SIGINT is the driver's to handle; SIGTERM stops the job
-    (temporary files removed) and the worker."""
+    (temporary files removed) and the worker. server: its model server's address (--gpus)."""
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
@@ -132,7 +140,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, threads: int, leve
         while (job := conn.recv()) is not None:
             if job.task != "frames":  # frames needs no torch: its workers start faster
                 _torch_threads(threads)
-            conn.send(_run_one(job, threads))
+            conn.send(_run_one(job, threads, server))
 
 
 def run_job_in_worker(job: Job, threads: int) -> tuple[str, str, str | None, float, dict]:
@@ -152,10 +160,14 @@ def _torch_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _run_one(job: Job, threads: int) -> tuple[str, str, str | None, float, dict[str, str]]:
+def _run_one(
+    job: Job, threads: int, server: str | None = None
+) -> tuple[str, str, str | None, float, dict[str, str]]:
     start = time.perf_counter()
     try:
-        run_task(job.task, job.input, list(job.outputs), job.options, threads=threads)
+        run_task(
+            job.task, job.input, list(job.outputs), job.options, threads=threads, server=server
+        )
         sums = {
             rel: sha256_file(Path(p)) for rel, p in zip(job.rel_outputs, job.outputs, strict=True)
         }
@@ -181,19 +193,24 @@ OnFinish = Callable[[Job, str | None, float, dict[str, str]], None]
 
 
 class WorkerPool:
-    """`size` worker processes (spawn), each running one job at a time."""
+    """`size` worker processes (spawn), each running one job at a time; with `servers`
+    (model server addresses) the workers are spread over them in turn."""
 
-    def __init__(self, size: int, threads: int) -> None:
-        self.size, self.threads = size, threads
+    def __init__(self, size: int, threads: int, servers: Sequence[str] = ()) -> None:
+        self.size, self.threads, self.servers = size, threads, list(servers)
         self._ctx = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
+        self._spawned = 0
 
     def _spawn(self) -> _Worker:
         ours, theirs = self._ctx.Pipe(duplex=True)
         level = logging.getLogger("vidpipe").getEffectiveLevel()
+        server = self.servers[self._spawned % len(self.servers)] if self.servers else None
+        self._spawned += 1
         process = self._ctx.Process(
-            target=_worker_main, args=(theirs, self.threads, level), name="vidpipe-batch-worker"
-        )
+            target=_worker_main, args=(theirs, self.threads, level, server),
+            name="vidpipe-batch-worker",
+        )  # fmt: skip
         process.start()
         theirs.close()
         return _Worker(process, ours)
@@ -324,8 +341,8 @@ def run_batch(
             log.warning("%d jobs left running by an earlier run will be redone", taken)
         results: dict[str, JobResult] = {}
         todo = _plan(specs, outdir, task, options, settings, book, results)
-        _execute(todo, book, settings, results, len(specs))
-    return BatchReport([results[s.key] for s in specs if s.key in results])
+        servers = _execute(todo, book, settings, results, len(specs))
+    return BatchReport([results[s.key] for s in specs if s.key in results], servers)
 
 
 def _plan(
@@ -380,7 +397,8 @@ def _job(
 def _execute(
     todo: list[Job], book: ledger_mod.Ledger, settings: Settings,
     results: dict[str, JobResult], total: int,
-) -> None:  # fmt: skip
+) -> list[Any]:  # fmt: skip
+    """Run `todo`, recording each job; returns the model servers' stats (--gpus runs)."""
     running: dict[str, str] = {}
     bar = tqdm(total=total, unit="file", desc="batch", file=sys.stderr, disable=settings.progress)
     bar.update(len(results))
@@ -399,23 +417,36 @@ def _execute(
         bar.set_postfix_str(", ".join(running.values()), refresh=False)
         bar.update(1)
 
+    servers = None
     try:
         if todo:  # nothing to run: no workers (nor a Ray instance) to start
-            pool = _pool(todo, settings)
-            try:
+            with contextlib.ExitStack() as stack:
+                if settings.servers and any(job.task == "detect" for job in todo):
+                    from vidpipe.batch.model_server import ModelServers
+
+                    threads = max(1, cpu_cores() // max(1, settings.jobs))
+                    servers = stack.enter_context(ModelServers(settings.servers, threads))
+                pool = _pool(todo, settings, servers.addresses if servers else ())
+                stack.callback(pool.close)
                 pool.run(todo, on_start, on_finish)
-            finally:
-                pool.close()
     finally:
         bar.close()
+    if servers is None:
+        return []
+    for stats in servers.stats:
+        log.info("model server %s: %d frames in %d forward passes, up to %d videos (%d frames) "
+                 "in one", stats.device, stats.frames, stats.passes, stats.max_streams,
+                 stats.max_frames)  # fmt: skip
+    return servers.stats
 
 
-def _pool(todo: list[Job], settings: Settings) -> WorkerPool | Any:
-    """The engine: local worker processes, or Ray tasks (same run / close)."""
+def _pool(todo: list[Job], settings: Settings, servers: Sequence[str]) -> WorkerPool | Any:
+    """The engine: local worker processes (using `servers` for detect, when given), or Ray
+    tasks (same run / close)."""
     workers = max(1, min(settings.jobs, len(todo)))
     threads = max(1, cpu_cores() // max(1, settings.jobs))
     if settings.engine != "ray":
-        return WorkerPool(workers, threads=threads)
+        return WorkerPool(workers, threads=threads, servers=servers)
     from vidpipe.batch import ray_engine
 
     gpus = max((ray_engine.gpus_per_task(j.task, j.options) for j in todo), default=0.0)

@@ -142,18 +142,20 @@ def output_names(task: str, stem: str, input_suffix: str, options: Mapping[str, 
 
 
 def run_task(
-    task: str, source: str, outputs: list[str], options: Mapping[str, Any], *, threads: int = 0
-) -> None:
+    task: str, source: str, outputs: list[str], options: Mapping[str, Any], *,
+    threads: int = 0, server: str | None = None,
+) -> None:  # fmt: skip
     """Run one job: read `source`, write every path of `outputs` (absolute, from
     `output_names`, in that order; their folders exist) atomically, replacing old ones.
-    threads: encoder threads (0: the encoder's own choice)."""
+    threads: encoder threads (0: the encoder's own choice); server: the address of a model
+    server that runs the detect model (None: the model is loaded in this process)."""
     from vidpipe.io.probe import probe
 
     info = probe(source)  # InputError for a file that is not a video
     if task == "frames":
         _run_frames(source, Path(outputs[0]), info)
     elif task == "detect":
-        _run_detect(source, outputs, options, info, threads)
+        _run_detect(source, outputs, options, info, threads, server)
     else:
         _run_process(task, source, outputs[0], options, info, threads)
 
@@ -201,24 +203,35 @@ def _run_frames(source: str, target: Path, info: VideoInfo) -> None:
         raise
 
 
-def detector_for(options: Mapping[str, Any]) -> Any:
-    """The worker's detector for these options, loaded on first use and then reused."""
+def detector_key(options: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two jobs' detectors the same (model, device, size, classes, thresholds)."""
+    classes = tuple(options["classes"] or ())
+    return (options["model"], options["device"], options["size"], classes, options["conf"],
+            options["iou"])  # fmt: skip
+
+
+def load_task_detector(options: Mapping[str, Any]) -> Any:
+    """A Detector for a detect job's (checked) options."""
     from vidpipe.detect.detector import load_detector
 
-    classes = tuple(options["classes"] or ())
-    key = (options["model"], options["device"], options["size"], classes, options["conf"],
-           options["iou"])  # fmt: skip
+    return load_detector(
+        options["model"], device=options["device"], size=options["size"],
+        classes=list(options["classes"] or ()) or None, conf=options["conf"], iou=options["iou"],
+    )  # fmt: skip
+
+
+def detector_for(options: Mapping[str, Any]) -> Any:
+    """The worker's detector for these options, loaded on first use and then reused."""
+    key = detector_key(options)
     if key not in _detectors:
-        _detectors[key] = load_detector(
-            options["model"], device=options["device"], size=options["size"],
-            classes=list(classes) or None, conf=options["conf"], iou=options["iou"],
-        )  # fmt: skip
+        _detectors[key] = load_task_detector(options)
     return _detectors[key]
 
 
 def _run_detect(
-    source: str, outputs: list[str], options: Mapping[str, Any], info: VideoInfo, threads: int
-) -> None:
+    source: str, outputs: list[str], options: Mapping[str, Any], info: VideoInfo, threads: int,
+    server: str | None,
+) -> None:  # fmt: skip
     import contextlib
 
     from vidpipe.detect.detector import DEFAULT_BATCH
@@ -226,11 +239,16 @@ def _run_detect(
     from vidpipe.pipeline.detect import detect_stage
     from vidpipe.pipeline.process import process_file, run_file
 
-    detector = detector_for(options)
-    batch = options["batch"] or DEFAULT_BATCH[detector.device.type]
-    video = outputs[0] if options.get("video") else None
-    rest = outputs[1:] if video else outputs
     with contextlib.ExitStack() as stack:
+        if server is None:
+            detector = detector_for(options)
+        else:
+            from vidpipe.batch.model_server import RemoteDetector
+
+            detector = stack.enter_context(RemoteDetector(server, options))
+        batch = options["batch"] or DEFAULT_BATCH[detector.device.type]
+        video = outputs[0] if options.get("video") else None
+        rest = outputs[1:] if video else outputs
         jsonl = stack.enter_context(DetectionsJsonl(rest[0], detector.names))
         coco = (
             stack.enter_context(CocoResults(rest[1], detector.num_classes))

@@ -33,6 +33,12 @@ def batch_command(
     iou: float | None = typer.Option(None, "--iou", help="detect: NMS IoU threshold."),
     batch: int | None = typer.Option(None, "--batch", help="detect: frames per forward pass."),
     device: str | None = typer.Option(None, "--device", help="detect: auto, cpu or cuda[:N]."),
+    gpus: str | None = typer.Option(
+        None,
+        "--gpus",
+        help="detect: one shared model per GPU ('0,1' or 'all'); the workers "
+        "send it their frames, batched across videos.",
+    ),
     classes: list[str] | None = typer.Option(None, "--classes", help="detect: classes kept."),
     size: int | None = typer.Option(None, "--size", help="detect: model input size."),
     video: bool = typer.Option(False, "--video", help="detect: also write <stem>.mp4 boxed."),
@@ -58,6 +64,9 @@ def batch_command(
         raise typer.BadParameter(f"--engine must be local or ray, not {engine!r}")
     if address is not None and engine != "ray":
         raise typer.BadParameter("--address goes with --engine ray")
+    servers = _gpus(gpus, task, engine, device) if gpus is not None else ()
+    if servers:
+        options["device"] = "cuda"  # recorded in the ledger: a CPU run's outputs are redone
     from vidpipe.batch.jobs import discover
     from vidpipe.batch.runner import Settings, prepare_outdir, run_batch
     from vidpipe.batch.tasks import check_model, check_options
@@ -73,8 +82,9 @@ def batch_command(
     from vidpipe.cli.process import quiet_progress
 
     settings = Settings(
-        jobs, retries, retry_failed, content_hash, quiet_progress(), engine=engine, address=address
-    )
+        jobs, retries, retry_failed, content_hash, quiet_progress(), engine=engine,
+        address=address, servers=servers,
+    )  # fmt: skip
     result = run_batch(specs, outdir, task, options, settings)
     if report is not None:
         _write_report(report, result.as_dict())
@@ -90,6 +100,19 @@ def _check_run(jobs: int, retries: int, report: Path | None) -> None:
         raise typer.BadParameter(f"--retries must be >= 1, got {retries}")
     if report is not None and (report.is_dir() or not report.parent.is_dir()):
         raise InputError(f"{report}: cannot write the report there")
+
+
+def _gpus(text: str, task: str, engine: str, device: str | None) -> tuple[str, ...]:
+    """The model servers' devices of `--gpus`."""
+    if task != "detect":
+        raise typer.BadParameter("--gpus goes with --task detect")
+    if engine != "local":
+        raise typer.BadParameter("--gpus goes with --engine local (Ray places GPU tasks itself)")
+    if device not in (None, "auto", "cuda"):
+        raise typer.BadParameter("--gpus chooses the devices: leave out --device")
+    from vidpipe.batch.model_server import parse_gpus
+
+    return parse_gpus(text)
 
 
 def _write_report(path: Path, content: dict[str, Any]) -> None:
