@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 import pytest
+import torch
 from conftest import MODEL_DIR, make_clip, needs_nano
 from test_bad_input import run_cli
 
@@ -227,6 +228,73 @@ def test_kill_9_then_resume(tmp_path: Path) -> None:
     )
 
 
+def _session_processes(sid: int) -> list[str]:
+    """Command lines of live processes of session `sid` (the driver, its workers, ffmpeg)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found.append(cmd.decode(errors="replace"))
+    return found
+
+
+def test_ctrl_c_stops_workers_and_the_rerun_finishes(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    for i in range(4):
+        _mk(src / f"c{i}.mp4", frames=60, size_wh=(320, 240))
+    argv = [sys.executable, "-m", "vidpipe", "-q", "batch", str(src), "-o", str(out),
+            "--task", "gamma", "--gamma", "2.0", "--jobs", "2"]  # fmt: skip
+    proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(".part-" in p.name for p in out.glob(".*")):  # a worker is writing
+                break
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in stderr
+    assert _session_processes(proc.pid) == []  # no worker, no ffmpeg left behind
+    assert stray_files(out) == []  # no temporary file
+    rows = ledger_rows(out)
+    assert "running" in {r["status"] for r in rows.values()}  # redone next time
+    for key, row in rows.items():  # what is not done has no output that looks complete
+        assert (row["status"] == "done") == (out / f"{key}.mp4").exists()
+    again = run_cli("-q", "batch", str(src), "-o", str(out), "--task", "gamma", "--gamma",
+                    "2.0", "--jobs", "2")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert all(frame_count(out / f"c{i}.mp4") == 60 for i in range(4))
+    assert {r["status"] for r in ledger_rows(out).values()} == {"done"}
+
+
+def test_unwritable_outdir_and_output_folder(clips: Path, tmp_path: Path) -> None:
+    proc = run_cli("batch", str(clips), "-o", "/proc/vidpipe-test/out", "--task", "frames")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: /proc/vidpipe-test/out: cannot create the output")
+    assert len(proc.stderr.splitlines()) == 1
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sub").write_text("a file where the mirrored folder goes")
+    proc = run_cli("batch", str(clips), "-o", str(out), "--task", "frames")
+    assert proc.returncode == 1, proc.stderr
+    failed = [line for line in proc.stderr.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 2 and all("sub" in line for line in failed), proc.stderr
+    assert (out / "a.frames.jsonl").exists()  # the others are done
+    assert (out / "sub").read_text().startswith("a file")
+
+
 @needs_nano
 def test_detect_task_jsonl_per_input(clips: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("VIDPIPE_MODEL_DIR", str(MODEL_DIR))
@@ -255,6 +323,9 @@ def test_detect_task_jsonl_per_input(clips: Path, tmp_path: Path, monkeypatch) -
         (("--task", "detect", "--conf", "2"), "--conf"),
         (("--task", "detect", "--model", "/nope/m.onnx"), "not found"),
         (("--task", "gamma", "--gamma", "2", "--codec", "nope"), "unknown codec"),
+        (("--task", "gamma", "--gamma", "2", "--gpus", "0"), "--gpus goes with --task detect"),
+        (("--task", "detect", "--gpus", "0", "--engine", "ray"), "--gpus goes with --engine"),
+        (("--task", "detect", "--gpus", "0", "--device", "cpu"), "leave out --device"),
     ],
 )
 def test_bad_usage(clips: Path, tmp_path: Path, extra: tuple[str, ...], message: str) -> None:
@@ -262,6 +333,14 @@ def test_bad_usage(clips: Path, tmp_path: Path, extra: tuple[str, ...], message:
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpus_without_a_gpu(clips: Path, tmp_path: Path) -> None:
+    proc = run_cli("batch", str(clips), "-o", str(tmp_path / "out"), "--task", "detect",
+                   "--gpus", "0")  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr == "error: --gpus: no CUDA device is available\n"
     assert not (tmp_path / "out").exists()
 
 
