@@ -183,14 +183,22 @@ def test_manifest_escapes_are_refused(clips: Path, tmp_path: Path) -> None:
     assert proc.stderr.count("failed: ") == 3
 
 
-def test_kill_9_then_resume(tmp_path: Path) -> None:
+def _start_gamma_batch(tmp_path: Path, clips: int, frames: int) -> subprocess.Popen[str]:
+    """`vidpipe batch --task gamma --jobs 2` over `clips` new 320x240 clips (tmp_path/in ->
+    tmp_path/out), started in its own session."""
     src, out = tmp_path / "in", tmp_path / "out"
-    for i in range(6):
-        _mk(src / f"c{i}.mp4", frames=40, size_wh=(320, 240))
+    for i in range(clips):
+        _mk(src / f"c{i}.mp4", frames=frames, size_wh=(320, 240))
     argv = [sys.executable, "-m", "vidpipe", "-q", "batch", str(src), "-o", str(out),
             "--task", "gamma", "--gamma", "2.0", "--jobs", "2"]  # fmt: skip
-    proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    return subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+
+def test_kill_9_then_resume(tmp_path: Path) -> None:
+    src, out = tmp_path / "in", tmp_path / "out"
+    proc = _start_gamma_batch(tmp_path, clips=6, frames=40)
     statuses: list[str] = []
     try:
         deadline = time.monotonic() + 60
@@ -245,13 +253,7 @@ def _session_processes(sid: int) -> list[str]:
 
 def test_ctrl_c_stops_workers_and_the_rerun_finishes(tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
-    for i in range(4):
-        _mk(src / f"c{i}.mp4", frames=60, size_wh=(320, 240))
-    argv = [sys.executable, "-m", "vidpipe", "-q", "batch", str(src), "-o", str(out),
-            "--task", "gamma", "--gamma", "2.0", "--jobs", "2"]  # fmt: skip
-    proc = subprocess.Popen(argv, start_new_session=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = _start_gamma_batch(tmp_path, clips=4, frames=60)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
