@@ -81,6 +81,22 @@ class _InProcessServer:
         listener.listen(8)
         self.control, theirs = multiprocessing.Pipe()
         self.server = model_server.ModelServer(listener, "cpu", theirs)
+        self.threads: list[threading.Thread] = []
+
+    def background(self, fn, *args) -> threading.Thread:
+        """`fn(*args)` on a daemon thread (a client's blocking call), joined by close()."""
+        thread = threading.Thread(target=fn, args=args, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        return thread
+
+    def close(self) -> None:
+        """Drop every client (a blocked client call then fails) and join the threads."""
+        for client in list(self.server.clients):
+            self.server._drop(client)
+        self.server.listener.close()
+        for thread in self.threads:
+            thread.join(30)
 
     def until(self, condition, what: str) -> None:
         deadline = time.monotonic() + 60
@@ -89,42 +105,40 @@ class _InProcessServer:
                 return
             self.server.poll(0.05)
             time.sleep(0.005)  # a client with a request read but not yet taken stays ready
-        raise AssertionError(f"timed out waiting for {what}")
+        server = self.server
+        raise AssertionError(f"timed out waiting for {what}: {len(server.clients)} clients, "
+                             f"{len(server.waiting)} requests waiting")  # fmt: skip
 
     def connect(self, n: int, options: dict) -> list:
         made: list = []
-        threads = [
-            threading.Thread(
-                target=lambda: made.append(model_server.RemoteDetector(self.path, options))
-            )
-            for _ in range(n)
-        ]
-        for thread in threads:
-            thread.start()
+        for _ in range(n):
+            self.background(lambda: made.append(model_server.RemoteDetector(self.path, options)))
         self.until(lambda: len(made) == n, "the clients to open")
-        for thread in threads:
-            thread.join()
         return made
 
 
+@pytest.fixture
+def harness(tmp_path: Path):
+    server = _InProcessServer(tmp_path)
+    yield server
+    server.close()
+
+
 def test_one_pass_mixes_two_videos_and_matches_the_local_detector(
-    clips: Path, tmp_path: Path
+    clips: Path, harness: _InProcessServer
 ) -> None:
     from vidpipe.batch.tasks import load_task_detector
 
     options = _options()
     local = load_task_detector(options)
     a, b = _frames(clips / "a.mp4", 5), _frames(clips / "b.mp4", 3)
-    harness = _InProcessServer(tmp_path)
     one, two = harness.connect(2, options)
     assert one.names == local.names and one.size == local.size
     tickets: dict = {}
     senders = [
-        threading.Thread(target=lambda d=d, f=f: tickets.__setitem__(id(d), d.prepare(f)))
+        harness.background(lambda d, f: tickets.__setitem__(id(d), d.prepare(f)), d, f)
         for d, f in ((one, a), (two, b))
     ]
-    for thread in senders:
-        thread.start()
     harness.until(lambda: len(harness.server.waiting) == 2, "both requests")
     harness.server.forward(harness.server.take())
     for thread in senders:
@@ -141,14 +155,13 @@ def test_one_pass_mixes_two_videos_and_matches_the_local_detector(
     two.close()
 
 
-def test_requests_of_other_detectors_wait_for_their_own_pass(clips: Path, tmp_path: Path) -> None:
-    harness = _InProcessServer(tmp_path)
+def test_requests_of_other_detectors_wait_for_their_own_pass(
+    clips: Path, harness: _InProcessServer
+) -> None:
     (plain,) = harness.connect(1, _options())
     (dogs,) = harness.connect(1, _options(classes=["dog"]))
     frames = _frames(clips / "a.mp4", 2)
-    senders = [threading.Thread(target=d.prepare, args=(frames,)) for d in (plain, dogs)]
-    for thread in senders:
-        thread.start()
+    senders = [harness.background(d.prepare, frames) for d in (plain, dogs)]
     harness.until(lambda: len(harness.server.waiting) == 2, "both requests")
     first = harness.server.take()
     assert len(first) == 1 and len(harness.server.waiting) == 1
@@ -162,10 +175,11 @@ def test_requests_of_other_detectors_wait_for_their_own_pass(clips: Path, tmp_pa
     assert harness.server.stats.max_streams == 1 and harness.server.stats.passes == 2
 
 
-def test_a_bad_model_fails_its_client_only(clips: Path, tmp_path: Path) -> None:
+def test_a_bad_model_fails_its_client_only(
+    clips: Path, tmp_path: Path, harness: _InProcessServer
+) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model" * 10)
-    harness = _InProcessServer(tmp_path)
     errors: list[str] = []
 
     def open_bad() -> None:
@@ -174,13 +188,11 @@ def test_a_bad_model_fails_its_client_only(clips: Path, tmp_path: Path) -> None:
         except VidpipeError as exc:
             errors.append(str(exc))
 
-    thread = threading.Thread(target=open_bad)
-    thread.start()
+    harness.background(open_bad)
     harness.until(lambda: errors, "the refusal")
-    thread.join()
     assert errors[0].startswith("model server: ") and "bad.onnx" in errors[0]
     (good,) = harness.connect(1, _options())
-    threading.Thread(target=good.prepare, args=(_frames(clips / "a.mp4", 1),)).start()
+    harness.background(good.prepare, _frames(clips / "a.mp4", 1))
     harness.until(lambda: harness.server.waiting, "the request")
     harness.server.forward(harness.server.take())
     assert len(good.infer(1)) == 1
@@ -221,7 +233,7 @@ def _as_detections(record: dict):
 
 def test_batch_with_a_shared_model_equals_per_worker_models(clips: Path, tmp_path: Path) -> None:
     alone = _run(clips, tmp_path / "alone", (), jobs=1)
-    shared = _run(clips, tmp_path / "shared", ("cpu",), jobs=3)
+    shared = _run(clips, tmp_path / "shared", ("cpu",), jobs=2)
     assert alone.count("done") == shared.count("done") == 3
     (stats,) = shared.servers
     assert stats.frames == 12 + 9 + 7 and stats.passes == sum(stats.streams_per_pass.values())
