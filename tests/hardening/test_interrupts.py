@@ -18,6 +18,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -160,6 +161,58 @@ def test_signal_mid_run_leaves_nothing(
     assert err.splitlines() == ["error: interrupted"], err
     assert_left_nothing(outdir, kids, tmp_path)
     assert clip.stat().st_size == clip_bytes
+
+
+# --- the hold itself (what the CLI's signal handler calls) ----------------------------------
+
+
+@pytest.fixture
+def fresh_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`interrupt` sets the process-wide cancel flag: give this test its own."""
+    from vidpipe.pipeline import concurrency
+
+    monkeypatch.setattr(concurrency, "_cancelled", threading.Event())
+    monkeypatch.setattr(concurrency, "_held", 0)
+    monkeypatch.setattr(concurrency, "_pending", None)
+
+
+def test_interrupt_is_held_to_the_end_of_the_section(fresh_flag: None) -> None:
+    from vidpipe.pipeline import concurrency
+    from vidpipe.pipeline.concurrency import interrupt, interrupts_held
+
+    with pytest.raises(KeyboardInterrupt):
+        interrupt(signal.SIGINT)  # outside a section: at once
+    steps = []
+    with pytest.raises(KeyboardInterrupt, match="signal 15"), interrupts_held():
+        with interrupts_held():  # nested: raised when the outer one ends
+            interrupt(signal.SIGTERM)
+            steps.append("inner")
+        steps.append("outer")
+    assert steps == ["inner", "outer"]
+    with pytest.raises(KeyboardInterrupt, match="signal 2"), interrupts_held():
+        interrupt(signal.SIGINT)
+        raise ValueError("the body's own error")  # replaced by the held interrupt
+    with pytest.raises(ValueError), interrupts_held():
+        raise ValueError("no signal came: the body's error stands")
+
+    with pytest.raises(KeyboardInterrupt, match="signal 2"), interrupts_held():
+        interrupt(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            interrupt(signal.SIGINT)  # a second signal is not held
+    assert concurrency._cancelled.is_set()  # prefetch consumers stop at their next item
+    with interrupts_held():
+        pass  # nothing pending any more
+
+    held_there = []
+
+    def elsewhere() -> None:  # a section off the main thread holds nothing
+        with interrupts_held():
+            held_there.append(concurrency._held)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert held_there == [0]
 
 
 # --- a signal at the worst moment -----------------------------------------------------------
