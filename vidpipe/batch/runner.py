@@ -138,7 +138,7 @@ def _worker_main(
     root.setLevel(level)
     with contextlib.suppress(KeyboardInterrupt, EOFError, BrokenPipeError):
         while (job := conn.recv()) is not None:
-            if job.task != "frames":  # frames needs no torch: its workers start faster
+            if job.task == "detect":  # the others need no torch: their workers start faster
                 _torch_threads(threads)
             conn.send(_run_one(job, threads, server))
 
@@ -147,7 +147,7 @@ def run_job_in_worker(job: Job, threads: int) -> tuple[str, str, str | None, flo
     """One job in a worker of another engine (a Ray task): the same set-up and result as a
     local worker's."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if job.task != "frames":
+    if job.task == "detect":
         _torch_threads(threads)
     return _run_one(job, threads)
 
