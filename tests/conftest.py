@@ -7,7 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -202,3 +205,36 @@ def random_images(batch: int, height: int, width: int, seed: int = 0) -> torch.T
 
     gen = torch.Generator().manual_seed(seed)
     return torch.rand(batch, 3, height, width, generator=gen) * 255.0
+
+
+@pytest.fixture
+def http_mirror() -> Iterator[tuple[str, dict[str, bytes], list[str]]]:
+    """A local HTTP server for model downloads: (base URL, files by name to serve, request
+    paths seen); a name it does not hold is a 404."""
+    files: dict[str, bytes] = {}
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body = files.get(self.path.rsplit("/", 1)[-1])
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/models", files, seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

@@ -9,9 +9,6 @@ import random
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -70,38 +67,6 @@ def assert_one_error_line(result: subprocess.CompletedProcess[str], pattern: str
     assert "Traceback" not in result.stderr
 
 
-@pytest.fixture
-def mirror() -> Iterator[tuple[str, dict[str, bytes], list[str]]]:
-    """A local HTTP server: (base URL, files by name to serve, request paths seen)."""
-    files: dict[str, bytes] = {}
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            body = files.get(self.path.rsplit("/", 1)[-1])
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/w", files, seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
-
-
 @needs_shared
 def test_list_shows_the_shared_onnx() -> None:
     result = run_models("list", model_dir=SHARED_MODELS)
@@ -142,11 +107,11 @@ def test_bad_names_are_one_error_line(
 
 def test_pull_downloads_prints_the_path_and_then_reuses_it(
     tmp_path: Path,
-    mirror: tuple[str, dict[str, bytes], list[str]],
+    http_mirror: tuple[str, dict[str, bytes], list[str]],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    base_url, files, seen = mirror
+    base_url, files, seen = http_mirror
     body = random.Random(5).randbytes(300_000)
     files["yolox_tiny.pth"] = body
     folder = tmp_path / "cache" / "models"  # created by pull
@@ -155,12 +120,12 @@ def test_pull_downloads_prints_the_path_and_then_reuses_it(
     assert result.stdout == f"{folder / 'yolox_tiny.pth'}\n"
     assert (folder / "yolox_tiny.pth").read_bytes() == body
     assert os.listdir(folder) == ["yolox_tiny.pth"]
-    assert seen == ["/w/yolox_tiny.pth"]
+    assert seen == ["/models/yolox_tiny.pth"]
 
     here = {"model_dir": folder, "base_url": base_url, "monkeypatch": monkeypatch}
     again = run_in_process("pull", "yolox-tiny", "--no-progress", **here, capsys=capsys)
     assert again[:2] == (0, result.stdout)
-    assert seen == ["/w/yolox_tiny.pth"]  # present: no request
+    assert seen == ["/models/yolox_tiny.pth"]  # present: no request
     code, listed, _ = run_in_process("list", **here, capsys=capsys)
     assert code == 0
     assert "yolox-tiny    416  yolox_tiny.pth" in listed.splitlines()

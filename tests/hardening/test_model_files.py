@@ -19,9 +19,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -183,36 +180,16 @@ def test_models_convert_refuses_broken_files(
 
 
 @pytest.fixture
-def mirror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, bytes]]:
-    """A local HTTP server for VIDPIPE_MODEL_BASE_URL serving the files put in the returned
-    dict; VIDPIPE_MODEL_DIR is tmp_path / "models" (not created)."""
-    files: dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = files.get(self.path.rsplit("/", 1)[-1])
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    monkeypatch.setenv("VIDPIPE_MODEL_BASE_URL", f"http://127.0.0.1:{httpd.server_address[1]}/m")
+def mirror(
+    http_mirror: tuple[str, dict[str, bytes], list[str]], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, bytes]:  # fmt: skip
+    """The files served at VIDPIPE_MODEL_BASE_URL; VIDPIPE_MODEL_DIR is tmp_path / "models"
+    (not created)."""
+    base_url, files, _ = http_mirror
+    monkeypatch.setenv("VIDPIPE_MODEL_BASE_URL", base_url)
     monkeypatch.setenv("VIDPIPE_MODEL_DIR", str(tmp_path / "models"))
-    try:
-        yield files
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    return files
 
 
 def _serve_with_wrong_digest(
