@@ -141,11 +141,12 @@ class SampleInfo:
 
 @dataclass(frozen=True)
 class ChildRun:
-    """One finished run of a tool: its stdout (when captured), wall time and peak RSS."""
+    """One finished run of a tool: its stdout (when captured), wall time, peak RSS and CPU."""
 
     stdout: bytes
     wall_s: float
     max_rss_kib: int  # the child's own peak resident set (ru_maxrss from wait4, KiB on Linux)
+    cpu_s: float = 0.0  # user + system time of the child and the descendants it reaped
 
 
 def run_child(argv: Sequence[str], *, capture: bool = False) -> ChildRun:
@@ -190,7 +191,7 @@ def run_child(argv: Sequence[str], *, capture: bool = False) -> ChildRun:
         if capture:
             out.seek(0)
             stdout = out.read()
-    return ChildRun(stdout, wall_s, usage.ru_maxrss)
+    return ChildRun(stdout, wall_s, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
 
 
 def _last_line(stream: IO[bytes]) -> str:

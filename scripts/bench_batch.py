@@ -36,6 +36,7 @@ def make_inputs(sample: Path, folder: Path, count: int) -> list[Path]:
 def cmd_batch(args: argparse.Namespace) -> dict[str, object]:
     """The `batch` benchmark: worker speed-up and the cost of a re-run over finished work."""
     tools, sample = common.prepare(args)
+    cores = common.os.cpu_count() or 1
     frames = sample.frames * CLIPS
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-batch-") as tmp:
         root = Path(tmp)
@@ -49,10 +50,14 @@ def cmd_batch(args: argparse.Namespace) -> dict[str, object]:
         for jobs in (1, 2):
             print(f"--jobs {jobs}: `{' '.join(argv(jobs, root / 'out'))}`", flush=True)
 
+        busy: dict[int, list[float]] = {1: [], 2: []}  # CPU time / (wall x cores) per run
+
         def fresh(jobs: int) -> float:
             out = root / f"out{jobs}"
             shutil.rmtree(out, ignore_errors=True)
-            return common.timed_run(argv(jobs, out))
+            run = common.run_child(argv(jobs, out))
+            busy[jobs].append(run.cpu_s / (run.wall_s * cores))
+            return run.wall_s
 
         one, two, rerun = common.interleaved(
             [lambda: frames / fresh(1), lambda: frames / fresh(2),
@@ -61,13 +66,18 @@ def cmd_batch(args: argparse.Namespace) -> dict[str, object]:
             "fps --jobs 1, fps --jobs 2, re-run s",
         )  # fmt: skip
     first = [frames / fps for fps in two]
+    # One job's CPU share bounds what more jobs can add: at most 1 / busy(--jobs 1).
+    for jobs, shares in busy.items():
+        print(f"--jobs {jobs}: CPU busy {common.statistics.median(shares):.0%} of {cores} cores")
+    print(f"speed-up ceiling on these cores: {1 / common.statistics.median(busy[1]):.2f}")
     rows = [
         common.Measurement(f"batch gamma fps, --jobs 2 over --jobs 1 ({CLIPS} clips)", "fps",
                            two, one, SPEEDUP_TARGET),
         common.Measurement("batch re-run over finished work vs first run (--jobs 2)", "s",
                            rerun, first, RERUN_TARGET),
     ]  # fmt: skip
-    return {"sample": sample.path, "clips": CLIPS, "cores": common.os.cpu_count(),
+    return {"sample": sample.path, "clips": CLIPS, "cores": cores,
+            "cpu_busy": {str(j): shares for j, shares in busy.items()},
             "measurements": rows}  # fmt: skip
 
 
