@@ -8,6 +8,7 @@ import itertools
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -389,6 +390,22 @@ def test_not_a_video_raises_with_stderr_tail(
     assert "Invalid data" in tail or "moov atom not found" in tail
     assert tail.strip().splitlines()[-1] in str(info.value)
     assert "exited with code" in str(info.value)
+    spy.assert_released()
+
+
+def test_a_killed_decoder_is_named_by_its_signal(
+    big_clip: Path, ffmpeg_bin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = _Spy(monkeypatch)
+    seen = 0
+    with pytest.raises(FFmpegError) as info:
+        for _ in _decode(big_clip, width=320, height=240):
+            seen += 1
+            if seen == 3:
+                os.kill(spy.procs[0].pid, signal.SIGKILL)  # as the OOM killer would
+    message = str(info.value)
+    assert message.startswith("ffmpeg was killed by SIGKILL (Killed) after "), message
+    assert seen < 90
     spy.assert_released()
 
 

@@ -30,7 +30,7 @@ from vidpipe.io.damage import (
     DecodeStats,
     check_damage,
 )
-from vidpipe.io.ffmpeg_cmd import decode_argv, find_ffmpeg
+from vidpipe.io.ffmpeg_cmd import decode_argv, exit_error, find_ffmpeg
 from vidpipe.io.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
 from vidpipe.pipeline.concurrency import LineDrain, interrupts_held
 from vidpipe.types import ColorInfo, Frame, PictureType
@@ -271,7 +271,7 @@ def _end_of_stream(
         except (EOFError, TimeoutError):
             break
     if code != 0:
-        raise FFmpegError(f"ffmpeg exited with code {code} after {count} frames", drain.tail())
+        raise exit_error(code, f"after {count} frames", drain.tail())
     if partial:
         raise FFmpegError(f"ffmpeg output ended inside frame {count} ({partial} bytes)")
     if extra:

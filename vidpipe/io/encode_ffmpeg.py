@@ -22,7 +22,6 @@ import functools
 import logging
 import os
 import shlex
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any, NamedTuple
 import av
 
 from vidpipe.errors import FFmpegError, VidpipeError
-from vidpipe.io.ffmpeg_cmd import encode_argv, find_ffmpeg
+from vidpipe.io.ffmpeg_cmd import encode_argv, exit_error, find_ffmpeg
 from vidpipe.io.output import (
     COPY_TYPES,
     FASTSTART_MUXERS,
@@ -124,7 +123,7 @@ def write_ffmpeg(
         nut = None  # closed by _feed_nut
         code = proc.wait()
         if code != 0:
-            raise _exit_error(code, f"after {count} frames", drain)
+            raise exit_error(code, f"after {count} frames", drain.tail())
     finally:
         if proc is not None:
             _shutdown(proc, drain, nut)
@@ -141,22 +140,6 @@ def _start(argv: list[str]) -> subprocess.Popen[bytes]:
         )
     except OSError as exc:
         raise FFmpegError(f"cannot run {argv[0]}: {exc}") from exc
-
-
-def _exit_error(code: int, when: str, drain: LineDrain[Any]) -> FFmpegError:
-    """The error for ffmpeg's exit `code`: its last stderr line, or, when a signal killed it
-    (SIGXFSZ at a file-size limit, the OOM killer's SIGKILL), the signal's name instead."""
-    if code >= 0:
-        return FFmpegError(f"ffmpeg exited with code {code} {when}", drain.tail())
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    description = signal.strsignal(-code)
-    killed = f"ffmpeg was killed by {name}" + (f" ({description})" if description else "")
-    error = FFmpegError(f"{killed} {when}")
-    error.stderr_tail = drain.tail()
-    return error
 
 
 def _feed_nut(
@@ -192,7 +175,7 @@ def _feed_nut(
             code = proc.wait(timeout=_EXITED_GRACE_S)
         except subprocess.TimeoutExpired:
             raise exc from None
-        raise _exit_error(code, f"after reading {count} frames", drain) from exc
+        raise exit_error(code, f"after reading {count} frames", drain.tail()) from exc
     return count
 
 

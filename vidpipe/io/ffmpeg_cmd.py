@@ -11,12 +11,13 @@ import functools
 import logging
 import os
 import shutil
+import signal
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 import ffmpeg
 
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import FFmpegError, VidpipeError
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +183,19 @@ def encode_argv(
     opts.update(color or {})
     out = ffmpeg.output(*streams, output, **opts)
     return out.global_args(*_ENCODE_GLOBAL_ARGS, "-copyts").compile(cmd=binary)
+
+
+def exit_error(code: int, when: str, stderr_tail: str) -> FFmpegError:
+    """The error for ffmpeg's exit `code`: its last stderr line, or, when a signal killed it
+    (SIGXFSZ at a file-size limit, the OOM killer's SIGKILL), the signal's name instead."""
+    if code >= 0:
+        return FFmpegError(f"ffmpeg exited with code {code} {when}", stderr_tail)
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    description = signal.strsignal(-code)
+    killed = f"ffmpeg was killed by {name}" + (f" ({description})" if description else "")
+    error = FFmpegError(f"{killed} {when}")
+    error.stderr_tail = stderr_tail
+    return error
