@@ -12,6 +12,7 @@ SIGINT / SIGTERM cases of `gamma` with the av decoder.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,23 @@ def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: s
             proc.kill()
             pytest.fail(f"no {what} within {WAIT_S:.0f} s")
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def writing(argv: list[str], outdir: Path) -> Iterator[subprocess.Popen[str]]:
+    """`argv` started in its own session, yielded once encoded bytes are in its temporary
+    file in `outdir`; killed with its whole group on the way out if still running."""
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, env=vidpipe_env(), start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: any(p.stat().st_size for p in part_files(outdir)), proc, "output")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def part_files(folder: Path) -> list[Path]:
@@ -140,23 +158,13 @@ def test_signal_mid_run_leaves_nothing(
     if name == "detect" and not NANO_ONNX.is_file():
         pytest.skip(f"no model at {NANO_ONNX}")
     clip_bytes = clip.stat().st_size
-    proc = subprocess.Popen(
-        command(name, clip, outdir / "out.mp4", backend, writer),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, env=vidpipe_env(), start_new_session=True,
-    )  # fmt: skip
     ffmpegs = (backend == "ffmpeg") + (writer == "ffmpeg")
-    try:
-        # Really processing: encoded bytes in the temporary file, the ffmpeg children running.
-        wait_for(lambda: any(p.stat().st_size for p in part_files(outdir)), proc, "output")
+    # Really processing: encoded bytes in the temporary file, the ffmpeg children running.
+    with writing(command(name, clip, outdir / "out.mp4", backend, writer), outdir) as proc:
         wait_for(lambda: len(children(proc.pid)) >= ffmpegs, proc, f"{ffmpegs} ffmpeg children")
         kids = children(proc.pid)
         (os.killpg if group else os.kill)(proc.pid, sig)
         _, err = proc.communicate(timeout=WAIT_S)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 130, err
     assert err.splitlines() == ["error: interrupted"], err
     assert_left_nothing(outdir, kids, tmp_path)
@@ -351,20 +359,10 @@ def test_disk_refusing_writes_is_one_error_line(
 
 
 def test_encoder_killed_mid_stream(clip: Path, outdir: Path, tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        command("gamma", clip, outdir / "out.mp4", "av", "ffmpeg"),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, env=vidpipe_env(), start_new_session=True,
-    )  # fmt: skip
-    try:
-        wait_for(lambda: any(p.stat().st_size for p in part_files(outdir)), proc, "output")
+    with writing(command("gamma", clip, outdir / "out.mp4", "av", "ffmpeg"), outdir) as proc:
         [encoder] = children(proc.pid)
         os.kill(encoder, signal.SIGKILL)  # as the OOM killer would
         _, err = proc.communicate(timeout=WAIT_S)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     assert proc.returncode == 2, err
     [line] = err.splitlines()
     assert line.startswith("error: ffmpeg was killed by SIGKILL (Killed) after reading "), line
