@@ -32,7 +32,6 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import shutil
-import signal
 import socket
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from vidpipe.errors import InputError, VidpipeError
+from vidpipe.pipeline.concurrency import ignore_sigint, start_process
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +331,7 @@ class ModelServer:
 def serve(path: str, device: str, control: Connection, level: int, threads: int) -> None:
     """A model server process: listen on `path`, tell the driver, serve until told to stop,
     then send the driver its ServerStats."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    ignore_sigint()  # Ctrl-C is the driver's to handle
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root = logging.getLogger("vidpipe")
@@ -381,7 +381,7 @@ class ModelServers:
                     target=serve, args=(path, device, theirs, level, self.threads),
                     name="vidpipe-model-server",
                 )  # fmt: skip
-                proc.start()
+                start_process(proc)
                 theirs.close()
                 self._procs.append((proc, ours))
                 self.addresses.append(path)

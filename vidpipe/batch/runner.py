@@ -38,7 +38,7 @@ from vidpipe.batch.jobs import LEDGER_NAME, JobSpec, inside_outdir
 from vidpipe.batch.ledger import sha256_file
 from vidpipe.batch.tasks import check_options, output_names, run_task
 from vidpipe.errors import InputError
-from vidpipe.pipeline.concurrency import cpu_cores
+from vidpipe.pipeline.concurrency import cpu_cores, ignore_sigint, start_process
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,8 @@ def _worker_main(
     """A worker: receive Job, run it, send ("done"|"failed", key, error, seconds, checksums);
     None or a closed pipe ends it. SIGINT is the driver's to handle; SIGTERM stops the job
     (temporary files removed) and the worker. server: its model server's address (--gpus)."""
+    ignore_sigint()
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
@@ -211,7 +211,7 @@ class WorkerPool:
             target=_worker_main, args=(theirs, self.threads, level, server),
             name="vidpipe-batch-worker",
         )  # fmt: skip
-        process.start()
+        start_process(process)
         theirs.close()
         return _Worker(process, ours)
 

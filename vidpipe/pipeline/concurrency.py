@@ -20,6 +20,9 @@ Helpers:
 * `interrupt` / `interrupts_held` / `cancel` - how SIGINT and SIGTERM stop a run: the
   handler's KeyboardInterrupt, held off while a child process is being taken charge of or
   PyAV is inside a Python I/O callback, and a flag every `prefetch` consumer checks.
+
+* `start_process` / `ignore_sigint` - worker processes (multiprocessing, spawn) that leave
+  Ctrl-C to their parent, from the first instruction of their interpreter on.
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import logging
+import multiprocessing.process
+import multiprocessing.resource_tracker
 import os
 import queue
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Generic, TypeVar
@@ -214,6 +220,30 @@ def interrupts_held() -> _InterruptsHeld:
     traceback). Signal handlers run on the main thread only, so elsewhere it does nothing.
     """
     return _INTERRUPTS_HELD
+
+
+def start_process(process: multiprocessing.process.BaseProcess) -> None:
+    """`process.start()` with SIGINT blocked, for a child whose target calls `ignore_sigint()`.
+
+    Ctrl-C goes to the whole foreground process group. A spawned child spends its first half
+    second importing before its target can ignore SIGINT, and a KeyboardInterrupt there
+    prints a traceback. The blocked mask is inherited, so the signal waits in the child until
+    `ignore_sigint()` discards it; the parent's own SIGINT is delivered when this returns.
+    """
+    # Starting multiprocessing's resource tracker (the first start does) unblocks SIGINT.
+    multiprocessing.resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def ignore_sigint() -> None:
+    """First thing in a child started by `start_process`: SIGINT is its parent's to handle.
+    Ignoring it discards one that arrived during start-up; then it is unblocked again."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def prefetch(
