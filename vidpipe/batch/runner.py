@@ -38,7 +38,7 @@ from vidpipe.batch.jobs import LEDGER_NAME, JobSpec, inside_outdir
 from vidpipe.batch.ledger import sha256_file
 from vidpipe.batch.tasks import check_options, output_names, run_task
 from vidpipe.errors import InputError
-from vidpipe.pipeline.concurrency import cpu_cores, ignore_sigint, start_process
+from vidpipe.pipeline.concurrency import cpu_cores, ignore_sigint, interrupt, start_process
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +116,7 @@ class Settings:
 
 
 def _stop_worker(signum: int, _frame: object) -> None:
-    from vidpipe.pipeline.concurrency import cancel
-
-    cancel()
-    raise KeyboardInterrupt(f"signal {signum}")
+    interrupt(signum)  # as the CLI does: held off while a child process is taken charge of
 
 
 def _worker_main(
