@@ -7,13 +7,14 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from vidpipe.batch.runner import _worker_main
-from vidpipe.pipeline.concurrency import start_process
+from vidpipe.pipeline import concurrency
 
 
 def _ignores_sigint(pid: int) -> bool:
@@ -27,7 +28,7 @@ def test_sigint_during_a_worker_start_up_is_discarded(capfd: pytest.CaptureFixtu
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe(duplex=True)
     proc = ctx.Process(target=_worker_main, args=(theirs, 1, logging.WARNING, None))
-    start_process(proc)
+    concurrency.start_process(proc)
     theirs.close()
     try:
         sent, deadline = 0, time.monotonic() + 60
@@ -55,20 +56,25 @@ class _FakeProcess:
 
     def start(self) -> None:
         os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # another thread may take the signal meanwhile
         self.seen.append("started")
 
 
-def test_the_parents_own_sigint_arrives_after_the_start() -> None:
+def test_the_parents_own_ctrl_c_is_raised_once_the_child_is_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(concurrency, "_cancelled", threading.Event())  # interrupt() sets it
     seen: list[str] = []
-
-    def handler(signum: int, _frame: object) -> None:
-        seen.append("interrupted")
-
-    old = signal.signal(signal.SIGINT, handler)
+    done = threading.Event()
+    other = threading.Thread(target=done.wait, daemon=True)  # the kernel hands it the signal
+    other.start()
+    old = signal.signal(signal.SIGINT, lambda signum, _: concurrency.interrupt(signum))
     try:
-        start_process(_FakeProcess(seen))  # type: ignore[arg-type]
-        time.sleep(0.01)
+        with pytest.raises(KeyboardInterrupt):
+            concurrency.start_process(_FakeProcess(seen))  # type: ignore[arg-type]
     finally:
         signal.signal(signal.SIGINT, old)
-    assert seen == ["started", "interrupted"]
+        done.set()
+        other.join()
+    assert seen == ["started"]
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())

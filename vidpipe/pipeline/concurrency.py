@@ -223,20 +223,23 @@ def interrupts_held() -> _InterruptsHeld:
 
 
 def start_process(process: multiprocessing.process.BaseProcess) -> None:
-    """`process.start()` with SIGINT blocked, for a child whose target calls `ignore_sigint()`.
+    """`process.start()` for a child whose target calls `ignore_sigint()` first.
 
     Ctrl-C goes to the whole foreground process group. A spawned child spends its first half
     second importing before its target can ignore SIGINT, and a KeyboardInterrupt there
-    prints a traceback. The blocked mask is inherited, so the signal waits in the child until
-    `ignore_sigint()` discards it; the parent's own SIGINT is delivered when this returns.
+    prints a traceback; so SIGINT is blocked across the start. The blocked mask is inherited,
+    and the signal waits in the child until `ignore_sigint()` discards it. In this process
+    the start is an `interrupts_held()` section: a Ctrl-C (which another thread may take
+    while this one blocks it) is raised once the child is started and owned.
     """
     # Starting multiprocessing's resource tracker (the first start does) unblocks SIGINT.
     multiprocessing.resource_tracker.ensure_running()
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        process.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    with interrupts_held():
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def ignore_sigint() -> None:
