@@ -13,11 +13,12 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidpipe.errors import InputError
-from vidpipe.io.output import remove_temp, reserve_temp
-from vidpipe.types import VideoInfo
+
+if TYPE_CHECKING:
+    from vidpipe.types import VideoInfo
 
 TASKS = ("detect", "gamma", "chroma", "frames")
 ENCODE_KEYS = ("codec", "crf", "preset")
@@ -109,7 +110,7 @@ def _check_encoder(merged: dict[str, Any]) -> None:
     if not isinstance(codec, str) or not codec:
         raise InputError("--codec must name an FFmpeg video encoder")
     if codec != "auto":
-        from vidpipe.io.output import check_codec  # imports PyAV: only when a run starts
+        from vidpipe.io.output import check_codec  # imports PyAV (but not numpy)
 
         try:
             check_codec(codec)
@@ -190,6 +191,7 @@ def _run_process(
 def _run_frames(source: str, target: Path, info: VideoInfo) -> None:
     """The listing of `vidpipe frames --json`, one JSON object per frame."""
     from vidpipe.io.decode import decode
+    from vidpipe.io.output import remove_temp, reserve_temp
     from vidpipe.types import frame_record
 
     tmp = reserve_temp(target)

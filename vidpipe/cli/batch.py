@@ -79,7 +79,7 @@ def batch_command(
         raise InputError("no input videos found")
     prepare_outdir(outdir)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # inherited by the workers
-    from vidpipe.cli.process import quiet_progress
+    from vidpipe.cli.main import quiet_progress
 
     settings = Settings(
         jobs, retries, retry_failed, content_hash, quiet_progress(), engine=engine,

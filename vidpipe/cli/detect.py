@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from vidpipe.cli.process import BACKEND, progress, quiet_progress, with_encoder_options
+from vidpipe.cli.main import quiet_progress
+from vidpipe.cli.process import BACKEND, progress, with_encoder_options
 from vidpipe.errors import InputError
 from vidpipe.io.decode import BACKENDS
 from vidpipe.io.encode import EncodeOptions

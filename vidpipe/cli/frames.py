@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from tqdm import tqdm
 
-from vidpipe.cli.process import quiet_progress
+from vidpipe.cli.main import quiet_progress
 from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS, decode

@@ -8,10 +8,12 @@ and SIGTERM end as `error: interrupted` and exit code 130, a bug as `error: inte
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -53,20 +55,31 @@ class _LevelPrefix(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
-def _register() -> None:
-    """Add the commands to `app`, once: `main` may be called many times in one process."""
-    if app.registered_commands:
-        return
-    from vidpipe.cli import batch, detect, frames, models, probe, process
-    from vidpipe.cli import eval as eval_cli
+# Each command and the module of vidpipe.cli that registers it, in `vidpipe --help` order.
+_COMMANDS = {
+    "probe": "probe", "frames": "frames", "gamma": "process", "chroma": "process",
+    "detect": "detect", "models": "models", "eval": "eval", "batch": "batch",
+}  # fmt: skip
+_registered: set[str] = set()  # modules whose commands are on `app`
 
-    probe.register(app)
-    frames.register(app)
-    process.register(app)
-    detect.register(app)
-    models.register(app)
-    eval_cli.register(app)
-    batch.register(app)
+
+def _register(argv: Sequence[str]) -> None:
+    """Add to `app` the module of the command `argv` names, else (help, a typo) all of them.
+
+    Only what the command needs is imported: `vidpipe batch` re-run over finished work is
+    mostly start-up, and PyAV, numpy and the other commands' modules are a third of it.
+    `main` may be called many times in one process: each module is added once."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    wanted = [_COMMANDS[word]] if word in _COMMANDS else dict.fromkeys(_COMMANDS.values())
+    for module in wanted:
+        if module not in _registered:
+            importlib.import_module(f"vidpipe.cli.{module}").register(app)
+            _registered.add(module)
+
+
+def quiet_progress() -> bool | None:
+    """tqdm's `disable`: off with --quiet, else only on a terminal (None: tqdm checks)."""
+    return True if logging.getLogger("vidpipe").level >= logging.ERROR else None
 
 
 def _raise_interrupt(signum: int, _frame: object) -> None:
@@ -94,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
-        _register()
+        _register(sys.argv[1:] if argv is None else argv)
         command = typer.main.get_command(app)
         # Typer turns Ctrl-C into Exit(130) and returns exit codes instead of raising them.
         code = command.main(args=argv, prog_name="vidpipe", standalone_mode=False)

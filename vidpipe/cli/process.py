@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import typer
 from tqdm import tqdm
 
+from vidpipe.cli.main import quiet_progress
 from vidpipe.io.decode import BACKENDS
 from vidpipe.io.encode import EncodeOptions
 from vidpipe.io.probe import probe
@@ -74,11 +74,6 @@ def encode_options(
         writer=writer,
         overwrite=overwrite,
     )
-
-
-def quiet_progress() -> bool | None:
-    """tqdm's `disable`: off with --quiet, else only on a terminal (None: tqdm checks)."""
-    return True if logging.getLogger("vidpipe").level >= logging.ERROR else None
 
 
 def progress(frames: Iterator[Frame], total: int, label: str) -> Iterator[Frame]:

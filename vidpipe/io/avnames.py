@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from vidpipe.types import ColorInfo
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vidpipe.types import ColorInfo
 
 MATRIX = {
     0: "gbr",
@@ -60,6 +63,7 @@ FIELD_ORDER = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt
 
 def color_info(obj: object, chroma_location: str = "unspecified") -> ColorInfo:
     """ColorInfo from anything with PyAV's colour attributes (a VideoFrame or codec context)."""
+    from vidpipe.types import ColorInfo
 
     def name(table: dict[int, str], attr: str) -> str:
         value = getattr(obj, attr, None)

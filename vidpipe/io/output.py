@@ -20,16 +20,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import av
 import av.error
 
 from vidpipe.errors import VidpipeError
 from vidpipe.io import avnames
-from vidpipe.io.pixfmt import LAYOUTS
-from vidpipe.io.probe import open_container
-from vidpipe.types import ColorInfo
+
+if TYPE_CHECKING:  # `check_codec` in the batch driver needs PyAV only, not numpy
+    from vidpipe.types import ColorInfo
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +236,8 @@ def check_pix_fmt(codec: av.Codec, pix_fmt: str | None) -> None:
 def source_streams(source: str, muxer: str) -> tuple[tuple[int, ...], Fraction | None]:
     """Indexes of `source`'s audio / subtitle streams `muxer` can hold (others are skipped
     with a warning), and its first video stream's average frame rate (a rate-control hint)."""
+    from vidpipe.io.probe import open_container
+
     with av.open(_NamedBuffer("probe"), "w", format=muxer) as probe:
         supported = probe.supported_codecs
     with open_container(source) as container:
@@ -264,6 +266,8 @@ def default_pix_fmt(codec: av.Codec, plane_fmt: str) -> str:
     layout (planes, chroma subsampling) at the nearest higher, then lower, bit depth;
     else yuv420p; else the codec's first format.
     """
+    from vidpipe.io.pixfmt import LAYOUTS
+
     formats = _codec_formats(codec)
     if not formats or plane_fmt in formats:
         return plane_fmt
