@@ -223,6 +223,22 @@ def test_interrupt_is_held_to_the_end_of_the_section(fresh_flag: None) -> None:
     assert held_there == [0]
 
 
+def test_a_run_after_an_interrupted_one_in_the_same_process_is_not_cancelled(
+    fresh_flag: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cancel flag an interrupt set stays set when `main()` returns 130; the next
+    in-process `main()` clears it, else its first `prefetch` would stop it at once."""
+    from vidpipe.cli.main import main
+    from vidpipe.pipeline import concurrency
+
+    clip = make_clip(tmp_path / "in.mp4", frames=8)
+    with pytest.raises(KeyboardInterrupt):
+        concurrency.interrupt(signal.SIGINT)  # what Ctrl-C did to the run before
+    assert main(["gamma", str(clip), "-g", "2.0", "-o", str(tmp_path / "out.mp4")]) == 0
+    assert (tmp_path / "out.mp4").is_file()
+    capsys.readouterr()
+
+
 # --- a signal at the worst moment -----------------------------------------------------------
 
 # Runs the console script with subprocess.Popen / av.open wrapped so that SIGINT arrives at a

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import typer
 
 from vidpipe.errors import VidpipeError
-from vidpipe.pipeline.concurrency import interrupt
+from vidpipe.pipeline.concurrency import interrupt, uncancel
 
 app = typer.Typer(
     name="vidpipe",
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    uncancel()  # an earlier in-process run may have been interrupted
     try:
         _register(sys.argv[1:] if argv is None else argv)
         command = typer.main.get_command(app)

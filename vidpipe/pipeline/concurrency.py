@@ -19,7 +19,8 @@ Helpers:
 
 * `interrupt` / `interrupts_held` / `cancel` - how SIGINT and SIGTERM stop a run: the
   handler's KeyboardInterrupt, held off while a child process is being taken charge of or
-  PyAV is inside a Python I/O callback, and a flag every `prefetch` consumer checks.
+  PyAV is inside a Python I/O callback, and a flag every `prefetch` consumer checks
+  (`uncancel` clears it for the next run in the same process).
 
 * `start_process` / `ignore_sigint` - worker processes (multiprocessing, spawn) that leave
   Ctrl-C to their parent, from the first instruction of their interpreter on.
@@ -175,6 +176,14 @@ def cancel() -> None:
     swallowed there; this flag is seen at the next frame whatever the handler interrupted.
     """
     _cancelled.set()
+
+
+def uncancel() -> None:
+    """Forget an earlier `cancel()` and a held-off signal: a new run in the same process
+    (an in-process `main()` after an interrupted one) starts afresh."""
+    global _pending
+    _cancelled.clear()
+    _pending = None
 
 
 def interrupt(signum: int) -> None:
