@@ -137,8 +137,11 @@ class GopSummary:
 class VideoInfo:
     """Probe result of a file's first video stream plus its container and audio streams.
 
-    Frame rates are Fractions (never an integer fps); durations in seconds; frame_count is the
-    container's count when it records one, else counted from packets.
+    codec is FFmpeg's name of the codec (as ffprobe's codec_name: "av1", "msmpeg4v3"),
+    decoder the FFmpeg decoder that reads it ("libdav1d", "msmpeg4"). Frame rates are
+    Fractions (never an integer fps); durations in seconds; frame_count is the number of
+    frames the container holds: its own count when it records one (AVI: less its empty index
+    entries), else counted from packets.
     """
 
     path: str
@@ -164,6 +167,7 @@ class VideoInfo:
     bit_rate: int | None
     audio: tuple[AudioInfo, ...] = ()
     gop: GopSummary | None = None
+    decoder: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,9 @@ def test_bad_packets_are_counted_and_the_good_frames_listed(clips, name, backend
         "0 frames decoded with errors\n"
     )
     assert [round(f["time"] * 1000) for f in frames] == expected
-    if backend == "av":  # display positions among all frames, the damaged ones left out
+    if name.endswith(".avi"):  # AVI stores no pts to rank: both backends count frames
+        assert [f["index"] for f in frames] == list(range(FRAMES - len(DAMAGED)))
+    else:  # display positions among all frames, the damaged ones left out (both backends)
         assert [f["index"] for f in frames] == [i for i in range(FRAMES) if i not in DAMAGED]
 
 

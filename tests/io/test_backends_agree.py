@@ -16,6 +16,9 @@ def test_backends_agree(clip):
     assert len(ours) == len(theirs) > 0
     for a, b in zip(ours, theirs, strict=True):
         fields = ("index", "pts", "time_base", "pict_type", "key_frame", "pix_fmt", "rotation")
+        # Packet sizes come from the container for both, except on AVI with ffmpeg (no pts
+        # there to find a frame's packet by).
+        assert a.pkt_size == b.pkt_size or (b.pkt_size is None and clip.suffix == ".avi")
         assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields], a.index
         assert (a.color.matrix, a.color.range) == (b.color.matrix, b.color.range)
         for pa, pb in zip(a.planes, b.planes, strict=True):

@@ -11,7 +11,7 @@ import pytest
 from conftest import FFMPEG, SAMPLE_CLIPS, ffprobe_frames, needs_ffmpeg_cli, needs_ffprobe
 
 from vidpipe.io.decode import decode
-from vidpipe.io.decode_av import _DisplayOrder
+from vidpipe.io.packets import _DisplayOrder
 from vidpipe.io.pixfmt import split_planes
 from vidpipe.types import PictureType
 

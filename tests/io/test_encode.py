@@ -5,6 +5,7 @@ for the copied packets, the input frames themselves for lossless pixels."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import shutil
@@ -151,6 +152,27 @@ def test_vfr_timestamps_kept_and_faststart(writer: str, tmp_path: Path) -> None:
     assert result.frames == len(want) == 30 and result.path == out
     boxes = _top_boxes(out)
     assert boxes.index("moov") < boxes.index("mdat")  # +faststart
+
+
+@needs_ffprobe
+def test_timestamps_going_backwards_are_repaired_with_one_warning(
+    writer: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As ffmpeg's muxer: a frame whose pts does not increase is written just after the
+    previous one (one warning for the run), never refused."""
+    frames = list(decode(str(VFR)))[:10]
+    swapped = [
+        dataclasses.replace(f, pts=p)
+        for f, p in zip(frames, [0, 40, 20, 20, 140, 30, 200, 240, 260, 300], strict=False)
+    ]
+    out = tmp_path / "repaired.mp4"
+    with caplog.at_level("WARNING", logger="vidpipe"):
+        result = _encode(VFR, out, writer, frames=swapped, **FAST)
+    tb = frames[0].time_base
+    assert result.frames == 10
+    assert _probe_times(out) == [p * tb for p in (0, 40, 41, 42, 140, 141, 200, 240, 260, 300)]
+    warnings = [r for r in caplog.records if "does not follow" in r.getMessage()]
+    assert len(warnings) == 1 and "frame 2" in warnings[0].getMessage()
 
 
 @needs_ffprobe

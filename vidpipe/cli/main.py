@@ -38,6 +38,13 @@ _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "C
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=lambda shown: _show_versions() if shown else None,
+        help="Show the versions of vidpipe and of the FFmpeg each backend uses, and exit.",
+    ),
 ) -> None:
     global _debug
     _debug = debug
@@ -48,6 +55,32 @@ def _root(
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def _show_versions() -> None:
+    typer.echo(_versions())
+    raise typer.Exit(0)
+
+
+def _versions() -> str:
+    """vidpipe's version, PyAV's bundled FFmpeg (`--backend av`, probing, the av writer) and
+    the ffmpeg binary (`--backend ffmpeg`, the ffmpeg writer): they may differ."""
+    from importlib.metadata import version
+
+    import av
+
+    from vidpipe.io.ffmpeg_cmd import binary_version, find_ffmpeg
+
+    lines = [
+        f"vidpipe {version('vidpipe')}",
+        f"PyAV {av.__version__} with FFmpeg {av.ffmpeg_version_info} (--backend av, probe)",
+    ]
+    try:
+        binary = find_ffmpeg()
+        lines.append(f"ffmpeg {binary_version(binary)} at {binary} (--backend ffmpeg)")
+    except VidpipeError as exc:
+        lines.append(f"ffmpeg binary: none ({exc})")
+    return "\n".join(lines)
 
 
 class _LevelPrefix(logging.Formatter):

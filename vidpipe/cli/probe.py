@@ -45,6 +45,7 @@ def info_table(info: VideoInfo) -> str:
         ("file", info.path),
         ("container", info.container),
         ("video stream", f"#{info.stream_index} {info.codec} ({info.profile or '-'})"),
+        ("decoder", info.decoder or "-"),
         ("size", f"{info.width}x{info.height}"),
         ("SAR / DAR", f"{_fmt(info.sar)} / {_fmt(info.dar)}"),
         ("pix_fmt", f"{info.pix_fmt} ({info.bit_depth}-bit {info.chroma_subsampling or '-'})"),

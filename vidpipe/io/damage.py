@@ -13,8 +13,6 @@ from vidpipe.errors import InputError
 
 log = logging.getLogger(__name__)
 
-# What FFmpeg's demuxers log when a file stops in the middle (mov, matroska, generic).
-TRUNCATION_MARKERS = ("partial file", "ended prematurely", "Truncating packet", "truncated")
 # What FFmpeg logs for a packet its decoder rejected (no frame came of it) ...
 BAD_PACKET_MARKERS = ("Error while decoding stream",)
 # ... and for a frame decoded with errors (concealed, and kept: PyAV's `frame.is_corrupt`).
@@ -31,6 +29,7 @@ class DecodeStats:
     demux_error: str | None = None
     truncated: bool = False
     expected_packets: int = 0  # the container's frame count, 0 when it records none
+    empty_packets: int = 0  # index entries without data (AVI: dropped/repeated frames)
 
 
 def check_damage(path: str, stats: DecodeStats) -> None:

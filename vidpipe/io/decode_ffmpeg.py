@@ -23,15 +23,11 @@ from fractions import Fraction
 from typing import IO
 
 from vidpipe.errors import FFmpegError
-from vidpipe.io.damage import (
-    BAD_PACKET_MARKERS,
-    CORRUPT_FRAME_MARKERS,
-    TRUNCATION_MARKERS,
-    DecodeStats,
-    check_damage,
-)
+from vidpipe.io.damage import BAD_PACKET_MARKERS, CORRUPT_FRAME_MARKERS, DecodeStats, check_damage
 from vidpipe.io.ffmpeg_cmd import decode_argv, exit_error, find_ffmpeg
+from vidpipe.io.packets import StreamPackets
 from vidpipe.io.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
+from vidpipe.io.probe import open_container
 from vidpipe.pipeline.concurrency import LineDrain, interrupts_held
 from vidpipe.types import ColorInfo, Frame, PictureType
 
@@ -124,7 +120,7 @@ class ShowinfoParser:
     def feed(self, line: str) -> list[ShowinfoFrame]:
         """Parse one stderr line; returns the frames it completes (0, 1 or 2).
 
-        Other lines are only read for damage: undecodable packets and truncation.
+        Other lines are only read for damage: undecodable packets, frames decoded with errors.
         """
         message = showinfo_message(line)
         if message is None:
@@ -159,9 +155,6 @@ class ShowinfoParser:
             self.stats.bad_packets += 1
         elif any(marker in line for marker in CORRUPT_FRAME_MARKERS):
             self.stats.corrupt_frames += 1
-        elif any(marker in line for marker in TRUNCATION_MARKERS):
-            self.stats.truncated = True
-            self.stats.demux_error = line.split("] ", 1)[-1].strip()
 
     def _in_format_dump(self, line: str) -> bool:
         """True for the lines of FFmpeg's format dump: `Input #0, mov, from 'NAME':` (with the
@@ -222,8 +215,10 @@ def _grow_pipe(stream: IO[bytes]) -> None:
 
 def _next_meta(
     proc: subprocess.Popen[bytes], drain: LineDrain[ShowinfoFrame], count: int
-) -> ShowinfoFrame:
-    """The metadata of frame `count`, waiting while ffmpeg runs (a bounded wait)."""
+) -> ShowinfoFrame | None:
+    """The metadata of frame `count`, waiting while ffmpeg runs (a bounded wait); None when
+    ffmpeg's log has ended (no more frames). showinfo logs a frame before ffmpeg writes its
+    pixels, so the metadata says how many bytes to read."""
     waited = 0.0
     while True:
         try:
@@ -231,51 +226,32 @@ def _next_meta(
         except TimeoutError:
             waited += _POLL_S
         except EOFError:
-            raise FFmpegError(
-                f"ffmpeg sent frame {count} but no showinfo metadata for it", drain.tail()
-            ) from None
+            return None
         limit = _EXITED_GRACE_S if proc.poll() is not None else _META_TIMEOUT_S
         if waited >= limit:
             message = f"no showinfo metadata for frame {count} after {waited:.0f} s"
             raise FFmpegError(message, drain.tail())
 
 
-def _check_meta(
-    meta: ShowinfoFrame, count: int, size_wh: tuple[int, int], drain: LineDrain[ShowinfoFrame]
-) -> Fraction:
-    """The frame's time base; raise FFmpegError when showinfo disagrees with the pixels."""
+def _check_meta(meta: ShowinfoFrame, count: int, drain: LineDrain[ShowinfoFrame]) -> Fraction:
+    """The frame's time base; raise FFmpegError when showinfo's count disagrees with ours."""
     if meta.index != count:
         raise FFmpegError(f"frame count mismatch: pixels of frame {count}, showinfo n={meta.index}")
-    if meta.size_wh is not None and meta.size_wh != size_wh:
-        w, h = meta.size_wh
-        expected = f"{size_wh[0]}x{size_wh[1]}"
-        raise FFmpegError(f"frame {count} is {w}x{h}, expected {expected}", drain.tail())
     if meta.time_base is None:
         raise FFmpegError("showinfo printed no time base", drain.tail())
     return meta.time_base
 
 
 def _end_of_stream(
-    proc: subprocess.Popen[bytes], drain: LineDrain[ShowinfoFrame], count: int, partial: int
+    proc: subprocess.Popen[bytes], drain: LineDrain[ShowinfoFrame], count: int
 ) -> None:
-    """After stdout's EOF: wait for ffmpeg, and check its exit code and the frame counts."""
+    """After ffmpeg's last frame: wait for it to exit, and check its exit code."""
     try:
         code = proc.wait(timeout=_EXIT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise FFmpegError("ffmpeg closed its output but did not exit", drain.tail()) from None
-    extra = 0
-    while True:
-        try:
-            drain.get(timeout=_EXITED_GRACE_S)
-            extra += 1
-        except (EOFError, TimeoutError):
-            break
     if code != 0:
         raise exit_error(code, f"after {count} frames", drain.tail())
-    if partial:
-        raise FFmpegError(f"ffmpeg output ended inside frame {count} ({partial} bytes)")
-    if extra:
-        raise FFmpegError(f"frame count mismatch: {count} frames on stdout, {count + extra} in log")
 
 
 def _shutdown(proc: subprocess.Popen[bytes], drain: LineDrain[ShowinfoFrame] | None) -> None:
@@ -329,21 +305,28 @@ def decode_ffmpeg(
     rotation applied; `rotation` is copied to each frame), in `canonical_pix_fmt(source_pix_fmt)`:
     planes as `plane_shapes` says, e.g. yuv420p -> Y `[H, W]`, U and V `[ceil(H/2), ceil(W/2)]`
     uint8; >8-bit -> little-endian uint16; rgb24 -> one `[H, W, 3]` uint8. Each frame owns
-    its arrays. `pts`, `time_base`, `pict_type`, `key_frame` and colour come from showinfo;
-    colour fields it reports as unknown are taken from `color`; `pkt_size` is None.
+    its arrays, sized as the decoder outputs them (showinfo's `s:`; a Theora picture at an odd
+    offset decodes wider than its header says). `pts` (ffmpeg's best-effort timestamp),
+    `time_base`, `pict_type` and colour come from showinfo (colour fields it reports as
+    unknown are taken from `color`); `index`, `key_frame` and `pkt_size` from the container,
+    demuxed alongside (`StreamPackets`), as the PyAV backend takes them.
 
-    Damage read from ffmpeg's log is counted in `stats` (see `check_damage`). `demuxer` is
-    the probe's container format (see `decode_argv`).
+    Damage is counted in `stats` (see `check_damage`): undecodable packets from ffmpeg's log,
+    truncation from the demuxer. `demuxer` is the probe's container format (`decode_argv`).
     Raises FFmpegError (with the tail of ffmpeg's stderr) when ffmpeg fails, its output ends
     inside a frame, or its pixels and metadata disagree.
     """
     if width <= 0 or height <= 0:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
+    stats = stats if stats is not None else DecodeStats()
     pix_fmt = canonical_pix_fmt(source_pix_fmt)
-    nbytes = frame_nbytes(pix_fmt, width, height)
     argv = decode_argv(
         find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt, demuxer=demuxer
     )
+    container = open_container(path)
+    packets = StreamPackets(container, container.streams[stream_index], stats)
+    if packets.dts_only:
+        packets.order.ordinal_mode = True  # its pts name no packet: nothing to look up
     proc: subprocess.Popen[bytes] | None = None
     drain: LineDrain[ShowinfoFrame] | None = None
     try:
@@ -355,29 +338,48 @@ def decode_ffmpeg(
         drain = LineDrain(
             proc.stderr, parser.feed, finish=parser.finish, name=f"ffmpeg-stderr-{proc.pid}"
         )
-        buf = memoryview(bytearray(nbytes))
-        count = 0
-        while (got := _read_exact(proc.stdout, buf)) == nbytes:
-            meta = _next_meta(proc, drain, count)
-            time_base = _check_meta(meta, count, (width, height), drain)
-            planes = tuple(p.copy() for p in split_planes(buf, pix_fmt, width, height))
+        count, last_index = 0, -1
+        buf = memoryview(bytearray(0))
+        while (meta := _next_meta(proc, drain, count)) is not None:
+            time_base = _check_meta(meta, count, drain)
+            size_wh = meta.size_wh or (width, height)
+            if len(buf) != (nbytes := frame_nbytes(pix_fmt, *size_wh)):
+                buf = memoryview(bytearray(nbytes))
+            got = _read_exact(proc.stdout, buf)
+            if got != nbytes:
+                _end_of_stream(proc, drain, count)
+                if not got:
+                    message = f"frame count mismatch: no pixels for frame {count} of the log"
+                    raise FFmpegError(message)
+                raise FFmpegError(f"ffmpeg output ended inside frame {count} ({got} bytes)")
+            facts = packets.lookup(meta.pts)
+            packets.keep_ahead(count)
+            if facts is not None and facts.index > last_index:
+                last_index = facts.index
+            else:
+                last_index += 1
             yield Frame(
-                planes=planes,
+                planes=tuple(p.copy() for p in split_planes(buf, pix_fmt, *size_wh)),
                 pix_fmt=pix_fmt,
-                index=meta.index,
+                index=last_index,
                 pts=meta.pts,
                 time_base=time_base,
                 pict_type=meta.pict_type,
-                key_frame=meta.key_frame,
+                key_frame=facts.key if facts is not None else meta.key_frame or packets.all_key,
                 color=frame_color(meta, color),
-                pkt_size=None,
+                pkt_size=facts.size if facts is not None else None,
                 rotation=rotation,
             )
             count += 1
-        _end_of_stream(proc, drain, count, got)
+        _end_of_stream(proc, drain, count)
+        if proc.stdout.read(1):
+            message = f"frame count mismatch: pixels after frame {count}, the last in the log"
+            raise FFmpegError(message)
         log.debug("ffmpeg decoded %d frames of %s", count, path)
-        parser.stats.packets = count + parser.stats.bad_packets
-        check_damage(path, parser.stats)
+        packets.drain()
+        check_damage(path, stats)
     finally:
         if proc is not None:
             _shutdown(proc, drain)
+        packets.close()
+        container.close()

@@ -241,33 +241,40 @@ def _planes(frame: Frame, plan: Plan) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
-def _next_pts(frame: Frame, time_base: Fraction, last: int | None) -> int:
-    """The frame's pts in `time_base` (rescaled when its own differs; the previous + 1
-    when it has none); raises VidpipeError when it does not increase."""
+def _next_pts(frame: Frame, time_base: Fraction, last: int | None) -> tuple[int, bool]:
+    """(pts in `time_base`, repaired). The frame's own pts, rescaled when its time base
+    differs; the previous + 1 when it has none, or when it does not increase: as FFmpeg's
+    muxer repairs timestamps that go backwards (then `repaired` is True)."""
     if frame.pts is None:
-        pts = 0 if last is None else last + 1
-    elif frame.time_base != time_base:
-        pts = round(frame.pts * frame.time_base / time_base)
-    else:
-        pts = frame.pts
+        return (0 if last is None else last + 1), False
+    pts = (
+        frame.pts
+        if frame.time_base == time_base
+        else round(frame.pts * frame.time_base / time_base)
+    )
     if last is not None and pts <= last:
-        raise VidpipeError(
-            f"frame {frame.index}: pts {pts} does not follow the previous frame's {last} "
-            f"(time base {time_base}); frames must come in display order"
-        )
-    return pts
+        return last + 1, True
+    return pts, False
 
 
 def _av_frames(frames: Iterable[Frame], plan: Plan) -> Iterator[av.VideoFrame]:
     """PyAV frames ready for the encoder: baked, padded, converted, pts set, colour tagged."""
     last: int | None = None
+    repaired = False
     for frame in frames:
         if (frame.width, frame.height) != plan.source_size_wh:
             w, h = plan.source_size_wh
             raise VidpipeError(
                 f"frame {frame.index} is {frame.width}x{frame.height}; the stream is {w}x{h}"
             )
-        last = _next_pts(frame, plan.time_base, last)
+        last, moved = _next_pts(frame, plan.time_base, last)
+        if moved and not repaired:
+            log.warning(
+                "frame %d: its timestamp does not follow the previous frame's; such frames are "
+                "written just after the previous one (as ffmpeg repairs them)",
+                frame.index,
+            )
+        repaired = repaired or moved
         ready = dataclasses.replace(frame, planes=_planes(frame, plan), pix_fmt=plan.plane_fmt)
         av_frame = to_av_frame(ready)
         if plan.plane_fmt != plan.pix_fmt:

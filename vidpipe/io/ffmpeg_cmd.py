@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
@@ -60,6 +61,22 @@ def find_ffmpeg() -> str:
     raise VidpipeError(
         f"ffmpeg not found: install FFmpeg, `pip install imageio-ffmpeg`, or set {ENV_VAR}"
     )
+
+
+def binary_version(binary: str) -> str:
+    """The version an ffmpeg binary reports (`ffmpeg -version`'s first line, third word)."""
+    try:
+        out = subprocess.run(
+            [binary, "-hide_banner", "-version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    words = out.split()
+    return words[2] if len(words) > 2 and words[0] == "ffmpeg" else "unknown"
 
 
 def decode_argv(

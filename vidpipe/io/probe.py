@@ -6,6 +6,7 @@ every command that probes first fails the same way.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
@@ -20,11 +21,14 @@ from vidpipe.errors import InputError
 from vidpipe.io.avnames import FIELD_ORDER, color_info
 from vidpipe.io.damage import DecodeStats, check_damage
 from vidpipe.io.decode_av import iter_av_frames
+from vidpipe.io.packets import DTS_ONLY_FORMATS
 from vidpipe.io.pixfmt import LAYOUTS
 from vidpipe.io.source import LITERAL_NAME_OPTIONS, resolve_input
 from vidpipe.types import AudioInfo, GopSummary, PictureType, VideoInfo
 
 log = logging.getLogger(__name__)
+
+_NOTIMESTAMPS = 0x100  # AVFMT_NOTIMESTAMPS: a demuxer of raw streams without timestamps
 
 
 def open_container(path: str) -> av.container.InputContainer:
@@ -55,6 +59,7 @@ def probe(path: str, *, gop: bool = False, allow_urls: bool = False) -> VideoInf
     # The decoder freed (its frame threads joined) before FFmpeg's log is switched on
     # briefly to read the siting.
     del stream, container
+    gc.collect()  # ... also one a reference cycle still held
     siting = replace(info.color, chroma_location=chroma_location(first))
     info = replace(info, color=siting)
     if gop:
@@ -64,8 +69,8 @@ def probe(path: str, *, gop: bool = False, allow_urls: bool = False) -> VideoInf
 
 def _first_frame(container, stream, path: str) -> av.VideoFrame:
     stats = DecodeStats()
-    for frame, _index, _size in iter_av_frames(container, stream, stats=stats):
-        return frame
+    for decoded in iter_av_frames(container, stream, stats=stats):
+        return decoded.frame
     raise InputError(f"{path}: no decodable video frame ({stats.demux_error or 'no frames'})")
 
 
@@ -136,12 +141,19 @@ def _video_info(path: str, container, stream, first: av.VideoFrame) -> VideoInfo
         duration = float(stream.duration * time_base)
     elif container.duration:
         duration = container.duration / av.time_base
-    frame_count = stream.frames or _count_packets(path)
+    # AVI counts its empty index entries (dropped or repeated frames) as frames.
+    frame_count = _count_packets(path) if _is_dts_only(container) else stream.frames
+    frame_rate = _fraction(stream.guessed_rate or stream.base_rate)
+    avg_frame_rate = _fraction(stream.average_rate)
+    if container.format.flags & _NOTIMESTAMPS:
+        # A raw elementary stream: its timestamps are made from the codec's own rate.
+        avg_frame_rate = frame_rate or avg_frame_rate
     return VideoInfo(
         path=path,
         container=container.format.name,
         stream_index=stream.index,
-        codec=ctx.name,
+        codec=ctx.codec.canonical_name,
+        decoder=ctx.codec.name,
         profile=stream.profile,
         width=ctx.width,
         height=ctx.height,
@@ -153,14 +165,18 @@ def _video_info(path: str, container, stream, first: av.VideoFrame) -> VideoInfo
         color=color_info(first),
         field_order=FIELD_ORDER.get(int(ctx.field_order or 0), "unknown"),
         rotation=round(first.rotation or 0),
-        frame_rate=_fraction(stream.guessed_rate or stream.base_rate),
-        avg_frame_rate=_fraction(stream.average_rate),
+        frame_rate=frame_rate,
+        avg_frame_rate=avg_frame_rate,
         time_base=time_base,
         duration=duration,
-        frame_count=frame_count,
+        frame_count=frame_count or _count_packets(path),
         bit_rate=stream.bit_rate or container.bit_rate or None,
         audio=tuple(_audio_info(s) for s in container.streams.audio),
     )
+
+
+def _is_dts_only(container: av.container.InputContainer) -> bool:
+    return container.format.name in DTS_ONLY_FORMATS
 
 
 def _count_packets(path: str) -> int:
@@ -174,7 +190,7 @@ def _audio_info(stream) -> AudioInfo:
     ctx = stream.codec_context
     return AudioInfo(
         index=stream.index,
-        codec=ctx.name,
+        codec=ctx.codec.canonical_name,
         sample_rate=ctx.sample_rate,
         channels=ctx.channels,
         layout=ctx.layout.name if ctx.layout else "",
@@ -188,8 +204,8 @@ def _with_gop(info: VideoInfo, resolved: str) -> VideoInfo:
     with open_container(resolved) as container:
         stream = container.streams[info.stream_index]
         types = (
-            (PictureType(int(f.pict_type)), bool(f.key_frame))
-            for f, _i, _s in iter_av_frames(container, stream, stats=stats)
+            (PictureType(int(d.frame.pict_type)), d.key)
+            for d in iter_av_frames(container, stream, stats=stats)
         )
         summary = gop_summary(types)
     check_damage(info.path, stats)
