@@ -6,6 +6,8 @@ written where."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import json
 import os
@@ -14,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -251,23 +254,68 @@ def _session_processes(sid: int) -> list[str]:
     return found
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@contextlib.contextmanager
+def _adopting_orphans() -> Iterator[None]:
+    """While on, this process (not init) adopts orphaned descendants: a child that the driver
+    did not reap before it exited becomes ours, alive or a zombie, and `_orphans` sees it
+    however fast it ends (a check of live processes at exit is a race against its exit)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip(f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
+    try:
+        yield
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def _orphans(sid: int) -> list[str]:
+    """Processes of session `sid` (the driver's) adopted by this process, zombies included:
+    children the driver left behind. Each is killed and reaped here. Call after the
+    driver was waited for."""
+    found = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat.split("(", 1)[1].rsplit(")", 1)[0], stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == os.getpid() and int(fields[3]) == sid:
+            found[int(entry)] = f"{entry} {name} state {fields[0]}"
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return sorted(found.values())
+
+
+def _wait_for_a_worker_writing(proc: subprocess.Popen[str], out: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(".part-" in p.name for p in out.glob(".*")):  # a worker is writing
+            break
+        time.sleep(0.02)
+
+
 def test_ctrl_c_stops_workers_and_the_rerun_finishes(tmp_path: Path) -> None:
     src, out = tmp_path / "in", tmp_path / "out"
-    proc = _start_gamma_batch(tmp_path, clips=4, frames=60)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(".part-" in p.name for p in out.glob(".*")):  # a worker is writing
-                break
-            time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with _adopting_orphans():
+        proc = _start_gamma_batch(tmp_path, clips=4, frames=60)
+        try:
+            _wait_for_a_worker_writing(proc, out)
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        orphans = _orphans(proc.pid)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in stderr
+    assert orphans == []  # every child (workers, the resource tracker) reaped by the driver
     assert _session_processes(proc.pid) == []  # no worker, no ffmpeg left behind
     assert stray_files(out) == []  # no temporary file
     rows = ledger_rows(out)
@@ -279,6 +327,30 @@ def test_ctrl_c_stops_workers_and_the_rerun_finishes(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert all(frame_count(out / f"c{i}.mp4") == 60 for i in range(4))
     assert {r["status"] for r in ledger_rows(out).values()} == {"done"}
+
+
+@pytest.mark.parametrize("ending", ["done", "sigterm"])
+def test_the_driver_reaps_every_child_before_it_exits(tmp_path: Path, ending: str) -> None:
+    """Workers and multiprocessing's resource tracker: none outlives the driver, an orphan,
+    whether the run ends or is stopped by a SIGTERM to the driver alone."""
+    out = tmp_path / "out"
+    with _adopting_orphans():
+        proc = _start_gamma_batch(tmp_path, clips=3, frames=30)
+        try:
+            if ending == "sigterm":
+                _wait_for_a_worker_writing(proc, out)
+                os.kill(proc.pid, signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        orphans = _orphans(proc.pid)
+    assert proc.returncode == (0 if ending == "done" else 130), stderr
+    assert "Traceback" not in stderr
+    assert orphans == []
+    assert _session_processes(proc.pid) == []
+    assert stray_files(out) == []
 
 
 def test_unwritable_outdir_and_output_folder(clips: Path, tmp_path: Path) -> None:

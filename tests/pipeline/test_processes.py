@@ -1,5 +1,7 @@
 """Worker processes leave Ctrl-C to their parent from their first instruction on
-(`start_process` / `ignore_sigint`), tested on the batch worker itself."""
+(`start_process` / `ignore_sigint`), tested on the batch worker itself; and every child is
+reaped, SIGKILLed after a grace if need be, the resource tracker included (`reap`,
+`reaped_children`)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ import logging
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
@@ -78,3 +83,96 @@ def test_the_parents_own_ctrl_c_is_raised_once_the_child_is_started(
         other.join()
     assert seen == ["started"]
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, set())
+
+
+def _ignore_sigterm_and_wait(conn: Connection) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    conn.send("ready")
+    conn.recv()  # until the parent's end closes (it never sends)
+
+
+def _start_stubborn() -> tuple[multiprocessing.process.BaseProcess, Connection]:
+    """A child that ignores SIGTERM, running once this returns."""
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe(duplex=True)
+    proc = ctx.Process(target=_ignore_sigterm_and_wait, args=(theirs,))
+    proc.start()
+    theirs.close()
+    assert ours.poll(60) and ours.recv() == "ready"
+    return proc, ours
+
+
+def test_reap_kills_a_child_that_ignores_sigterm_after_the_grace() -> None:
+    proc, conn = _start_stubborn()
+    try:
+        proc.terminate()
+        start = time.monotonic()
+        concurrency.reap([proc], start + 0.5)
+        took = time.monotonic() - start
+    finally:
+        conn.close()
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join()
+    assert proc.exitcode == -signal.SIGKILL  # reaped: exitcode is known
+    assert 0.5 <= took < 10
+
+
+def test_reap_cut_short_by_ctrl_c_still_kills_and_reaps() -> None:
+    proc, conn = _start_stubborn()
+
+    def ctrl_c(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, ctrl_c)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        start = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            concurrency.reap([proc], start + 60)  # a second Ctrl-C during the grace
+        took = time.monotonic() - start
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        conn.close()
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join()
+    assert proc.exitcode == -signal.SIGKILL and took < 30
+
+
+_SCOPE_SCRIPT = """
+import multiprocessing, multiprocessing.resource_tracker, os, sys, time
+from vidpipe.pipeline import concurrency
+
+def reaped(pid):  # not a child of ours any more: waited for
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+ctx = multiprocessing.get_context("spawn")
+if sys.argv[1] == "before":
+    multiprocessing.resource_tracker.ensure_running()
+with concurrency.reaped_children(5.0):
+    stray = ctx.Process(target=time.sleep, args=(60,))  # its owner forgot it
+    concurrency.start_process(stray)
+    tracker = concurrency._tracker_pid()
+print(stray.exitcode, reaped(tracker), concurrency._tracker_pid() is None)
+"""
+
+
+@pytest.mark.parametrize("tracker", ["inside", "before"])
+def test_reaped_children_leaves_no_child_and_its_own_tracker_reaped(tracker: str) -> None:
+    """A child still running at the end of the block gets SIGTERM and is reaped; the resource
+    tracker is reaped when the block started it, left running when it was running before."""
+    done = subprocess.run(
+        [sys.executable, "-c", _SCOPE_SCRIPT, tracker], capture_output=True, text=True,
+        timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    stray_code, tracker_reaped, tracker_gone = done.stdout.split()
+    assert stray_code == str(-signal.SIGTERM)
+    expected = "True" if tracker == "inside" else "False"
+    assert (tracker_reaped, tracker_gone) == (expected, expected), done.stderr

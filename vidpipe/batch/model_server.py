@@ -43,7 +43,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.pipeline.concurrency import ignore_sigint, start_process
+from vidpipe.pipeline.concurrency import ignore_sigint, reap, start_process
 
 log = logging.getLogger(__name__)
 
@@ -381,9 +381,11 @@ class ModelServers:
                     target=serve, args=(path, device, theirs, level, self.threads),
                     name="vidpipe-model-server",
                 )  # fmt: skip
-                start_process(proc)
-                theirs.close()
-                self._procs.append((proc, ours))
+                self._procs.append((proc, ours))  # owned before a Ctrl-C can end its start
+                try:
+                    start_process(proc)
+                finally:
+                    theirs.close()
                 self.addresses.append(path)
             for (proc, conn), device in zip(self._procs, self.devices, strict=True):
                 self._wait_listening(proc, conn, device)
@@ -407,23 +409,26 @@ class ModelServers:
         self.close()
 
     def close(self) -> None:
-        """Stop every server (told first, killed after STOP_TIMEOUT_S) and collect stats."""
-        for _, conn in self._procs:
-            with contextlib.suppress(OSError):
-                conn.send("stop")
+        """Stop every server (told first, killed after STOP_TIMEOUT_S) and collect stats.
+        Every server is reaped before this returns, a second Ctrl-C meanwhile or not."""
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for proc, conn in self._procs:
-            with contextlib.suppress(EOFError, OSError):
-                if conn.poll(max(0.0, deadline - time.monotonic())):
-                    message = conn.recv()
-                    if message[0] == "stats":
-                        self.stats.append(message[1])
-            proc.join(max(0.0, deadline - time.monotonic()))
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-            conn.close()
-        self._procs.clear()
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
+        try:
+            for _, conn in self._procs:
+                with contextlib.suppress(OSError):
+                    conn.send("stop")
+            for _, conn in self._procs:
+                with contextlib.suppress(EOFError, OSError):
+                    if conn.poll(max(0.0, deadline - time.monotonic())):
+                        message = conn.recv()
+                        if message[0] == "stats":
+                            self.stats.append(message[1])
+        finally:
+            try:
+                reap([proc for proc, _ in self._procs], deadline)
+            finally:
+                for _, conn in self._procs:
+                    conn.close()
+                self._procs.clear()
+                if self._folder is not None:
+                    shutil.rmtree(self._folder, ignore_errors=True)
+                    self._folder = None

@@ -38,7 +38,7 @@ from vidpipe.batch.jobs import LEDGER_NAME, JobSpec, inside_outdir
 from vidpipe.batch.ledger import sha256_file
 from vidpipe.batch.tasks import check_options, output_names, run_task
 from vidpipe.errors import InputError
-from vidpipe.pipeline.concurrency import cpu_cores, ignore_sigint, interrupt, start_process
+from vidpipe.pipeline.concurrency import cpu_cores, ignore_sigint, interrupt, reap, start_process
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,8 @@ class WorkerPool:
         self._spawned = 0
 
     def _spawn(self) -> _Worker:
+        """A new worker, in `_workers` before it starts: a Ctrl-C raised as its start ends
+        (`start_process` holds it until then) leaves it to `close`, not unowned."""
         ours, theirs = self._ctx.Pipe(duplex=True)
         level = logging.getLogger("vidpipe").getEffectiveLevel()
         server = self.servers[self._spawned % len(self.servers)] if self.servers else None
@@ -208,9 +210,18 @@ class WorkerPool:
             target=_worker_main, args=(theirs, self.threads, level, server),
             name="vidpipe-batch-worker",
         )  # fmt: skip
-        start_process(process)
-        theirs.close()
-        return _Worker(process, ours)
+        worker = _Worker(process, ours)
+        self._workers.append(worker)
+        try:
+            start_process(process)
+        except BaseException:
+            if process.pid is None:  # not started: nothing to stop
+                self._workers.remove(worker)
+                ours.close()
+            raise
+        finally:
+            theirs.close()
+        return worker
 
     def run(self, jobs: Sequence[Job], on_start: OnStart, on_finish: OnFinish) -> None:
         """Run every job; `on_start` before a job is sent, `on_finish(job, error, seconds,
@@ -238,8 +249,7 @@ class WorkerPool:
             if worker.job is None:
                 return worker
         if len(self._workers) < self.size:
-            self._workers.append(self._spawn())
-            return self._workers[-1]
+            return self._spawn()
         return None
 
     def _collect(self, worker: _Worker, on_finish: OnFinish) -> None:
@@ -266,21 +276,22 @@ class WorkerPool:
 
     def close(self) -> None:
         """Stop every worker: idle ones are told to end, busy ones get SIGTERM (their
-        temporary files are removed), then any still alive after STOP_GRACE_S is killed."""
-        for worker in self._workers:
-            with contextlib.suppress(OSError, ValueError):
-                if worker.job is None:
-                    worker.conn.send(None)
-                else:
-                    worker.process.terminate()
-        deadline = time.monotonic() + STOP_GRACE_S
-        for worker in self._workers:
-            worker.process.join(max(0.0, deadline - time.monotonic()))
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
-            worker.conn.close()
-        self._workers.clear()
+        temporary files are removed), then any still alive after STOP_GRACE_S is killed.
+        Every worker is reaped before this returns, a second Ctrl-C meanwhile or not."""
+        try:
+            for worker in self._workers:
+                with contextlib.suppress(OSError, ValueError):
+                    if worker.job is None:
+                        worker.conn.send(None)
+                    else:
+                        worker.process.terminate()
+        finally:
+            try:
+                reap([w.process for w in self._workers], time.monotonic() + STOP_GRACE_S)
+            finally:
+                for worker in self._workers:
+                    worker.conn.close()
+                self._workers.clear()
 
 
 # --- the driver --------------------------------------------------------------------------

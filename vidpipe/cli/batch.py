@@ -68,8 +68,9 @@ def batch_command(
     if servers:
         options["device"] = "cuda"  # recorded in the ledger: a CPU run's outputs are redone
     from vidpipe.batch.jobs import discover
-    from vidpipe.batch.runner import Settings, prepare_outdir, run_batch
+    from vidpipe.batch.runner import STOP_GRACE_S, Settings, prepare_outdir, run_batch
     from vidpipe.batch.tasks import check_model, check_options
+    from vidpipe.pipeline.concurrency import reaped_children
 
     checked = check_options(task, options)  # bad option: exit 2 before any job starts
     if task == "detect":
@@ -85,7 +86,10 @@ def batch_command(
         jobs, retries, retry_failed, content_hash, quiet_progress(), engine=engine,
         address=address, servers=servers,
     )  # fmt: skip
-    result = run_batch(specs, outdir, task, options, settings)
+    # Every worker, model server and multiprocessing's resource tracker is reaped before
+    # the command ends, however it ends: none outlives `vidpipe` as an orphan.
+    with reaped_children(STOP_GRACE_S):
+        result = run_batch(specs, outdir, task, options, settings)
     if report is not None:
         _write_report(report, result.as_dict())
     _summary(result, quiet=quiet_progress() is True)
