@@ -11,7 +11,7 @@ import pytest
 from conftest import FFMPEG, SAMPLE_CLIPS, ffprobe_frames, needs_ffmpeg_cli, needs_ffprobe
 
 from vidpipe.io.decode import decode
-from vidpipe.io.packets import _DisplayOrder
+from vidpipe.io.packets import BestEffort, _DisplayOrder
 from vidpipe.io.pixfmt import split_planes
 from vidpipe.types import PictureType
 
@@ -112,3 +112,21 @@ def test_display_order_matches_sorting(seed):
         order.add(pts, 1)
     order.finish()
     assert [order.take(p)[0] for p in display] == list(range(len(display)))
+
+
+def test_best_effort_timestamps_follow_ffmpegs_rule():
+    """libavcodec's guess_correct_pts: pts while it is the less faulty clock, else dts; a
+    frame with neither follows the previous by its duration (as the ffmpeg CLI times it)."""
+    good = BestEffort()
+    assert [good.next(p, d) for p, d in [(0, None), (1, 0), (2, 1), (3, 2)]] == [0, 1, 2, 3]
+    # pts invented in decode order on a stream with B-frames (AVI in FFmpeg 8): the first
+    # pts going backwards hands over to dts for good.
+    faulty = BestEffort()
+    pairs = [(1, 2), (3, 3), (2, 4), (5, 5), (4, 6), (7, 7)]
+    assert [faulty.next(p, d) for p, d in pairs] == [1, 3, 4, 5, 6, 7]
+    no_pts = BestEffort()
+    assert [no_pts.next(None, d) for d in (1, 2, 3)] == [1, 2, 3]
+    assert no_pts.next(None, None) == 4  # the flushed last frame: previous + its step
+    assert no_pts.next(None, None, duration=5) == 5  # ... by the previous frame's duration
+    assert no_pts.next(None, None) == 10
+    assert BestEffort(default_step=40).next(None, None) is None  # nothing to follow yet
