@@ -1,7 +1,9 @@
-"""Shared fixtures: the committed sample clips, ffprobe as an oracle, clips made on the fly."""
+"""Shared fixtures: the committed sample clips, ffprobe as an oracle, clips made on the fly, and
+the corpus of real footage from PyPI packages (scripts/fetch_corpus.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -238,3 +240,51 @@ def http_mirror() -> Iterator[tuple[str, dict[str, bytes], list[str]]]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+# --- Real footage from pinned PyPI packages (scripts/fetch_corpus.py, issue 11) --------------
+
+
+def _load_fetch_corpus():
+    """scripts/fetch_corpus.py as a module (scripts/ is not a package)."""
+    path = ROOT / "scripts" / "fetch_corpus.py"
+    spec = importlib.util.spec_from_file_location("fetch_corpus", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fetch_corpus", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+fetch_corpus = _load_fetch_corpus()
+CORPUS = fetch_corpus.MANIFEST  # CorpusFile entries; `.id` is e.g. "puremagic/test.avi"
+CORPUS_IDS = [entry.id for entry in CORPUS]
+
+
+@pytest.fixture(scope="session")
+def _corpus_fetch() -> tuple[list[Path] | None, str]:
+    """(the corpus files, "") or (None, why pip could not download them). A download that does
+    not match its pinned sha256 fails; so does an unreachable registry when
+    VIDPIPE_CORPUS_REQUIRED=1 (for CI, which has registry access)."""
+    try:
+        return fetch_corpus.fetch_corpus(), ""
+    except fetch_corpus.CorpusUnavailable as exc:
+        if os.environ.get("VIDPIPE_CORPUS_REQUIRED") == "1":
+            pytest.fail(f"VIDPIPE_CORPUS_REQUIRED=1 but the corpus is unavailable: {exc}")
+        return None, str(exc)
+
+
+@pytest.fixture(scope="session")
+def corpus_or_none(_corpus_fetch: tuple[list[Path] | None, str]) -> list[Path] | None:
+    """The corpus files in CORPUS order (fetched once into $VIDPIPE_CORPUS_DIR or
+    ~/.cache/vidpipe/corpus), or None when pip cannot download them."""
+    return _corpus_fetch[0]
+
+
+@pytest.fixture(scope="session")
+def real_corpus(_corpus_fetch: tuple[list[Path] | None, str]) -> list[Path]:
+    """The corpus files (list of Paths, CORPUS order); skips when pip cannot reach PyPI."""
+    paths, why = _corpus_fetch
+    if paths is None:
+        pytest.skip(f"real-media corpus unavailable (pip cannot download it): {why}")
+    return paths
