@@ -282,7 +282,7 @@ class Oracle:
 
 def probe_oracle(path: Path) -> Oracle:
     entries = (
-        "stream=codec_name,width,height,r_frame_rate,time_base"
+        "stream=codec_name,width,height,r_frame_rate,avg_frame_rate,time_base"
         ":frame=best_effort_timestamp,pict_type,key_frame,pkt_pos,pkt_size,width,height"
         ":packet=pos,flags,size"
     )
@@ -386,7 +386,8 @@ def test_frames_type_i_are_ffprobes_i_frames(media: str, backend: str, bg: Backg
 
 @pytest.mark.parametrize("media", MEDIA, indirect=True)
 def test_probe_matches_ffprobe(media: str, bg: Background) -> None:
-    """probe --json: codec, frame rate (r_frame_rate) and size as ffprobe's stream. (Read from
+    """probe --json: codec, frame rates (r_frame_rate, avg_frame_rate where ffprobe has one),
+    size as ffprobe's stream, and the frame count is the frames ffprobe decodes. (Read from
     the `probe --json --gop` run the next test checks too: one vidpipe start-up fewer.)"""
     info = json.loads(succeeded(bg.cli(media, bg.args("probe_gop", bg.path(media)))))
     stream = bg.oracle(media).stream
@@ -395,13 +396,18 @@ def test_probe_matches_ffprobe(media: str, bg: Background) -> None:
         "frame_rate": Fraction(info["frame_rate"]),
         "width": info["width"],
         "height": info["height"],
+        "frame_count": info["frame_count"],
     }
     want = {
         "codec": stream["codec_name"],
         "frame_rate": Fraction(stream["r_frame_rate"]),
         "width": stream["width"],
         "height": stream["height"],
+        "frame_count": len(bg.oracle(media).frames),
     }
+    if stream["avg_frame_rate"] != "0/0":
+        got["avg_frame_rate"] = Fraction(info["avg_frame_rate"])
+        want["avg_frame_rate"] = Fraction(stream["avg_frame_rate"])
     assert got == want, f"vidpipe {got} != ffprobe {want}"
 
 
