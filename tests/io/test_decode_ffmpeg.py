@@ -3,6 +3,7 @@ drain, and end-to-end decoding against PyAV as the oracle, with both ffmpeg bina
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import os
@@ -128,6 +129,10 @@ def test_frame_color_falls_back_per_field() -> None:
     assert frame_color(meta, None) == ColorInfo()
     tagged = _feed([CONFIG_51, FRAME_90_NOCHECK, COLOR_90_TAGGED])[0]
     assert frame_color(tagged, given) == ColorInfo("bt709", "tv", "bt709", "bt709", "left")
+    # ffmpeg's threads write stderr unlocked: a decoder's message inside showinfo's colour line
+    # (seen on a fuzzed file: "color_range:unknownReference") is no colour name.
+    garbled = dataclasses.replace(tagged, color_range="unknownReference", color_trc="bt7[h264")
+    assert frame_color(garbled, given) == ColorInfo("bt709", "pc", "bt709", "smpte170m", "left")
 
 
 # --- LineDrain (the stderr side channel) ----------------------------------------------------

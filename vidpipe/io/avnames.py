@@ -58,6 +58,8 @@ TRANSFER = {
     17: "smpte428",
     18: "arib-std-b67",
 }
+# FFmpeg's chroma location names (av_chroma_location_name), "unspecified" aside.
+CHROMA_LOCATIONS = frozenset({"left", "center", "topleft", "top", "bottomleft", "bottom"})
 FIELD_ORDER = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 
 

@@ -17,12 +17,13 @@ import logging
 import re
 import shlex
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import IO
 
 from vidpipe.errors import FFmpegError
+from vidpipe.io.avnames import CHROMA_LOCATIONS, MATRIX, PRIMARIES, RANGE, TRANSFER
 from vidpipe.io.damage import BAD_PACKET_MARKERS, CORRUPT_FRAME_MARKERS, DecodeStats, check_damage
 from vidpipe.io.ffmpeg_cmd import decode_argv, exit_error, find_ffmpeg
 from vidpipe.io.packets import StreamPackets
@@ -177,18 +178,21 @@ class ShowinfoParser:
 
 
 def frame_color(meta: ShowinfoFrame, given: ColorInfo | None) -> ColorInfo:
-    """ColorInfo from showinfo's names; an unknown field takes `given`'s value, if given."""
+    """ColorInfo from showinfo's names; an unknown field takes `given`'s value, if given.
+
+    A name FFmpeg does not have counts as unknown: ffmpeg's threads write stderr unlocked, so
+    a decoder's message can land inside showinfo's line ("color_range:unknownReference")."""
     base = given if given is not None else ColorInfo()
 
-    def pick(value: str | None, fallback: str) -> str:
-        return fallback if value is None or value in _UNKNOWN else value
+    def pick(value: str | None, known: Iterable[str], fallback: str) -> str:
+        return value if value in known and value not in _UNKNOWN else fallback
 
     return ColorInfo(
-        matrix=pick(meta.color_space, base.matrix),
-        range=pick(meta.color_range, base.range),
-        primaries=pick(meta.color_primaries, base.primaries),
-        transfer=pick(meta.color_trc, base.transfer),
-        chroma_location=pick(meta.chroma_location, base.chroma_location),
+        matrix=pick(meta.color_space, MATRIX.values(), base.matrix),
+        range=pick(meta.color_range, RANGE.values(), base.range),
+        primaries=pick(meta.color_primaries, PRIMARIES.values(), base.primaries),
+        transfer=pick(meta.color_trc, TRANSFER.values(), base.transfer),
+        chroma_location=pick(meta.chroma_location, CHROMA_LOCATIONS, base.chroma_location),
     )
 
 
