@@ -12,7 +12,7 @@ import pytest
 
 from vidpipe.detect.draw import PALETTE_RGB, annotate, class_color
 from vidpipe.io.image import to_rgb
-from vidpipe.io.pixfmt import LAYOUTS, plane_shapes
+from vidpipe.pixfmt import LAYOUTS, plane_shapes
 from vidpipe.types import ColorInfo, Detections, Frame
 
 NAMES = ["person", "car", "truck"]

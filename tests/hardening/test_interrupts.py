@@ -177,7 +177,7 @@ def test_signal_mid_run_leaves_nothing(
 @pytest.fixture
 def fresh_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     """`interrupt` sets the process-wide cancel flag: give this test its own."""
-    from vidpipe.pipeline import concurrency
+    from vidpipe.runtime import concurrency
 
     monkeypatch.setattr(concurrency, "_cancelled", threading.Event())
     monkeypatch.setattr(concurrency, "_held", 0)
@@ -185,8 +185,8 @@ def fresh_flag(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_interrupt_is_held_to_the_end_of_the_section(fresh_flag: None) -> None:
-    from vidpipe.pipeline import concurrency
-    from vidpipe.pipeline.concurrency import interrupt, interrupts_held
+    from vidpipe.runtime import concurrency
+    from vidpipe.runtime.concurrency import interrupt, interrupts_held
 
     with pytest.raises(KeyboardInterrupt):
         interrupt(signal.SIGINT)  # outside a section: at once
@@ -229,7 +229,7 @@ def test_a_run_after_an_interrupted_one_in_the_same_process_is_not_cancelled(
     """The cancel flag an interrupt set stays set when `main()` returns 130; the next
     in-process `main()` clears it, else its first `prefetch` would stop it at once."""
     from vidpipe.cli.main import main
-    from vidpipe.pipeline import concurrency
+    from vidpipe.runtime import concurrency
 
     clip = make_clip(tmp_path / "in.mp4", frames=8)
     with pytest.raises(KeyboardInterrupt):

@@ -12,7 +12,7 @@ from conftest import FFMPEG, SAMPLE_CLIPS, ffprobe_frames, needs_ffmpeg_cli, nee
 
 from vidpipe.io.decode import decode
 from vidpipe.io.packets import BestEffort, _DisplayOrder
-from vidpipe.io.pixfmt import split_planes
+from vidpipe.pixfmt import split_planes
 from vidpipe.types import PictureType
 
 

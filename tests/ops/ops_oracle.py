@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vidpipe.io.pixfmt import frame_nbytes, split_planes
+from vidpipe.pixfmt import frame_nbytes, split_planes
 
 FFMPEG = shutil.which("ffmpeg")
 

@@ -43,7 +43,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.pipeline.concurrency import ignore_sigint, reap, start_process
+from vidpipe.runtime.concurrency import ignore_sigint, reap, start_process
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import re
 import signal
 import sys
 import time
@@ -38,12 +37,12 @@ from vidpipe.batch.jobs import LEDGER_NAME, JobSpec, inside_outdir
 from vidpipe.batch.ledger import sha256_file
 from vidpipe.batch.tasks import check_options, output_names, run_task
 from vidpipe.errors import InputError
-from vidpipe.pipeline.concurrency import cpu_cores, ignore_sigint, interrupt, reap, start_process
+from vidpipe.runtime.concurrency import cpu_cores, ignore_sigint, interrupt, reap, start_process
+from vidpipe.runtime.files import TEMP_NAME
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".vidpipe-batch.lock"
-TEMP_NAME = re.compile(r"^\..+\.part-[0-9a-f]{8}$")  # vidpipe.io.output.reserve_temp's names
 WAIT_S = 0.5  # longest wait on the workers before the bar refreshes
 STOP_GRACE_S = 5.0  # a stopped worker's time to remove its temporary files
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -191,18 +190,12 @@ def _run_process(
 def _run_frames(source: str, target: Path, info: VideoInfo) -> None:
     """The listing of `vidpipe frames --json`, one JSON object per frame."""
     from vidpipe.io.decode import decode
-    from vidpipe.io.output import remove_temp, reserve_temp
+    from vidpipe.runtime.files import atomic_path
     from vidpipe.types import frame_record
 
-    tmp = reserve_temp(target)
-    try:
-        with open(tmp, "w", encoding="utf-8") as file:
-            for frame in decode(source, info=info):
-                file.write(json.dumps(frame_record(frame)) + "\n")
-        os.replace(tmp, target)
-    except BaseException:
-        remove_temp(tmp)
-        raise
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as file:
+        for frame in decode(source, info=info):
+            file.write(json.dumps(frame_record(frame)) + "\n")
 
 
 def detector_key(options: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -70,7 +70,7 @@ def batch_command(
     from vidpipe.batch.jobs import discover
     from vidpipe.batch.runner import STOP_GRACE_S, Settings, prepare_outdir, run_batch
     from vidpipe.batch.tasks import check_model, check_options
-    from vidpipe.pipeline.concurrency import reaped_children
+    from vidpipe.runtime.concurrency import reaped_children
 
     checked = check_options(task, options)  # bad option: exit 2 before any job starts
     if task == "detect":
@@ -121,15 +121,10 @@ def _gpus(text: str, task: str, engine: str, device: str | None) -> tuple[str, .
 
 def _write_report(path: Path, content: dict[str, Any]) -> None:
     """The report JSON, written atomically."""
-    from vidpipe.io.output import remove_temp, reserve_temp
+    from vidpipe.runtime.files import atomic_path
 
-    tmp = reserve_temp(Path(os.path.abspath(path)))
-    try:
+    with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        remove_temp(tmp)
-        raise
 
 
 def _summary(result: Any, *, quiet: bool) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import typer
 
 from vidpipe.errors import VidpipeError
-from vidpipe.pipeline.concurrency import interrupt, uncancel
+from vidpipe.runtime.concurrency import interrupt, uncancel
 
 app = typer.Typer(
     name="vidpipe",

@@ -66,13 +66,12 @@ def convert_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
 ) -> None:
     """Write a model's weights (batch norm folded) as vidpipe safetensors."""
-    import os
     from pathlib import Path
 
     from vidpipe.detect.hub import resolve_model
     from vidpipe.detect.weights import load_weights, save_safetensors
     from vidpipe.errors import InputError
-    from vidpipe.io.output import remove_temp, reserve_temp
+    from vidpipe.runtime.files import atomic_path
 
     target = Path(output)
     if target.suffix.lower() != ".safetensors":
@@ -80,12 +79,8 @@ def convert_command(
     if target.exists() and not overwrite:
         raise InputError(f"{output} exists (use --overwrite to replace it)")
     model = load_weights(resolve_model(source))
-    tmp = reserve_temp(target)
-    try:
+    with atomic_path(target) as tmp:
         save_safetensors(model, tmp)
-        os.replace(tmp, target)
-    finally:
-        remove_temp(tmp)
     typer.echo(f"{target} ({model.variant.name}, {model.num_classes} classes)")
 
 

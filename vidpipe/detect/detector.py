@@ -23,7 +23,7 @@ from vidpipe.detect.postprocess import postprocess
 from vidpipe.detect.preprocess import Letterbox, letterbox
 from vidpipe.detect.weights import load_weights
 from vidpipe.errors import InputError
-from vidpipe.pipeline.concurrency import cpu_cores, thread_map
+from vidpipe.runtime.concurrency import cpu_cores, thread_map
 from vidpipe.types import Detections, Frame
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from vidpipe.io.pixfmt import LAYOUTS, PixFmtLayout
 from vidpipe.ops.color import resolve_matrix, resolve_range, rgb_to_yuv
+from vidpipe.pixfmt import LAYOUTS, PixFmtLayout
 from vidpipe.types import Detections, Frame
 
 __all__ = ["PALETTE_RGB", "annotate", "class_color", "default_thickness", "label_font_px"]
@@ -75,7 +75,7 @@ def annotate(
     """Draw boxes and "name 0.87" labels onto a frame, in its own pixel format.
 
     Args:
-        frame: host frame (numpy planes) of any pix_fmt in `vidpipe.io.pixfmt.LAYOUTS`: planar
+        frame: host frame (numpy planes) of any pix_fmt in `vidpipe.pixfmt.LAYOUTS`: planar
             Y'CbCr (4:2:0, 4:2:2, 4:4:4, 4:4:0, 4:1:1; 8..16 bit), gray, rgb24 or bgr24.
         dets: xyxy `[N, 4]` float32 x1 y1 x2 y2 in DISPLAY pixels (the frame as shown after its
             rotation), scores `[N]` 0..1, class_ids `[N]` int64.

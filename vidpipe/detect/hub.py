@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from vidpipe import __version__
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.io.output import remove_temp, reserve_temp
+from vidpipe.runtime.files import remove_temp, reserve_temp
 
 log = logging.getLogger(__name__)
 

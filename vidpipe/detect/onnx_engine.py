@@ -17,7 +17,7 @@ import torch
 
 from vidpipe.detect.head import STRIDES, decode_boxes
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.pipeline.concurrency import cpu_cores, thread_map
+from vidpipe.runtime.concurrency import cpu_cores, thread_map
 
 
 def available() -> bool:

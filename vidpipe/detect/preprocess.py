@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidpipe.io.pixfmt import LAYOUTS
 from vidpipe.ops.color import resolve_matrix, resolve_range, yuv_to_rgb
+from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import Frame
 
 PAD_VALUE = 114.0

@@ -23,7 +23,7 @@ from typing import IO
 
 from vidpipe.detect.coco import category_id
 from vidpipe.errors import VidpipeError
-from vidpipe.io.output import remove_temp, reserve_temp
+from vidpipe.runtime.files import remove_temp, reserve_temp
 from vidpipe.types import Detections
 
 log = logging.getLogger(__name__)

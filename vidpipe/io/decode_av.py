@@ -25,8 +25,8 @@ from vidpipe.errors import InputError
 from vidpipe.io.avnames import color_info
 from vidpipe.io.damage import DecodeStats, check_damage
 from vidpipe.io.packets import LOOKAHEAD, BestEffort, StreamPackets, default_step
-from vidpipe.io.pixfmt import LAYOUTS, canonical_pix_fmt
 from vidpipe.io.source import LITERAL_NAME_OPTIONS
+from vidpipe.pixfmt import LAYOUTS, canonical_pix_fmt
 from vidpipe.types import Frame, PictureType
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,9 @@ from vidpipe.io.avnames import CHROMA_LOCATIONS, MATRIX, PRIMARIES, RANGE, TRANS
 from vidpipe.io.damage import BAD_PACKET_MARKERS, CORRUPT_FRAME_MARKERS, DecodeStats, check_damage
 from vidpipe.io.ffmpeg_cmd import decode_argv, exit_error, find_ffmpeg
 from vidpipe.io.packets import StreamPackets
-from vidpipe.io.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
 from vidpipe.io.probe import open_container
-from vidpipe.pipeline.concurrency import LineDrain, interrupts_held
+from vidpipe.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
+from vidpipe.runtime.concurrency import LineDrain, interrupts_held
 from vidpipe.types import ColorInfo, Frame, PictureType
 
 log = logging.getLogger(__name__)

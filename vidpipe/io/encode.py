@@ -47,12 +47,11 @@ from vidpipe.io.output import (
     default_pix_fmt,
     open_output,
     output_format,
-    remove_temp,
-    reserve_temp,
     source_streams,
 )
-from vidpipe.io.pixfmt import LAYOUTS, plane_shapes
 from vidpipe.io.source import LITERAL_NAME_OPTIONS, resolve_input
+from vidpipe.pixfmt import LAYOUTS, plane_shapes
+from vidpipe.runtime.files import remove_temp, reserve_temp
 from vidpipe.types import ColorInfo, Frame
 
 __all__ = [

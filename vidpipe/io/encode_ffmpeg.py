@@ -38,10 +38,9 @@ from vidpipe.io.output import (
     Plan,
     color_values,
     open_output,
-    remove_temp,
-    reserve_temp,
 )
-from vidpipe.pipeline.concurrency import LineDrain, interrupts_held
+from vidpipe.runtime.concurrency import LineDrain, interrupts_held
+from vidpipe.runtime.files import remove_temp, reserve_temp
 
 log = logging.getLogger(__name__)
 

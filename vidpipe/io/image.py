@@ -9,7 +9,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from vidpipe.io.pixfmt import LAYOUTS
+from vidpipe.pixfmt import LAYOUTS
+from vidpipe.runtime.files import atomic_path
 from vidpipe.types import Frame
 
 _SWS_MATRIX = {
@@ -60,11 +61,6 @@ def rotate_for_display(image: np.ndarray, rotation: int) -> np.ndarray:
 
 def save_image(frame: Frame, path: str | os.PathLike[str], *, quality: int = 95) -> None:
     """Write a frame as PNG or JPEG (by suffix); written to a temporary name, then renamed."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.part")
-    fmt = "JPEG" if target.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    try:
+    fmt = "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    with atomic_path(path) as tmp:
         Image.fromarray(to_rgb(frame)).save(tmp, format=fmt, quality=quality)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

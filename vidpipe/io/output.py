@@ -15,7 +15,6 @@ import contextlib
 import io
 import logging
 import os
-import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -266,7 +265,7 @@ def default_pix_fmt(codec: av.Codec, plane_fmt: str) -> str:
     layout (planes, chroma subsampling) at the nearest higher, then lower, bit depth;
     else yuv420p; else the codec's first format.
     """
-    from vidpipe.io.pixfmt import LAYOUTS
+    from vidpipe.pixfmt import LAYOUTS
 
     formats = _codec_formats(codec)
     if not formats or plane_fmt in formats:
@@ -303,32 +302,6 @@ def color_values(color: ColorInfo) -> dict[str, tuple[int, str]]:
 
 
 # --- the output file ---------------------------------------------------------------------
-
-
-def reserve_temp(target: Path) -> Path:
-    """Create an empty, hidden, unique file beside `target` (mode 0666 less the umask).
-
-    Its name has no `%`: FFmpeg's image2 muxer (a .png / .jpg output) would read `%d` in it
-    as a frame-number pattern and write another file (`.shot1.png.part-...`)."""
-    name = target.name.replace("%", "_")
-    while True:
-        tmp = target.with_name(f".{name}.part-{secrets.token_hex(4)}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise VidpipeError(f"cannot write in {target.parent}: {exc.strerror}") from exc
-        os.close(fd)
-        return tmp
-
-
-def remove_temp(path: Path) -> None:
-    """Remove a temporary file, logging (not raising) when that fails."""
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("could not remove temporary file %s: %s", path, exc)
 
 
 @contextlib.contextmanager

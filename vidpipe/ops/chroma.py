@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vidpipe.io.pixfmt import LAYOUTS, canonical_pix_fmt
 from vidpipe.ops._backend import is_tensor
+from vidpipe.pixfmt import LAYOUTS, canonical_pix_fmt
 
 if TYPE_CHECKING:
     import torch

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from vidpipe.pipeline.batching import batched
-from vidpipe.pipeline.concurrency import prefetch
+from vidpipe.runtime.concurrency import prefetch
 from vidpipe.types import Detections, Frame
 
 OnResult = Callable[[Frame, Detections], None]

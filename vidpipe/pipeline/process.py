@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from vidpipe.io.decode import Backend, decode
 from vidpipe.io.encode import EncodeOptions, EncodeResult, encode
 from vidpipe.io.probe import probe
-from vidpipe.pipeline.concurrency import prefetch
+from vidpipe.runtime.concurrency import prefetch
 from vidpipe.types import Frame, VideoInfo
 
 Stage = Callable[[Iterator[Frame]], Iterator[Frame]]

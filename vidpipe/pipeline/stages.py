@@ -13,10 +13,10 @@ from typing import Literal
 
 import numpy as np
 
-from vidpipe.io.pixfmt import LAYOUTS
 from vidpipe.ops.chroma import chroma_of, pix_fmt_for, resample_chroma, resolve_siting
 from vidpipe.ops.color import resolve_matrix, resolve_range, rgb_to_yuv, yuv_to_rgb
 from vidpipe.ops.gamma import apply_lut, check_gamma, gamma_lut, gamma_rgb
+from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import Frame
 
 GammaOn = Literal["luma", "rgb"]

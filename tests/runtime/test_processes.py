@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from vidpipe.batch.runner import _worker_main
-from vidpipe.pipeline import concurrency
+from vidpipe.runtime import concurrency
 
 
 def _ignores_sigint(pid: int) -> bool:
@@ -164,7 +164,7 @@ def test_reap_cut_short_by_ctrl_c_still_kills_and_reaps() -> None:
 
 _SCOPE_SCRIPT = """
 import multiprocessing, multiprocessing.resource_tracker, os, sys, time
-from vidpipe.pipeline import concurrency
+from vidpipe.runtime import concurrency
 
 def reaped(pid):  # not a child of ours any more: waited for
     try:
