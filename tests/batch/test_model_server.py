@@ -19,7 +19,7 @@ import pytest
 import torch
 from conftest import NANO_ONNX, make_dog_clip, needs_nano
 
-from vidpipe.batch import model_server
+from vidpipe.batch import model_client, model_server
 from vidpipe.batch.jobs import discover
 from vidpipe.batch.runner import Settings, run_batch
 from vidpipe.batch.tasks import check_options
@@ -112,7 +112,7 @@ class _InProcessServer:
     def connect(self, n: int, options: dict) -> list:
         made: list = []
         for _ in range(n):
-            self.background(lambda: made.append(model_server.RemoteDetector(self.path, options)))
+            self.background(lambda: made.append(model_client.RemoteDetector(self.path, options)))
         self.until(lambda: len(made) == n, "the clients to open")
         return made
 
@@ -184,7 +184,7 @@ def test_a_bad_model_fails_its_client_only(
 
     def open_bad() -> None:
         try:
-            model_server.RemoteDetector(harness.path, _options(model=str(bad)))
+            model_client.RemoteDetector(harness.path, _options(model=str(bad)))
         except VidpipeError as exc:
             errors.append(str(exc))
 
@@ -201,14 +201,14 @@ def test_a_bad_model_fails_its_client_only(
 def test_a_dead_server_is_one_clear_error(clips: Path) -> None:
     with model_server.ModelServers(["cpu"], threads=1) as servers:
         (address,) = servers.addresses
-        detector = model_server.RemoteDetector(address, _options())
+        detector = model_client.RemoteDetector(address, _options())
         for proc, _ in servers._procs:
             os.kill(proc.pid, signal.SIGKILL)
             proc.join()
         with pytest.raises(VidpipeError, match="the model server stopped"):
             detector.infer(detector.prepare(_frames(clips / "a.mp4", 1)))
         with pytest.raises(VidpipeError, match="the model server is not running"):
-            model_server.RemoteDetector(address, _options())
+            model_client.RemoteDetector(address, _options())
     assert not os.path.exists(os.path.dirname(address))  # the socket folder is removed
 
 

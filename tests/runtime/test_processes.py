@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from vidpipe.batch.runner import _worker_main
+from vidpipe.batch.worker import _worker_main
 from vidpipe.runtime import concurrency
 
 

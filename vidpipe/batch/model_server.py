@@ -9,15 +9,17 @@ decode.
               ◄── detections (boxes only) ◄──────────────── MAX_FRAMES of one model ─► one
                                                               upload, forward, NMS
 
+This module is the server's side: `ModelServers` (the driver's handle: one `serve` process
+per device), `ModelServer` (a server's loop), `ServerStats`, and `parse_gpus` (`--gpus`).
+The worker's side, `RemoteDetector`, and the wire protocol are `model_client.py`'s.
+
 Transport: a Unix socket per server in a private (0700) temporary folder; one connection per
-job; `multiprocessing.connection` framing (a pickled header, then the raw uint8 letterboxed
-images, 3 x S x S bytes a frame: a quarter of float32, and half of what the model's fp16
-input would be). The server is one thread: it waits on its socket, its clients and the
-driver's control pipe together, reads the requests that are queued after each forward pass
-(continuous batching: no added wait when the GPU is idle), reads their images into one
-(pinned) staging buffer, uploads that once and answers each request with its detections,
-in order. Requests are batched together when they use the same detector (model, size,
-thresholds, classes: one key per set of options, loaded once).
+job. The server is one thread: it waits on its socket, its clients and the driver's control
+pipe together, reads the requests that are queued after each forward pass (continuous
+batching: no added wait when the GPU is idle), reads their images into one (pinned) staging
+buffer, uploads that once and answers each request with its detections, in order. Requests
+are batched together when they use the same detector (model, size, thresholds, classes: one
+key per set of options, loaded once).
 
 Failures: a worker that dies only drops its connection; a server that dies fails the jobs
 that use it (their error says so) and the driver reports it; a forward pass that raises (CUDA
@@ -37,13 +39,16 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.runtime.concurrency import ignore_sigint, reap, start_process
+
+if TYPE_CHECKING:
+    from vidpipe.detectors.options import DetectOptions
 
 log = logging.getLogger(__name__)
 
@@ -74,75 +79,13 @@ def parse_gpus(text: str) -> tuple[str, ...]:
     return tuple(f"cuda:{i}" for i in indices)
 
 
-# --- the worker's side ---------------------------------------------------------------------
-
-
-class RemoteDetector:
-    """A `FrameDetector` whose model runs in a model server: `prepare` letterboxes the frames
-    on this process's CPU and sends them; `infer` waits for their detections (answers come
-    in request order, so several batches can be in flight). Close it when the job ends."""
-
-    def __init__(self, address: str, options: Mapping[str, Any]) -> None:
-        try:
-            self._conn = multiprocessing.connection.Client(address, family="AF_UNIX")
-        except OSError as exc:
-            raise VidpipeError(f"the model server is not running ({exc.strerror})") from None
-        self._conn.send(("open", dict(options)))
-        info = self._reply()
-        self.names: tuple[str, ...] = tuple(info["names"])
-        self.num_classes: int = info["num_classes"]
-        self.size: int = info["size"]
-        import torch
-
-        self.device = torch.device(info["device"])
-
-    def prepare(self, frames: Sequence[Any]) -> int:
-        import torch
-
-        from vidpipe.detect.preprocess import letterbox
-
-        with torch.inference_mode():
-            batch = letterbox(frames, self.size, torch.device("cpu"))
-            images = batch.images.round_().to(torch.uint8)  # already clamped to 0..255
-        try:
-            self._conn.send(("run", len(frames), batch.scales, batch.sizes_wh))
-            self._conn.send_bytes(images.numpy().reshape(-1))  # flat: send_bytes takes len()
-        except OSError:
-            raise VidpipeError("the model server stopped") from None
-        return len(frames)
-
-    def infer(self, prepared: int) -> list[Any]:
-        detections = self._reply()
-        if len(detections) != prepared:
-            raise VidpipeError(f"the model server answered {len(detections)} of {prepared}")
-        return detections
-
-    def close(self) -> None:
-        self._conn.close()
-
-    def __enter__(self) -> RemoteDetector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _reply(self) -> Any:
-        try:
-            kind, payload = self._conn.recv()
-        except (EOFError, OSError):
-            raise VidpipeError("the model server stopped") from None
-        if kind == "error":
-            raise VidpipeError(f"model server: {payload}")
-        return payload
-
-
 # --- the server ----------------------------------------------------------------------------
 
 
 @dataclass
 class _Client:
     conn: Connection
-    key: tuple[Any, ...] | None = None  # the detector it opened
+    key: DetectOptions | None = None  # the detector it opened
     header: tuple[int, tuple[float, ...], tuple[tuple[int, int], ...]] | None = None
 
 
@@ -179,8 +122,8 @@ class ModelServer:
         self.device = torch.device(device)
         self.clients: list[_Client] = []
         self.waiting: deque[_Client] = deque()  # clients whose request header is read, in order
-        self.detectors: dict[tuple[Any, ...], Any] = {}
-        self.options: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.detectors: dict[DetectOptions, Any] = {}
+        self.options: dict[DetectOptions, dict[str, Any]] = {}
         self.stats = ServerStats(device)
         self._staging: Any = None
 
@@ -294,7 +237,7 @@ class ModelServer:
     def forward(self, requests: list[_Request]) -> None:
         if not requests:
             return
-        from vidpipe.detect.preprocess import Letterbox
+        from vidpipe.detectors.preprocess import Letterbox
 
         torch = self.torch
         detector = self.detectors[requests[0].client.key]

@@ -1,12 +1,13 @@
-"""`--engine ray`: the jobs of `vidpipe batch` as Ray tasks, on an existing cluster
+"""`--runner ray`: the jobs of `vidpipe batch` as Ray tasks, on an existing cluster
 (`--address`) or a local Ray instance.
 
-`RayPool` has the `run` / `close` of the local `WorkerPool`, so the driver (which plans the
-jobs and is the only writer of the ledger) is the same for both engines. Each job is one Ray
-task with a resource request: `num_cpus` = threads per job, `num_gpus` for detect on CUDA.
-Tasks write their outputs to the OUTDIR paths they are given, atomically, as local workers do,
-so on a multi-machine cluster OUTDIR (and the inputs) must be on a shared filesystem. A task
-whose worker dies or that raises is that job's failure; the others go on.
+`RayPool` has the `run` / `close` of the local `pool.WorkerPool`, so the driver (which plans
+the jobs and is the only writer of the ledger) is the same for both engines. Each job is one
+Ray task with a resource request: `num_cpus` = threads per job, `num_gpus` for detect on CUDA;
+the task runs `worker.run_job_in_worker`, the local workers' own set-up and job. Tasks write
+their outputs to the OUTDIR paths they are given, atomically, as local workers do, so on a
+multi-machine cluster OUTDIR (and the inputs) must be on a shared filesystem. A task whose
+worker dies or that raises is that job's failure; the others go on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from vidpipe.batch.worker import run_job_in_worker
 from vidpipe.errors import VidpipeError
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise VidpipeError('--engine ray needs Ray: pip install "vidpipe[ray]"') from None
+        raise VidpipeError('--runner ray needs Ray: pip install "vidpipe[ray]"') from None
     return ray
 
 
@@ -52,8 +54,6 @@ class RayPool:
             self._owns = True
         else:
             self._owns = False
-        from vidpipe.batch.runner import run_job_in_worker
-
         self._remote = ray.remote(max_retries=0)(run_job_in_worker)
 
     def run(self, jobs: Sequence[Any], on_start: Any, on_finish: Any) -> None:

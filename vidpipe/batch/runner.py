@@ -1,14 +1,14 @@
-"""Local worker processes for `vidpipe batch`, and the driver that plans and records a run.
+"""The driver of `vidpipe batch`: it plans a run, hands the jobs to an engine and records
+every result in the ledger (its only writer).
 
     run_batch: lock OUTDIR ─► remove leftover temp files ─► take over `running` rows ─►
-               decide per job (skip / run / exhausted) ─► WorkerPool ─► ledger ─► BatchReport
+               decide per job (skip / run / exhausted) ─► engine ─► ledger ─► BatchReport
 
-`WorkerPool` owns N worker processes started with the "spawn" context, one duplex pipe
-each; a worker runs one job at a time by calling `tasks.run_task` (never the CLI), with
-torch.set_num_threads(threads) and OMP_WAIT_POLICY=PASSIVE. The driver waits on the pipes
-and the process sentinels together, so a worker that dies (segfault, killed) is seen at
-once: its job is failed with the signal as reason and a fresh worker takes its place.
-No threads are created here; the driver is the ledger's only writer.
+Owns `Settings`, `JobResult`, `BatchReport`, the OUTDIR lock, the removal of temporary files
+left by a killed run, output folder creation, per-job planning and the choice of engine
+(`_pool`): the local `pool.WorkerPool` or `ray_engine.RayPool`, with one model server per
+device (`model_server.ModelServers`) for `--gpus`. What runs in a worker is `worker.py`'s.
+No threads are created here.
 """
 
 from __future__ import annotations
@@ -16,16 +16,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
-import functools
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
-import signal
 import sys
-import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,29 +28,16 @@ from tqdm import tqdm
 
 from vidpipe.batch import ledger as ledger_mod
 from vidpipe.batch.jobs import LEDGER_NAME, JobSpec, inside_outdir
-from vidpipe.batch.ledger import sha256_file
-from vidpipe.batch.tasks import check_options, output_names, run_task
+from vidpipe.batch.pool import WorkerPool
+from vidpipe.batch.tasks import check_options, output_names
+from vidpipe.batch.worker import Job
 from vidpipe.errors import InputError
-from vidpipe.runtime.concurrency import cpu_cores, ignore_sigint, interrupt, reap, start_process
+from vidpipe.runtime.concurrency import cpu_cores
 from vidpipe.runtime.files import TEMP_NAME
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".vidpipe-batch.lock"
-WAIT_S = 0.5  # longest wait on the workers before the bar refreshes
-STOP_GRACE_S = 5.0  # a stopped worker's time to remove its temporary files
-
-
-@dataclass(frozen=True)
-class Job:
-    """What a worker runs: `outputs` are absolute paths, `rel_outputs` relative to OUTDIR."""
-
-    key: str
-    task: str
-    input: str
-    outputs: tuple[str, ...]
-    rel_outputs: tuple[str, ...]
-    options: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -106,194 +87,9 @@ class Settings:
     retry_failed: bool = False
     content_hash: bool = False
     progress: bool | None = None  # tqdm's `disable` (True: no bar)
-    engine: str = "local"  # "local" worker processes or "ray" tasks
+    runner: str = "local"  # "local" worker processes or "ray" tasks
     address: str | None = None  # Ray cluster address (None: $RAY_ADDRESS or a local Ray)
     servers: tuple[str, ...] = ()  # detect: one shared model server per device (--gpus)
-
-
-# --- the worker process ------------------------------------------------------------------
-
-
-def _stop_worker(signum: int, _frame: object) -> None:
-    interrupt(signum)  # as the CLI does: held off while a child process is taken charge of
-
-
-def _worker_main(
-    conn: multiprocessing.connection.Connection, threads: int, level: int, server: str | None
-) -> None:
-    """A worker: receive Job, run it, send ("done"|"failed", key, error, seconds, checksums);
-    None or a closed pipe ends it. SIGINT is the driver's to handle; SIGTERM stops the job
-    (temporary files removed) and the worker. server: its model server's address (--gpus)."""
-    ignore_sigint()
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    signal.signal(signal.SIGTERM, _stop_worker)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root = logging.getLogger("vidpipe")
-    root.handlers[:], root.propagate = [handler], False
-    root.setLevel(level)
-    with contextlib.suppress(KeyboardInterrupt, EOFError, BrokenPipeError):
-        while (job := conn.recv()) is not None:
-            if job.task == "detect":  # the others need no torch: their workers start faster
-                _torch_threads(threads)
-            conn.send(_run_one(job, threads, server))
-
-
-def run_job_in_worker(job: Job, threads: int) -> tuple[str, str, str | None, float, dict]:
-    """One job in a worker of another engine (a Ray task): the same set-up and result as a
-    local worker's."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if job.task == "detect":
-        _torch_threads(threads)
-    return _run_one(job, threads)
-
-
-@functools.cache
-def _torch_threads(threads: int) -> None:
-    """Import torch in this worker and give it `threads` threads (once)."""
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _run_one(
-    job: Job, threads: int, server: str | None = None
-) -> tuple[str, str, str | None, float, dict[str, str]]:
-    start = time.perf_counter()
-    try:
-        run_task(
-            job.task, job.input, list(job.outputs), job.options, threads=threads, server=server
-        )
-        sums = {
-            rel: sha256_file(Path(p)) for rel, p in zip(job.rel_outputs, job.outputs, strict=True)
-        }
-        return "done", job.key, None, time.perf_counter() - start, sums
-    except Exception as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        log.debug("job %s failed", job.key, exc_info=True)
-        return "failed", job.key, reason, time.perf_counter() - start, {}
-
-
-# --- the pool ----------------------------------------------------------------------------
-
-
-@dataclass
-class _Worker:
-    process: multiprocessing.process.BaseProcess
-    conn: multiprocessing.connection.Connection
-    job: Job | None = None
-
-
-OnStart = Callable[[Job], None]
-OnFinish = Callable[[Job, str | None, float, dict[str, str]], None]
-
-
-class WorkerPool:
-    """`size` worker processes (spawn), each running one job at a time; with `servers`
-    (model server addresses) the workers are spread over them in turn."""
-
-    def __init__(self, size: int, threads: int, servers: Sequence[str] = ()) -> None:
-        self.size, self.threads, self.servers = size, threads, list(servers)
-        self._ctx = multiprocessing.get_context("spawn")
-        self._workers: list[_Worker] = []
-        self._spawned = 0
-
-    def _spawn(self) -> _Worker:
-        """A new worker, in `_workers` before it starts: a Ctrl-C raised as its start ends
-        (`start_process` holds it until then) leaves it to `close`, not unowned."""
-        ours, theirs = self._ctx.Pipe(duplex=True)
-        level = logging.getLogger("vidpipe").getEffectiveLevel()
-        server = self.servers[self._spawned % len(self.servers)] if self.servers else None
-        self._spawned += 1
-        process = self._ctx.Process(
-            target=_worker_main, args=(theirs, self.threads, level, server),
-            name="vidpipe-batch-worker",
-        )  # fmt: skip
-        worker = _Worker(process, ours)
-        self._workers.append(worker)
-        try:
-            start_process(process)
-        except BaseException:
-            if process.pid is None:  # not started: nothing to stop
-                self._workers.remove(worker)
-                ours.close()
-            raise
-        finally:
-            theirs.close()
-        return worker
-
-    def run(self, jobs: Sequence[Job], on_start: OnStart, on_finish: OnFinish) -> None:
-        """Run every job; `on_start` before a job is sent, `on_finish(job, error, seconds,
-        checksums)` when it ends (error None: done). A dead worker fails its job only."""
-        queue = deque(jobs)
-        while queue or any(w.job for w in self._workers):
-            while queue and (idle := self._idle()) is not None:
-                idle.job = queue.popleft()
-                on_start(idle.job)
-                with contextlib.suppress(OSError):  # a dead worker: its sentinel says so
-                    idle.conn.send(idle.job)
-            busy = [w for w in self._workers if w.job is not None]
-            handles = [w.conn for w in busy] + [w.process.sentinel for w in busy]
-            ready = set(multiprocessing.connection.wait(handles, timeout=WAIT_S))
-            for worker in busy:
-                if worker.conn in ready or worker.process.sentinel in ready:
-                    self._collect(worker, on_finish)
-
-    def _idle(self) -> _Worker | None:
-        for worker in [w for w in self._workers if w.job is None and not w.process.is_alive()]:
-            worker.process.join()
-            worker.conn.close()
-            self._workers.remove(worker)
-        for worker in self._workers:
-            if worker.job is None:
-                return worker
-        if len(self._workers) < self.size:
-            return self._spawn()
-        return None
-
-    def _collect(self, worker: _Worker, on_finish: OnFinish) -> None:
-        job = worker.job
-        assert job is not None
-        message = None
-        with contextlib.suppress(EOFError, OSError):
-            if worker.conn.poll():
-                message = worker.conn.recv()
-        if message is not None:
-            _, _, error, seconds, sums = message
-            worker.job = None
-            on_finish(job, error, seconds, sums)
-            return
-        if worker.process.is_alive():
-            return
-        worker.process.join()
-        code = worker.process.exitcode or 0
-        reason = (f"worker process killed by {signal.Signals(-code).name}" if code < 0
-                  else f"worker process exited with code {code}")  # fmt: skip
-        self._workers.remove(worker)
-        worker.conn.close()
-        on_finish(job, reason, 0.0, {})
-
-    def close(self) -> None:
-        """Stop every worker: idle ones are told to end, busy ones get SIGTERM (their
-        temporary files are removed), then any still alive after STOP_GRACE_S is killed.
-        Every worker is reaped before this returns, a second Ctrl-C meanwhile or not."""
-        try:
-            for worker in self._workers:
-                with contextlib.suppress(OSError, ValueError):
-                    if worker.job is None:
-                        worker.conn.send(None)
-                    else:
-                        worker.process.terminate()
-        finally:
-            try:
-                reap([w.process for w in self._workers], time.monotonic() + STOP_GRACE_S)
-            finally:
-                for worker in self._workers:
-                    worker.conn.close()
-                self._workers.clear()
-
-
-# --- the driver --------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -452,7 +248,7 @@ def _pool(todo: list[Job], settings: Settings, servers: Sequence[str]) -> Worker
     tasks (same run / close)."""
     workers = max(1, min(settings.jobs, len(todo)))
     threads = max(1, cpu_cores() // max(1, settings.jobs))
-    if settings.engine != "ray":
+    if settings.runner != "ray":
         return WorkerPool(workers, threads=threads, servers=servers)
     from vidpipe.batch import ray_engine
 

@@ -1,35 +1,36 @@
 """What one `vidpipe batch` job runs: the tasks (detect, gamma, chroma, frames), their
 options (checked before any job starts), their output names, and the call into the library.
 
-Every output is written atomically (temporary file beside the target, renamed on success):
-`encode` and the detection sinks do it themselves, `frames` listings use `reserve_temp`.
-`run_task` runs inside a worker process; a loaded detector is cached per worker.
+A job's options are a flat JSON object (recorded in the ledger); they are checked by the
+library's own options dataclasses (`DetectOptions`, `OpOptions`, `EncodeOptions`), whose
+defaults are the only defaults, and the job runs the same recipes as the CLI
+(`process_file`, `detect_file`). Every output is written atomically. `run_task` runs inside
+a worker process; a loaded detector is cached per worker. Importing this module and checking
+options loads neither numpy nor PyAV (a re-run over finished work is mostly start-up).
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
-
-if TYPE_CHECKING:
-    from vidpipe.types import VideoInfo
+from vidpipe.pipeline.options import OpOptions
 
 TASKS = ("detect", "gamma", "chroma", "frames")
 ENCODE_KEYS = ("codec", "crf", "preset")
+_ENCODE_DEFAULTS = {"codec": "auto", "crf": None, "preset": None}  # EncodeOptions' (a test checks)
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "detect": {"model": "yolox-nano", "conf": 0.25, "iou": 0.45, "batch": None,
-               "device": "cpu", "classes": None, "size": None, "video": False, "coco": False,
-               "codec": "auto", "crf": None, "preset": None},
-    "gamma": {"gamma": None, "codec": "auto", "crf": None, "preset": None},
-    "chroma": {"to": None, "codec": "auto", "crf": None, "preset": None},
+    "detect": {**DetectOptions().to_dict(), "video": False, "coco": False, **_ENCODE_DEFAULTS},
+    "gamma": {"gamma": None, **_ENCODE_DEFAULTS},
+    "chroma": {"to": None, **_ENCODE_DEFAULTS},
     "frames": {},
-}  # fmt: skip
-_detectors: dict[tuple[Any, ...], Any] = {}  # per worker process: loaded once, reused
+}
+_detectors: dict[DetectOptions, Any] = {}  # per worker process: loaded once, reused
 
 
 def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,61 +44,45 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
         raise InputError(f"task {task} takes no option {', '.join(unknown)}")
     merged = {**allowed, **{k: v for k, v in options.items() if v is not None}}
     if task == "gamma":
-        _check_gamma(merged["gamma"])
+        if merged["gamma"] is None:
+            raise InputError("task gamma needs --gamma")
+        _number("gamma", merged["gamma"], float)
+        merged["gamma"] = ops_options(task, merged).gamma
     elif task == "chroma":
-        to = str(merged["to"] or "").replace(":", "")
-        if to not in ("420", "422", "444"):
-            raise InputError(f"--to must be 420, 422 or 444, not {merged['to']!r}")
-        merged["to"] = to
+        merged["to"] = ops_options(task, merged).chroma
     elif task == "detect":
-        _check_detect(merged)
+        if isinstance(merged["classes"], str):
+            merged["classes"] = [merged["classes"]]
+        if merged["classes"] is not None and not isinstance(merged["classes"], list):
+            raise InputError("--classes must be class names or ids")
+        detect_options(merged)  # raises for a bad one
+        for flag in ("video", "coco"):
+            if not isinstance(merged[flag], bool):
+                raise InputError(f"option {flag} must be true or false")
     if task != "frames":
         _check_encoder(merged)
     return merged
+
+
+def detect_options(options: Mapping[str, Any]) -> DetectOptions:
+    """The `DetectOptions` of a detect job's options."""
+    fields = {f.name for f in dataclasses.fields(DetectOptions)}
+    return DetectOptions.from_dict({k: v for k, v in options.items() if k in fields})
+
+
+def ops_options(task: str, options: Mapping[str, Any]) -> OpOptions:
+    """The `OpOptions` of a gamma or chroma job's options."""
+    if task == "gamma":
+        return OpOptions(gamma=options["gamma"])
+    if options.get("to") is None:
+        raise InputError("task chroma needs --to (420, 422 or 444)")
+    return OpOptions(chroma=str(options["to"]))
 
 
 def _number(name: str, value: Any, kind: type) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
         raise InputError(f"--{name} must be {'a number' if kind is float else 'an integer'}")
     return kind(value)
-
-
-def _check_gamma(value: Any) -> None:
-    if value is None:
-        raise InputError("task gamma needs --gamma")
-    gamma = _number("gamma", value, float)
-    if not 0.0 < gamma <= 10.0:
-        raise InputError(f"--gamma must be in (0, 10], got {gamma:g}")
-
-
-def _check_detect(merged: dict[str, Any]) -> None:
-    conf, iou = _number("conf", merged["conf"], float), _number("iou", merged["iou"], float)
-    if not 0.0 <= conf <= 1.0:
-        raise InputError(f"--conf must be in 0..1, got {conf:g}")
-    if not 0.0 < iou <= 1.0:
-        raise InputError(f"--iou must be in (0, 1], got {iou:g}")
-    if merged["batch"] is not None and _number("batch", merged["batch"], int) < 1:
-        raise InputError(f"--batch must be >= 1, got {merged['batch']}")
-    size = merged["size"]
-    if size is not None and (_number("size", size, int) <= 0 or size % 32):
-        raise InputError(f"--size must be a positive multiple of 32, got {size}")
-    device = merged["device"]
-    if not isinstance(device, str) or not (
-        device in ("auto", "cpu", "cuda") or device.startswith("cuda:")
-    ):
-        raise InputError(f"--device must be auto, cpu or cuda[:N], not {device!r}")
-    classes = merged["classes"]
-    if isinstance(classes, str):
-        merged["classes"] = [classes]
-    elif classes is not None and not (
-        isinstance(classes, list) and all(isinstance(c, str) for c in classes)
-    ):
-        raise InputError("--classes must be class names or ids")
-    if not isinstance(merged["model"], str) or not merged["model"].strip():
-        raise InputError("--model must name a model or a model file")
-    for flag in ("video", "coco"):
-        if not isinstance(merged[flag], bool):
-            raise InputError(f"option {flag} must be true or false")
 
 
 def _check_encoder(merged: dict[str, Any]) -> None:
@@ -120,7 +105,7 @@ def _check_encoder(merged: dict[str, Any]) -> None:
 def check_model(options: Mapping[str, Any]) -> None:
     """InputError when a detect job's model is neither a local file nor a known name
     (checked once in the driver, before any worker starts; nothing is downloaded)."""
-    from vidpipe.detect.hub import MODELS, canonical_name, resolve_model
+    from vidpipe.detectors.hub import MODELS, canonical_name, resolve_model
 
     model = str(options["model"])
     if canonical_name(model) in MODELS:
@@ -149,70 +134,44 @@ def run_task(
     `output_names`, in that order; their folders exist) atomically, replacing old ones.
     threads: encoder threads (0: the encoder's own choice); server: the address of a model
     server that runs the detect model (None: the model is loaded in this process)."""
-    from vidpipe.io.probe import probe
-
-    info = probe(source)  # InputError for a file that is not a video
-    if task == "frames":
-        _run_frames(source, Path(outputs[0]), info)
-    elif task == "detect":
-        _run_detect(source, outputs, options, info, threads, server)
-    else:
-        _run_process(task, source, outputs[0], options, info, threads)
-
-
-def encode_options(options: Mapping[str, Any], output: str, threads: int = 0) -> Any:
-    """The EncodeOptions of a job ("auto" codec: by the output's container)."""
     from vidpipe.io.encode import EncodeOptions
-    from vidpipe.io.output import auto_codec
+    from vidpipe.io.source import Source
 
-    codec = options["codec"]
-    if codec == "auto":
-        codec = auto_codec(output, gpu=False)
-    return EncodeOptions(
-        codec=codec, crf=options["crf"], preset=options["preset"], overwrite=True, threads=threads
-    )
+    encode = EncodeOptions(
+        codec=options.get("codec", "auto"), crf=options.get("crf"), preset=options.get("preset"),
+        overwrite=True, threads=threads,
+    )  # fmt: skip
+    with Source(source) as src:  # InputError for a file that is not a video
+        if task == "frames":
+            _run_frames(src, Path(outputs[0]))
+        elif task == "detect":
+            _run_detect(src, outputs, options, encode, server)
+        else:
+            from vidpipe.pipeline.recipes import process_file
 
-
-def _run_process(
-    task: str, source: str, output: str, options: Mapping[str, Any], info: VideoInfo, threads: int
-) -> None:
-    from vidpipe.pipeline.process import process_file
-    from vidpipe.pipeline.stages import chroma_stage, gamma_stage
-
-    if task == "gamma":
-        stage = functools.partial(gamma_stage, gamma=float(options["gamma"]), on="luma")
-    else:
-        stage = functools.partial(chroma_stage, to=options["to"])
-    opts = encode_options(options, output, threads)
-    process_file(source, output, [stage], options=opts, info=info)
+            process_file(src, outputs[0], ops_options(task, options), encode=encode)
 
 
-def _run_frames(source: str, target: Path, info: VideoInfo) -> None:
+def _run_frames(src: Any, target: Path) -> None:
     """The listing of `vidpipe frames --json`, one JSON object per frame."""
-    from vidpipe.io.decode import decode
     from vidpipe.runtime.files import atomic_path
     from vidpipe.types import frame_record
 
     with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as file:
-        for frame in decode(source, info=info):
+        for frame in src.frames():
             file.write(json.dumps(frame_record(frame)) + "\n")
 
 
-def detector_key(options: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What makes two jobs' detectors the same (model, device, size, classes, thresholds)."""
-    classes = tuple(options["classes"] or ())
-    return (options["model"], options["device"], options["size"], classes, options["conf"],
-            options["iou"])  # fmt: skip
+def detector_key(options: Mapping[str, Any]) -> DetectOptions:
+    """What makes two jobs' detectors the same: their DetectOptions but the batch size."""
+    return dataclasses.replace(detect_options(options), batch=None)
 
 
 def load_task_detector(options: Mapping[str, Any]) -> Any:
     """A Detector for a detect job's (checked) options."""
-    from vidpipe.detect.detector import load_detector
+    from vidpipe.detectors.detector import load_detector
 
-    return load_detector(
-        options["model"], device=options["device"], size=options["size"],
-        classes=list(options["classes"] or ()) or None, conf=options["conf"], iou=options["iou"],
-    )  # fmt: skip
+    return load_detector(detect_options(options))
 
 
 def detector_for(options: Mapping[str, Any]) -> Any:
@@ -224,43 +183,22 @@ def detector_for(options: Mapping[str, Any]) -> Any:
 
 
 def _run_detect(
-    source: str, outputs: list[str], options: Mapping[str, Any], info: VideoInfo, threads: int,
-    server: str | None,
-) -> None:  # fmt: skip
+    src: Any, outputs: list[str], options: Mapping[str, Any], encode: Any, server: str | None
+) -> None:
     import contextlib
 
-    from vidpipe.detect.detector import DEFAULT_BATCH
-    from vidpipe.detect.results import CocoResults, DetectionsJsonl
-    from vidpipe.pipeline.detect import detect_stage
-    from vidpipe.pipeline.process import process_file, run_file
+    from vidpipe.pipeline.recipes import detect_file
 
     with contextlib.ExitStack() as stack:
         if server is None:
             detector = detector_for(options)
         else:
-            from vidpipe.batch.model_server import RemoteDetector
+            from vidpipe.batch.model_client import RemoteDetector
 
             detector = stack.enter_context(RemoteDetector(server, options))
-        batch = options["batch"] or DEFAULT_BATCH[detector.device.type]
         video = outputs[0] if options.get("video") else None
         rest = outputs[1:] if video else outputs
-        jsonl = stack.enter_context(DetectionsJsonl(rest[0], detector.names))
-        coco = (
-            stack.enter_context(CocoResults(rest[1], detector.num_classes))
-            if len(rest) > 1
-            else None
-        )
-
-        def on_result(frame, dets) -> None:
-            jsonl.write(frame.index, frame.pts, frame.time, dets)
-            if coco is not None:
-                coco.write(frame.index, dets)
-
-        stage = functools.partial(
-            detect_stage, detector=detector, batch=batch, on_result=on_result, draw=bool(video)
-        )
-        if video is None:
-            run_file(source, [stage], info=info)
-        else:
-            opts = encode_options(options, video, threads)
-            process_file(source, video, [stage], options=opts, info=info)
+        detect_file(
+            src, video=video, jsonl=rest[0], coco=rest[1] if len(rest) > 1 else None,
+            detect_options=detect_options(options), encode=encode, detector=detector,
+        )  # fmt: skip

@@ -1,0 +1,87 @@
+"""The worker's side of a `vidpipe batch --gpus` model server (see `model_server.py`):
+`RemoteDetector`, a `FrameDetector` whose model runs in the server, and the wire protocol
+both sides speak.
+
+Wire protocol: a Unix socket per server; one connection per job; `multiprocessing.connection`
+framing (pickled messages, the images as one raw bytes message). Requests and answers:
+
+    ("open", options)                  ─► ("ready", {names, num_classes, size, device})
+    ("run", frames, scales, sizes_wh)
+      + the letterboxed images:           ─► ("result", [Detections, one per frame])
+        uint8 frames x 3 x S x S (S: "size"; a quarter of float32, half of fp16)
+    any request may be answered ("error", reason) instead: that job fails.
+
+Answers come in request order, so several "run" requests may be in flight on a connection.
+This module does not import torch until a detector is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing.connection
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from vidpipe.errors import VidpipeError
+
+
+class RemoteDetector:
+    """A `FrameDetector` whose model runs in a model server: `prepare` letterboxes the frames
+    on this process's CPU and sends them; `infer` waits for their detections (answers come
+    in request order, so several batches can be in flight). Close it when the job ends."""
+
+    def __init__(self, address: str, options: Mapping[str, Any]) -> None:
+        try:
+            self._conn = multiprocessing.connection.Client(address, family="AF_UNIX")
+        except OSError as exc:
+            raise VidpipeError(f"the model server is not running ({exc.strerror})") from None
+        self._conn.send(("open", dict(options)))
+        info = self._reply()
+        self.names: tuple[str, ...] = tuple(info["names"])
+        self.num_classes: int = info["num_classes"]
+        self.size: int = info["size"]
+        import torch
+
+        self.device = torch.device(info["device"])
+        from vidpipe.detectors.options import DEFAULT_BATCH
+
+        self.batch: int = DEFAULT_BATCH[self.device.type]  # frames per request
+
+    def prepare(self, frames: Sequence[Any]) -> int:
+        import torch
+
+        from vidpipe.detectors.preprocess import letterbox
+
+        with torch.inference_mode():
+            batch = letterbox(frames, self.size, torch.device("cpu"))
+            images = batch.images.round_().to(torch.uint8)  # already clamped to 0..255
+        try:
+            self._conn.send(("run", len(frames), batch.scales, batch.sizes_wh))
+            self._conn.send_bytes(images.numpy().reshape(-1))  # flat: send_bytes takes len()
+        except OSError:
+            raise VidpipeError("the model server stopped") from None
+        return len(frames)
+
+    def infer(self, prepared: int) -> list[Any]:
+        detections = self._reply()
+        if len(detections) != prepared:
+            raise VidpipeError(f"the model server answered {len(detections)} of {prepared}")
+        return [dataclasses.replace(dets, names=self.names) for dets in detections]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> RemoteDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _reply(self) -> Any:
+        try:
+            kind, payload = self._conn.recv()
+        except (EOFError, OSError):
+            raise VidpipeError("the model server stopped") from None
+        if kind == "error":
+            raise VidpipeError(f"model server: {payload}")
+        return payload
