@@ -1,12 +1,14 @@
 """Core value types shared by every stage: Frame, PictureType, ColorInfo, VideoInfo, Detections.
 
 Nothing here imports PyAV: conversions from `av` objects live in `vidpipe.io`, so both
-decoding backends emit the same `Frame`.
+decoding backends emit the same `Frame`. The optional `supervision` is imported only inside
+`Detections.to_supervision`; torch not at all.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -172,31 +174,210 @@ class VideoInfo:
 
 @dataclass(frozen=True, slots=True)
 class Detections:
-    """Detections of one frame, one array per field.
+    """Detections of one frame, one array per field (row i of every array is box i).
 
-    xyxy: `[N, 4]` float32, x1 y1 x2 y2 in source pixels; scores: `[N]` float32 0..1;
-    class_ids: `[N]` int64.
+    xyxy: `[N, 4]` float32, x1 y1 x2 y2 in displayed-frame pixels (the picture as shown, after
+        `Frame.rotation`); scores: `[N]` float32 0..1; class_ids: `[N]` int64 (any integer
+        dtype is accepted); tracker_id: `[N]` int64 track ids (any integer dtype), or None when
+        the boxes are not tracked. names: the class names by class id of the detector that
+        made them (its vocabulary, shared by every frame; None: unknown), used for labels.
+
+    Index it like supervision's `Detections`: a boolean mask `[N]`, integer indices (a list or
+    array), a slice, or an int (a 1-row Detections); every field, tracker_id included, is
+    indexed alike and the result owns copies of its arrays.
+
+    >>> dets = Detections(
+    ...     np.array([[0, 0, 10, 10], [5, 5, 20, 20]], np.float32),
+    ...     np.array([0.9, 0.3], np.float32),
+    ...     np.array([0, 2]),
+    ... )
+    >>> len(dets[dets.scores > 0.5]), dets[1].class_ids.tolist(), len(dets[:0])
+    (1, [2], 0)
     """
 
     xyxy: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
+    tracker_id: np.ndarray | None = None
+    names: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        n = len(self.scores)
+        if self.names is not None:
+            object.__setattr__(self, "names", tuple(map(str, self.names)))
+        for name in ("xyxy", "scores", "class_ids", "tracker_id"):
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray) and not (name == "tracker_id" and value is None):
+                raise TypeError(
+                    f"Detections.{name} must be a numpy array, got {type(value).__name__}"
+                )
+        n = len(self.xyxy) if self.xyxy.ndim else -1
         if self.xyxy.shape != (n, 4):
-            raise ValueError(f"xyxy must have shape ({n}, 4), got {self.xyxy.shape}")
-        if self.scores.shape != (n,) or self.class_ids.shape != (n,):
-            raise ValueError("scores and class_ids must have shape (N,) matching xyxy")
+            raise ValueError(f"Detections.xyxy must have shape (N, 4), got {self.xyxy.shape}")
+        for name in ("scores", "class_ids", "tracker_id"):
+            value = getattr(self, name)
+            if value is not None and value.shape != (n,):
+                raise ValueError(
+                    f"Detections.{name} must have shape ({n},) matching xyxy, got {value.shape}"
+                )
+        for name in ("class_ids", "tracker_id"):
+            value = getattr(self, name)
+            if value is not None and not np.issubdtype(value.dtype, np.integer):
+                raise ValueError(f"Detections.{name} must be integers, got dtype {value.dtype}")
 
     @classmethod
     def empty(cls) -> Detections:
+        """No detections: xyxy `[0, 4]` float32, scores `[0]` float32, class_ids `[0]` int64."""
         return cls(
             np.zeros((0, 4), np.float32), np.zeros((0,), np.float32), np.zeros((0,), np.int64)
         )
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def __getitem__(
+        self, index: int | slice | Sequence[int] | Sequence[bool] | np.ndarray
+    ) -> Detections:
+        """The selected rows as a new Detections (arrays copied, dtypes kept).
+
+        index: an int (negative counts from the end; a 1-row Detections, as supervision
+        does), a slice, a boolean mask `[N]`, or integer indices (list or 1-D array).
+        Raises TypeError for any other index (float, bool scalar, tuple, 2-D array) and
+        IndexError for an int out of range or a mask of the wrong length.
+        """
+        rows = self._rows(index)
+        tracker_id = None if self.tracker_id is None else self.tracker_id[rows].copy()
+        return Detections(
+            self.xyxy[rows].copy(),
+            self.scores[rows].copy(),
+            self.class_ids[rows].copy(),
+            tracker_id,
+            self.names,
+        )
+
+    def _rows(self, index: object) -> slice | np.ndarray:
+        """A numpy index (slice or integer array) that selects rows and keeps the row axis."""
+        n = len(self)
+        if isinstance(index, slice):
+            return index
+        if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+            if not -n <= index < n:
+                raise IndexError(f"Detections index {index} out of range for {n} detections")
+            return np.array([int(index) % n], np.intp)
+        if isinstance(index, (list, np.ndarray)):
+            rows = np.asarray(index)
+            if rows.size == 0 and rows.ndim == 1 and rows.dtype != np.bool_:
+                return np.zeros(0, np.intp)  # [] comes as float64
+            if rows.ndim == 1 and rows.dtype == np.bool_:
+                if len(rows) != n:
+                    raise IndexError(
+                        f"Detections boolean mask has {len(rows)} entries, expected {n}"
+                    )
+                return np.flatnonzero(rows)
+            if rows.ndim == 1 and np.issubdtype(rows.dtype, np.integer):
+                if np.any((rows < -n) | (rows >= n)):
+                    raise IndexError(f"Detections indices out of range for {n} detections")
+                return rows
+            raise TypeError(
+                "Detections index must be a 1-D boolean mask or integer indices, got an array "
+                f"of dtype {rows.dtype} and shape {rows.shape}"
+            )
+        raise TypeError(
+            "Detections index must be an int, a slice, a boolean mask or integer indices, "
+            f"got {type(index).__name__}"
+        )
+
+    @classmethod
+    def from_supervision(
+        cls,
+        detections: Any,
+        *,
+        default_score: float | None = None,
+        default_class_id: int | None = None,
+    ) -> Detections:
+        """A `supervision.Detections` -> Detections (arrays copied; supervision is not imported).
+
+        xyxy -> xyxy (float32), confidence -> scores (float32), class_id -> class_ids (int64),
+        tracker_id -> tracker_id (int64, None stays None). mask, data and metadata are not
+        carried. supervision allows confidence and class_id to be None (ground truth,
+        language-model detectors): that raises ValueError naming the field unless
+        `default_score` / `default_class_id` is given, which then fills it; nothing is invented
+        silently. Ids given as floats must be whole numbers.
+
+        >>> import supervision as sv  # doctest: +SKIP
+        >>> dets = Detections.from_supervision(sv.Detections(xyxy=np.zeros((1, 4)),
+        ...     confidence=np.ones(1), class_id=np.zeros(1, int)))  # doctest: +SKIP
+        """
+        try:
+            xyxy, confidence, class_id = detections.xyxy, detections.confidence, detections.class_id
+            tracker_id = detections.tracker_id
+        except AttributeError as err:
+            raise TypeError(
+                f"from_supervision needs a supervision.Detections, got {type(detections).__name__}"
+            ) from err
+        xyxy = np.array(xyxy, np.float32)  # a copy
+        n = len(xyxy) if xyxy.ndim else 0
+        if confidence is None:
+            if default_score is None:
+                raise ValueError(
+                    "supervision Detections has no confidence: pass default_score= to fill it"
+                )
+            confidence = np.full(n, default_score, np.float32)
+        if class_id is None:
+            if default_class_id is None:
+                raise ValueError(
+                    "supervision Detections has no class_id: pass default_class_id= to fill it"
+                )
+            class_id = np.full(n, default_class_id, np.int64)
+        return cls(
+            xyxy,
+            np.array(confidence, np.float32),
+            _int64("class_id", class_id),
+            None if tracker_id is None else _int64("tracker_id", tracker_id),
+        )
+
+    def to_supervision(self) -> Any:
+        """This Detections -> a `supervision.Detections` (needs the optional `supervision`).
+
+        xyxy -> xyxy, scores -> confidence, class_ids -> class_id, tracker_id -> tracker_id,
+        arrays copied with their dtypes; `data["class_name"]` from `names` when known (what
+        supervision's LabelAnnotator shows); mask None, metadata empty.
+
+        >>> sv_dets = Detections.empty().to_supervision()  # doctest: +SKIP
+        """
+        try:
+            import supervision as sv
+        except ImportError as err:
+            raise ImportError(
+                "Detections.to_supervision needs supervision: pip install 'vidpipe[supervision]'"
+            ) from err
+        return sv.Detections(
+            xyxy=self.xyxy.copy(),
+            confidence=self.scores.copy(),
+            class_id=self.class_ids.copy(),
+            tracker_id=None if self.tracker_id is None else self.tracker_id.copy(),
+            data={} if self.names is None else {"class_name": self._class_names()},
+        )
+
+    def _class_names(self) -> np.ndarray:
+        """`[N]` the name of each box's class (its id as text outside `names`)."""
+        names = self.names or ()
+        return np.array(
+            [names[c] if 0 <= c < len(names) else str(c) for c in self.class_ids.tolist()],
+            dtype=str,
+        )
+
+
+def _int64(name: str, values: Any) -> np.ndarray:
+    """Integer ids (any integer dtype, or floats holding whole numbers) -> a new int64 array;
+    ValueError naming the field otherwise."""
+    values = np.asarray(values)
+    if values.dtype == np.bool_ or not np.issubdtype(values.dtype, np.number):
+        raise ValueError(f"supervision Detections {name} must be integers, got {values.dtype}")
+    if not np.issubdtype(values.dtype, np.integer) and (
+        not np.all(np.isfinite(values)) or np.any(values != np.round(values))
+    ):
+        raise ValueError(f"supervision Detections {name} holds non-integer values")
+    return values.astype(np.int64)
 
 
 def frame_record(frame: Frame) -> dict[str, object]:

@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vidpipe.detect.draw import PALETTE_RGB, annotate, class_color
+from vidpipe.detectors.draw import PALETTE_RGB, annotate, class_color
 from vidpipe.io.image import to_rgb
 from vidpipe.pixfmt import LAYOUTS, plane_shapes
 from vidpipe.types import ColorInfo, Detections, Frame
@@ -275,3 +275,52 @@ def test_bad_arguments() -> None:
     )
     with pytest.raises(TypeError, match="numpy"):
         annotate(on_device, dets((1, 1, 20, 20)), NAMES)
+
+
+def tracked(d: Detections, *ids: int) -> Detections:
+    return dataclasses.replace(d, tracker_id=np.array(ids, np.int64))
+
+
+def label_ink(rgb: np.ndarray, base: np.ndarray, box: tuple) -> int:
+    """Pixels changed by the label: the band above the box."""
+    band = np.s_[: box[1], :]
+    return int(np.any(rgb[band] != base[band], axis=-1).sum())
+
+
+@pytest.mark.parametrize("pix_fmt", ["rgb24", "yuv420p"])
+def test_tracked_boxes_are_labelled_with_their_tracker_id(pix_fmt: str) -> None:
+    """'#7 car 0.90' is exactly the label an untracked box of a class named '#7 car' gets."""
+    frame = grey_frame(pix_fmt, (200, 120))
+    box = (20, 50, 150, 100)
+    plain = dets(box)
+    with_id = to_rgb(annotate(frame, tracked(plain, 7), NAMES))
+    renamed = to_rgb(annotate(frame, plain, ["person", "#7 car"]))
+    without = to_rgb(annotate(frame, plain, NAMES))
+    np.testing.assert_array_equal(with_id, renamed)
+    np.testing.assert_array_equal(with_id[box[1] :], without[box[1] :])  # same outline
+    base = to_rgb(frame)
+    assert label_ink(with_id, base, box) > label_ink(without, base, box) > 0  # a longer label
+    assert_label(with_id, box, RED, tol=6)
+
+
+def test_each_tracked_box_gets_its_own_id() -> None:
+    frame = grey_frame("yuv444p", (240, 160))
+    two = dets((10, 40, 100, 90), (120, 110, 230, 150), scores=(0.8, 0.6), classes=(0, 2))
+    got = to_rgb(annotate(frame, tracked(two, 3, 12), NAMES))
+    first = to_rgb(annotate(frame, tracked(two[[0]], 3), NAMES))
+    second = to_rgb(annotate(frame, tracked(two[[1]], 12), NAMES))
+    renamed = to_rgb(annotate(frame, two, ["#3 person", "car", "#12 truck"]))
+    np.testing.assert_array_equal(got, renamed)
+    np.testing.assert_array_equal(got[:90], first[:90])  # the first box and its label
+    np.testing.assert_array_equal(got[95:, 115:], second[95:, 115:])  # the second box's label
+
+
+def test_without_names_labels_are_class_ids() -> None:
+    frame = grey_frame("rgb24", (200, 120))
+    d = dets((20, 50, 150, 100))  # class 1
+    no_names = to_rgb(annotate(frame, d))
+    np.testing.assert_array_equal(no_names, to_rgb(annotate(frame, d, None)))
+    np.testing.assert_array_equal(no_names, to_rgb(annotate(frame, d, ["a", "1"])))
+    np.testing.assert_array_equal(no_names, to_rgb(annotate(frame, d, [])))
+    assert not np.array_equal(no_names, to_rgb(annotate(frame, d, NAMES)))  # "car 0.90"
+    assert_label(no_names, (20, 50), RED, tol=0)

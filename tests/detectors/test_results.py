@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidpipe.detect import results
-from vidpipe.detect.coco import COCO_CATEGORY_IDS, COCO_NAMES, evaluate
-from vidpipe.detect.results import CocoResults, DetectionsJsonl
+from vidpipe.detectors import results
+from vidpipe.detectors.coco import COCO_CATEGORY_IDS, COCO_NAMES, evaluate
+from vidpipe.detectors.results import CocoResults, DetectionsJsonl
 from vidpipe.errors import VidpipeError
 from vidpipe.types import Detections
 
@@ -86,6 +86,42 @@ def test_jsonl_line_by_line(tmp_path):
     assert json.loads(lines[1])["detections"] == []
     assert json.loads(lines[2])["detections"][0]["label"] == "95"  # beyond the names
     assert leftovers(tmp_path) == ["out.jsonl"]
+
+
+def test_jsonl_tracked_rows_carry_tracker_id(tmp_path):
+    """A tracked frame adds an integer "tracker_id" after "box" to each row; untracked
+    frames keep the rows as before."""
+    d = FRAMES[0][3]
+    track = Detections(d.xyxy, d.scores, d.class_ids, np.array([7, 123], np.int32))
+    e = Detections.empty()
+    empty_track = Detections(e.xyxy, e.scores, e.class_ids, np.zeros(0, np.int64))
+    path = tmp_path / "out.jsonl"
+    with DetectionsJsonl(path, COCO_NAMES) as sink:
+        sink.write(0, 0, 0.0, track)
+        sink.write(1, 512, 0.04, d)
+        sink.write(2, 1024, 0.08, empty_track)
+    tracked, plain, empty = (json.loads(line) for line in path.read_text().splitlines())
+    want = expected_jsonl(0, 0, 0.0, d)
+    for row, tracker_id in zip(want["detections"], [7, 123], strict=True):
+        row["tracker_id"] = tracker_id
+    assert tracked == want
+    assert [list(row) for row in tracked["detections"]] == [
+        ["label", "class_id", "score", "box", "tracker_id"]
+    ] * 2
+    assert all(type(row["tracker_id"]) is int for row in tracked["detections"])
+    assert plain == expected_jsonl(1, 512, 0.04, d)
+    assert all("tracker_id" not in row for row in plain["detections"])
+    assert empty == expected_jsonl(2, 1024, 0.08, e)
+
+
+def test_coco_results_ignore_tracker_id(tmp_path):
+    d = FRAMES[0][3]
+    track = Detections(d.xyxy, d.scores, d.class_ids, np.array([7, 123], np.int64))
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path, x in ((a, d), (b, track)):
+        with CocoResults(path, 80) as sink:
+            sink.write(0, x)
+    assert a.read_text() == b.read_text()
 
 
 def test_jsonl_to_stdout(tmp_path, monkeypatch, capsys):

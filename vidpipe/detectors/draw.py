@@ -70,16 +70,24 @@ def label_font_px(width: int, height: int) -> int:
 
 
 def annotate(
-    frame: Frame, dets: Detections, names: Sequence[str], *, thickness: int | None = None
+    frame: Frame,
+    dets: Detections,
+    names: Sequence[str] | None = None,
+    *,
+    thickness: int | None = None,
 ) -> Frame:
-    """Draw boxes and "name 0.87" labels onto a frame, in its own pixel format.
+    """Draw boxes and "name 0.87" labels ("#7 name 0.87" for tracked boxes) onto a frame, in
+    its own pixel format.
 
     Args:
         frame: host frame (numpy planes) of any pix_fmt in `vidpipe.pixfmt.LAYOUTS`: planar
             Y'CbCr (4:2:0, 4:2:2, 4:4:4, 4:4:0, 4:1:1; 8..16 bit), gray, rgb24 or bgr24.
         dets: xyxy `[N, 4]` float32 x1 y1 x2 y2 in DISPLAY pixels (the frame as shown after its
-            rotation), scores `[N]` 0..1, class_ids `[N]` int64.
-        names: class names indexed by class id (an id outside it is labelled by its number).
+            rotation), scores `[N]` 0..1, class_ids `[N]` int64, optional tracker_id `[N]` int64
+            (when set, each label starts with "#<tracker_id>").
+        names: class names indexed by class id (an id outside it is labelled by its number);
+            None takes the detections' own `names` (their detector's), and without those
+            labels every box by its class id.
         thickness: outline width in pixels (default `default_thickness` of the frame).
 
     Returns:
@@ -90,11 +98,19 @@ def annotate(
     colour; a label patch of that colour sits above the box (inside it at the top edge), text
     upright as displayed. Colours are converted with the frame's matrix and range (unknown:
     BT.601, limited; gray frames: full range unless marked "tv"); chroma samples touched by an
-    outline take its colour. Higher scores are drawn last (on top).
+    outline take its colour (by class, tracked or not). Higher scores are drawn last (on top).
+
+    >>> from fractions import Fraction
+    >>> frame = Frame((np.zeros((48, 64, 3), np.uint8),), "rgb24", 0, 0, Fraction(1, 25))
+    >>> xyxy = np.array([[4, 20, 40, 44]], np.float32)
+    >>> dets = Detections(xyxy, np.array([0.9], np.float32), np.array([0]), np.array([7]))
+    >>> bool(annotate(frame, dets, ["person"]).planes[0].any())  # "#7 person 0.90"
+    True
 
     Raises:
         TypeError: planes are not numpy arrays. ValueError: unsupported pix_fmt, thickness < 1.
     """
+    names = dets.names if names is None else names
     if len(dets) == 0:
         return frame
     k = round(frame.rotation / 90) % 4
@@ -115,10 +131,20 @@ def annotate(
     for i, box in zip(order, boxes, strict=True):
         if box is not None and _visible(box, *disp_wh):
             cid = int(dets.class_ids[i])
-            name = names[cid] if 0 <= cid < len(names) else str(cid)
-            mask = _text_mask(f"{name} {float(dets.scores[i]):.2f}", font_px)
+            mask = _text_mask(_label_text(dets, int(i), names), font_px)
             _draw_label(painter, box, mask, class_color(cid), k, storage_wh)
     return dataclasses.replace(frame, planes=painter.planes)
+
+
+def _label_text(dets: Detections, i: int, names: Sequence[str] | None) -> str:
+    """Label of box i: "[#<tracker_id> ]<name> <score:.2f>", the name `names[class_id]` or the
+    class id as text (no names, or an id outside them)."""
+    cid = int(dets.class_ids[i])
+    name = names[cid] if names is not None and 0 <= cid < len(names) else str(cid)
+    text = f"{name} {float(dets.scores[i]):.2f}"
+    if dets.tracker_id is not None:
+        text = f"#{int(dets.tracker_id[i])} {text}"
+    return text
 
 
 def _draw_label(

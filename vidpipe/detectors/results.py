@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from vidpipe.detect.coco import category_id
+from vidpipe.detectors.coco import category_id
 from vidpipe.errors import VidpipeError
 from vidpipe.runtime.files import remove_temp, reserve_temp
 from vidpipe.types import Detections
@@ -143,9 +143,10 @@ class DetectionsJsonl(_AtomicSink):
 
     Each line: {"index": display index, "pts": in time_base units or null, "time": seconds
     or null, "detections": [{"label", "class_id", "score", "box": [x1, y1, x2, y2]}]} with
-    the box in source pixels rounded to 2 decimals and the score to 4. label is
-    `names[class_id]`, or str(class_id) when `names` has no such entry.
-    path "-" writes to stdout.
+    the box in displayed-frame pixels rounded to 2 decimals and the score to 4. label is
+    `names[class_id]`, or str(class_id) when `names` has no such entry. Tracked detections
+    (`dets.tracker_id` set) add "tracker_id" (an integer) after "box" in each of their rows;
+    untracked ones have no such key. path "-" writes to stdout.
     """
 
     def __init__(self, path: str | os.PathLike[str], names: Sequence[str]) -> None:
@@ -159,7 +160,8 @@ class DetectionsJsonl(_AtomicSink):
     def write(self, index: int, pts: int | None, time: float | None, dets: Detections) -> None:
         """Append the line of one frame.
 
-        dets: xyxy `[N, 4]` float32 in source pixels, scores `[N]` 0..1, class_ids `[N]`.
+        dets: xyxy `[N, 4]` float32 in displayed-frame pixels, scores `[N]` 0..1, class_ids
+        `[N]`, optional tracker_id `[N]` int.
         """
         rows = [
             {
@@ -172,6 +174,9 @@ class DetectionsJsonl(_AtomicSink):
                 dets.xyxy.tolist(), dets.scores.tolist(), dets.class_ids.tolist(), strict=True
             )
         ]
+        if dets.tracker_id is not None:
+            for row, tracker_id in zip(rows, dets.tracker_id.tolist(), strict=True):
+                row["tracker_id"] = tracker_id
         record = {"index": index, "pts": pts, "time": time, "detections": rows}
         self._put(json.dumps(record) + "\n")
 
@@ -184,7 +189,7 @@ class CocoResults(_AtomicSink):
     w, h] in pixels (2 decimals), "score" (5 decimals)}, one row per detection.
 
     num_classes: the model's class count; an 80-class model's class ids become the official
-    COCO category ids (`vidpipe.detect.coco.category_id`), others are written as they are.
+    COCO category ids (`vidpipe.detectors.coco.category_id`), others are written as they are.
     Rows are streamed; an empty run writes `[]`.
     """
 
@@ -200,8 +205,8 @@ class CocoResults(_AtomicSink):
     def write(self, image_id: int, dets: Detections) -> None:
         """Append the detections of image (frame) `image_id`.
 
-        dets: xyxy `[N, 4]` float32 x1 y1 x2 y2 in source pixels, scores `[N]` 0..1,
-        class_ids `[N]` int.
+        dets: xyxy `[N, 4]` float32 x1 y1 x2 y2 in displayed-frame pixels, scores `[N]` 0..1,
+        class_ids `[N]` int; tracker_id, if set, is not written (COCO results have no tracks).
         """
         self._open_file()
         parts = []
