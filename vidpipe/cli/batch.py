@@ -18,7 +18,7 @@ def batch_command(
     outdir: Path = typer.Option(..., "-o", "--output", help="Output folder (mirrors inputs)."),
     task: str = typer.Option(..., "--task", help="detect, gamma, chroma or frames."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (Ray: tasks in flight)."),
-    engine: str = typer.Option("local", "--engine", help="local worker processes, or ray."),
+    runner: str = typer.Option("local", "--runner", help="local worker processes, or ray."),
     address: str | None = typer.Option(
         None, "--address", help="ray: cluster address (default $RAY_ADDRESS, else a local Ray)."
     ),
@@ -32,6 +32,10 @@ def batch_command(
     conf: float | None = typer.Option(None, "--conf", help="detect: minimum score."),
     iou: float | None = typer.Option(None, "--iou", help="detect: NMS IoU threshold."),
     batch: int | None = typer.Option(None, "--batch", help="detect: frames per forward pass."),
+    max_det: int | None = typer.Option(None, "--max-det", help="detect: most boxes per frame."),
+    engine: str | None = typer.Option(
+        None, "--engine", help="detect: torch, onnxruntime or auto (as vidpipe detect)."
+    ),
     device: str | None = typer.Option(None, "--device", help="detect: auto, cpu or cuda[:N]."),
     gpus: str | None = typer.Option(
         None,
@@ -56,19 +60,20 @@ def batch_command(
         "model": model, "conf": conf, "iou": iou, "batch": batch, "device": device,
         "classes": classes or None, "size": size, "video": video or None,
         "coco": coco or None, "gamma": gamma, "to": to, "codec": codec, "crf": crf,
-        "preset": preset,
+        "preset": preset, "max_det": max_det, "engine": engine,
     }  # fmt: skip
     options = {k: v for k, v in given.items() if v is not None}
     _check_run(jobs, retries, report)
-    if engine not in ("local", "ray"):
-        raise typer.BadParameter(f"--engine must be local or ray, not {engine!r}")
-    if address is not None and engine != "ray":
-        raise typer.BadParameter("--address goes with --engine ray")
-    servers = _gpus(gpus, task, engine, device) if gpus is not None else ()
+    if runner not in ("local", "ray"):
+        raise typer.BadParameter(f"--runner must be local or ray, not {runner!r}")
+    if address is not None and runner != "ray":
+        raise typer.BadParameter("--address goes with --runner ray")
+    servers = _gpus(gpus, task, runner, device) if gpus is not None else ()
     if servers:
         options["device"] = "cuda"  # recorded in the ledger: a CPU run's outputs are redone
     from vidpipe.batch.jobs import discover
-    from vidpipe.batch.runner import STOP_GRACE_S, Settings, prepare_outdir, run_batch
+    from vidpipe.batch.pool import STOP_GRACE_S
+    from vidpipe.batch.runner import Settings, prepare_outdir, run_batch
     from vidpipe.batch.tasks import check_model, check_options
     from vidpipe.runtime.concurrency import reaped_children
 
@@ -83,7 +88,7 @@ def batch_command(
     from vidpipe.cli.main import quiet_progress
 
     settings = Settings(
-        jobs, retries, retry_failed, content_hash, quiet_progress(), engine=engine,
+        jobs, retries, retry_failed, content_hash, quiet_progress(), runner=runner,
         address=address, servers=servers,
     )  # fmt: skip
     # Every worker, model server and multiprocessing's resource tracker is reaped before
@@ -106,12 +111,12 @@ def _check_run(jobs: int, retries: int, report: Path | None) -> None:
         raise InputError(f"{report}: cannot write the report there")
 
 
-def _gpus(text: str, task: str, engine: str, device: str | None) -> tuple[str, ...]:
+def _gpus(text: str, task: str, runner: str, device: str | None) -> tuple[str, ...]:
     """The model servers' devices of `--gpus`."""
     if task != "detect":
         raise typer.BadParameter("--gpus goes with --task detect")
-    if engine != "local":
-        raise typer.BadParameter("--gpus goes with --engine local (Ray places GPU tasks itself)")
+    if runner != "local":
+        raise typer.BadParameter("--gpus goes with --runner local (Ray places GPU tasks itself)")
     if device not in (None, "auto", "cuda"):
         raise typer.BadParameter("--gpus chooses the devices: leave out --device")
     from vidpipe.batch.model_server import parse_gpus
@@ -140,4 +145,14 @@ def _summary(result: Any, *, quiet: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("batch")(batch_command)
+    from vidpipe.cli.main import examples
+
+    app.command(
+        "batch",
+        epilog=examples(
+            "vidpipe batch videos/ -o results/ --task gamma --gamma 2.2 --jobs 2",
+            "vidpipe batch videos/ -o dets/ --task detect --model yolox-s --video -q",
+            "vidpipe batch videos/ -o dets/ --task detect --gpus all --jobs 12",
+            "vidpipe batch list.csv -o out/ --task frames --report report.json",
+        ),
+    )(batch_command)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from vidpipe.detect.coco import EvalReport
+    from vidpipe.detectors.coco import EvalReport
 
 SORTS = ("ap", "name")
 
@@ -47,7 +47,7 @@ def eval_command(
     Needs pycocotools (pip install 'vidpipe[eval]'). Every ground-truth image is evaluated;
     images without predictions count their objects as missed.
     """
-    from vidpipe.detect.coco import evaluate  # numpy and pycocotools: only when it runs
+    from vidpipe.detectors.coco import evaluate  # numpy and pycocotools: only when it runs
 
     if sort not in SORTS:
         raise typer.BadParameter(f"--sort must be ap or name, not {sort!r}")
@@ -59,4 +59,13 @@ def eval_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("eval")(eval_command)
+    from vidpipe.cli.main import examples
+
+    app.command(
+        "eval",
+        epilog=examples(
+            "vidpipe eval --pred results.json --gt instances_val2017.json",
+            "vidpipe eval --pred results.json --gt instances.json --sort name",
+            "vidpipe eval --pred results.json --gt instances.json --json",
+        ),
+    )(eval_command)

@@ -13,10 +13,10 @@ from tqdm import tqdm
 from vidpipe.cli.main import quiet_progress
 from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
-from vidpipe.io.decode import BACKENDS, decode
+from vidpipe.io.decode import BACKENDS
 from vidpipe.io.decode_av import Skip
 from vidpipe.io.image import save_image
-from vidpipe.io.probe import probe
+from vidpipe.io.source import Source
 from vidpipe.types import Frame, PictureType, frame_record
 
 _TYPES = [t.name for t in PictureType if t is not PictureType.NONE]
@@ -76,17 +76,17 @@ def frames_command(
     if backend not in BACKENDS:
         raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}")
     wanted, skip = _plan(types, keyframes)
-    info = probe(file)
-    if out_dir is not None:
-        _prepare_dir(out_dir)
-    stats = DecodeStats()
-    frames = decode(file, backend=backend, skip=skip, info=info, stats=stats)  # type: ignore[arg-type]
-    selected = (f for f in frames if wanted is None or f.pict_type in wanted)
-    fmt = "json" if as_json else "csv" if as_csv else "text"
-    if out_dir is None:
-        _print_listing(selected, fmt)
-    else:
-        _extract(selected, out_dir, image_format, info.frame_count, fmt if fmt != "text" else None)
+    with Source(file, backend=backend) as src:  # type: ignore[arg-type]
+        if out_dir is not None:
+            _prepare_dir(out_dir)
+        frames = src.frames(skip, stats=DecodeStats())
+        selected = (f for f in frames if wanted is None or f.pict_type in wanted)
+        fmt = "json" if as_json else "csv" if as_csv else "text"
+        if out_dir is None:
+            _print_listing(selected, fmt)
+        else:
+            total, listing = src.info.frame_count, fmt if fmt != "text" else None
+            _extract(selected, out_dir, image_format, total, listing)
 
 
 def _print_listing(frames: Iterator[Frame], fmt: str) -> None:
@@ -119,4 +119,14 @@ def _extract(frames: Iterator[Frame], out_dir: Path, ext: str, total: int, fmt: 
 
 
 def register(app: typer.Typer) -> None:
-    app.command("frames")(frames_command)
+    from vidpipe.cli.main import examples
+
+    app.command(
+        "frames",
+        epilog=examples(
+            "vidpipe frames clip.mp4 --type I # the I frames, key or not",
+            "vidpipe frames clip.mp4 --json -q # JSON Lines, no warnings",
+            "vidpipe frames clip.mp4 --keyframes -o keyframes/ --format jpg",
+            "vidpipe frames -- -clip.mp4 # a file whose name starts with -",
+        ),
+    )(frames_command)

@@ -4,6 +4,9 @@ Every error a user can cause ends as one `error: ...` line on stderr and exit co
 failed write (a full disk, a file-size limit) or a failing encoder included; SIGINT (Ctrl-C)
 and SIGTERM end as `error: interrupted` and exit code 130, a bug as `error: internal error:
 ...` and 1. `--debug` shows tracebacks and debug logs instead.
+
+The global options `--debug` and `-q/--quiet` may come anywhere on the command line, before or
+after the command's name (`vidpipe detect clip.mp4 -q`), as pip's general options do.
 """
 
 from __future__ import annotations
@@ -14,14 +17,49 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from vidpipe.errors import VidpipeError
 from vidpipe.runtime.concurrency import interrupt, uncancel
 
+# The options of `_root` that every command and sub-group also takes (declared once, there).
+GLOBAL_OPTIONS = ("debug", "quiet")
+
+
+class _Root(TyperGroup):
+    """The `vidpipe` group, which gives its global options to every command and sub-group
+    under it, so that they may come after the command's name too.
+
+    They become options of each command, so click's own parser finds them: after `--` a `-q`
+    is an argument (a file named `-q`), the value of an option that takes one is that value
+    (`--json -q` writes to a file named `-q`), `-qj4` is `-q -j 4`. (Moving the flags to the
+    front of argv instead would have to know every option's arity to get these right.) Built
+    with the click tree, so it also holds for `CliRunner` and for commands added later."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _share_options(self, [p for p in self.params if p.name in GLOBAL_OPTIONS])
+
+
+def _share_options(group: TyperGroup, options: list[Any]) -> None:
+    """Append `options` (click parameters, not exposed as values) to every command under
+    `group`, recursively; a command that defines one of their flags itself is a bug."""
+    flags = {flag for option in options for flag in (*option.opts, *option.secondary_opts)}
+    for name, command in group.commands.items():
+        own = {flag for p in command.params for flag in (*p.opts, *p.secondary_opts)}
+        if flags & own:
+            raise RuntimeError(f"`vidpipe {name}` redefines the global {sorted(flags & own)}")
+        command.params.extend(options)
+        if isinstance(command, TyperGroup):
+            _share_options(command, options)
+
+
 app = typer.Typer(
     name="vidpipe",
+    cls=_Root,
     help="Streaming video pipeline: probe, inspect frames, process and detect.",
     no_args_is_help=True,
     add_completion=False,
@@ -29,15 +67,45 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_debug = False
+_debug = False  # the global options given (anywhere) in this run of `main`
+_quiet = False
 # Typer may vendor its own click: take the classes from Typer's exceptions, not `import click`.
 _ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
+def _set_debug(value: bool) -> None:
+    global _debug
+    if value:
+        _debug = True
+        _configure_logging()
+
+
+def _set_quiet(value: bool) -> None:
+    global _quiet
+    if value:
+        _quiet = True
+        _configure_logging()
+
+
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
+    # Global options: their values reach `_debug` / `_quiet` through the callbacks, from
+    # wherever they are given (the root's callback runs before a command's options are read).
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help="Show tracebacks and debug logs.",
+        callback=_set_debug,
+        expose_value=False,
+    ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="Only errors on stderr.",
+        callback=_set_quiet,
+        expose_value=False,
+    ),
     version: bool = typer.Option(
         False,
         "--version",
@@ -46,9 +114,12 @@ def _root(
         help="Show the versions of vidpipe and of the FFmpeg each backend uses, and exit.",
     ),
 ) -> None:
-    global _debug
-    _debug = debug
-    level = logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING
+    _configure_logging()
+
+
+def _configure_logging() -> None:
+    """The "vidpipe" logger to stderr, at the level the global options given so far ask for."""
+    level = logging.DEBUG if _debug else logging.ERROR if _quiet else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LevelPrefix())
     root = logging.getLogger("vidpipe")
@@ -110,6 +181,16 @@ def _register(argv: Sequence[str]) -> None:
             _registered.add(module)
 
 
+def examples(*lines: str) -> str:
+    """A command's `--help` epilog, as a man page's EXAMPLES: each line a runnable command,
+    optionally with a ` # comment` (the comments aligned). `\\b` keeps click from rewrapping
+    the lines into one paragraph."""
+    rows = [(cmd.rstrip(), note) for cmd, _, note in (line.partition(" # ") for line in lines)]
+    width = max((len(cmd) for cmd, note in rows if note), default=0)
+    body = [f"  {cmd:<{width}}  # {note}" if note else f"  {cmd}" for cmd, note in rows]
+    return "\b\nExamples:\n" + "\n".join(body)
+
+
 def quiet_progress() -> bool | None:
     """tqdm's `disable`: off with --quiet, else only on a terminal (None: tqdm checks)."""
     return True if logging.getLogger("vidpipe").level >= logging.ERROR else None
@@ -139,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    global _debug, _quiet
+    _debug = _quiet = False  # an earlier in-process run may have set them
     uncancel()  # an earlier in-process run may have been interrupted
     try:
         _register(sys.argv[1:] if argv is None else argv)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from vidpipe.cli.main import examples
+
 models_app = typer.Typer(
     name="models",
     help="Detection models: list them, download them, show where they are.",
@@ -13,10 +15,10 @@ models_app = typer.Typer(
 )
 
 
-@models_app.command("list")
+@models_app.command("list", epilog=examples("vidpipe models list"))
 def list_command() -> None:
     """Known models, their input size and local file ("-": not downloaded), and the folder."""
-    from vidpipe.detect.hub import list_models, model_dir
+    from vidpipe.detectors.hub import list_models, model_dir
 
     rows = [("name", "input", "file")]
     for spec, path in list_models():
@@ -27,24 +29,36 @@ def list_command() -> None:
         typer.echo(f"{name:<{widths[0]}}  {size:>{widths[1]}}  {file}")
 
 
-@models_app.command("pull")
+@models_app.command(
+    "pull",
+    epilog=examples(
+        "vidpipe models pull yolox-s",
+        "vidpipe models pull yolox-nano --force --no-progress",
+    ),
+)
 def pull_command(
     name: str = typer.Argument(..., help="Model name, e.g. yolox-nano."),
     force: bool = typer.Option(False, "--force", help="Download again even if present."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Download a model's official checkpoint into the model folder; prints its path."""
-    from vidpipe.detect.hub import pull
+    from vidpipe.detectors.hub import pull
 
     typer.echo(str(pull(name, force=force, progress=not no_progress)))
 
 
-@models_app.command("path")
+@models_app.command(
+    "path",
+    epilog=examples(
+        "vidpipe models path # the model folder",
+        "vidpipe models path yolox-nano # its file; an error if not downloaded",
+    ),
+)
 def path_command(
     name: str | None = typer.Argument(None, help="Model name; omitted: the folder."),
 ) -> None:
     """Print the model folder, or the local file of model NAME (error if it is not there)."""
-    from vidpipe.detect.hub import find_local, get_spec, model_dir
+    from vidpipe.detectors.hub import find_local, get_spec, model_dir
     from vidpipe.errors import InputError
 
     if name is None:
@@ -59,7 +73,13 @@ def path_command(
     typer.echo(str(path))
 
 
-@models_app.command("convert")
+@models_app.command(
+    "convert",
+    epilog=examples(
+        "vidpipe models convert yolox-s yolox_s.safetensors",
+        "vidpipe models convert yolox_nano.pth nano.safetensors --overwrite",
+    ),
+)
 def convert_command(
     source: str = typer.Argument(..., help="A model name or a .pth / .onnx / .safetensors file."),
     output: str = typer.Argument(..., help="The .safetensors file to write."),
@@ -68,8 +88,8 @@ def convert_command(
     """Write a model's weights (batch norm folded) as vidpipe safetensors."""
     from pathlib import Path
 
-    from vidpipe.detect.hub import resolve_model
-    from vidpipe.detect.weights import load_weights, save_safetensors
+    from vidpipe.detectors.hub import resolve_model
+    from vidpipe.detectors.weights import load_weights, save_safetensors
     from vidpipe.errors import InputError
     from vidpipe.runtime.files import atomic_path
 
@@ -85,4 +105,12 @@ def convert_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(models_app, name="models")
+    app.add_typer(
+        models_app,
+        name="models",
+        epilog=examples(
+            "vidpipe models list",
+            "vidpipe models pull yolox-s",
+            "vidpipe models path yolox-s -q",
+        ),
+    )

@@ -90,4 +90,12 @@ def probe_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("probe")(probe_command)
+    from vidpipe.cli.main import examples
+
+    app.command(
+        "probe",
+        epilog=examples(
+            "vidpipe probe clip.mp4 # container, streams, colour",
+            "vidpipe probe clip.mp4 --gop --json # plus I/P/B counts and GOPs, JSON",
+        ),
+    )(probe_command)
