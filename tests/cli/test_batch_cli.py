@@ -398,7 +398,7 @@ def test_detect_task_jsonl_per_input(clips: Path, tmp_path: Path, monkeypatch) -
         (("--task", "detect", "--model", "/nope/m.onnx"), "not found"),
         (("--task", "gamma", "--gamma", "2", "--codec", "nope"), "unknown codec"),
         (("--task", "gamma", "--gamma", "2", "--gpus", "0"), "--gpus goes with --task detect"),
-        (("--task", "detect", "--gpus", "0", "--engine", "ray"), "--gpus goes with --engine"),
+        (("--task", "detect", "--gpus", "0", "--runner", "ray"), "--gpus goes with --runner"),
         (("--task", "detect", "--gpus", "0", "--device", "cpu"), "leave out --device"),
     ],
 )

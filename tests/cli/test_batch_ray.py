@@ -37,7 +37,7 @@ def test_ray_engine_runs_records_and_resumes(tmp_path: Path) -> None:
     (src / "bad.mp4").write_bytes(b"\x00junk" * 500)
     report = str(tmp_path / "report.json")
     args = ("batch", str(src), "-o", str(out), "--task", "gamma", "--gamma", "2.2",
-            "--jobs", "2", "--engine", "ray", "--retries", "1", "--report", report)  # fmt: skip
+            "--jobs", "2", "--runner", "ray", "--retries", "1", "--report", report)  # fmt: skip
     session = Path("/tmp/ray/session_latest")  # Ray's default: the newest session's folder
     before = session.resolve() if session.exists() else None
     first = run_cli(*args, timeout=240)

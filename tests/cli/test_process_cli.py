@@ -18,7 +18,7 @@ from test_bad_input import processes_mentioning, run_cli
 from vidpipe.cli.main import main
 from vidpipe.io.decode import decode
 from vidpipe.io.encode import EncodeOptions
-from vidpipe.pipeline.process import process_file
+from vidpipe.pipeline.recipes import process_file
 
 H264 = next(p for p in SAMPLE_CLIPS if "bframes_aac" in p.name)
 HEVC10 = next(p for p in SAMPLE_CLIPS if "10bit" in p.name)
@@ -151,7 +151,7 @@ def test_stage_error_leaves_nothing(tmp_path):
             yield frame
 
     with pytest.raises(RuntimeError, match="stage failed"):
-        process_file(str(H264), str(tmp_path / "o.mp4"), [broken], options=EncodeOptions())
+        process_file(str(H264), str(tmp_path / "o.mp4"), [broken], encode=EncodeOptions())
     assert list(tmp_path.iterdir()) == []
     assert not [t for t in threading.enumerate() if t.name.startswith("vidpipe")]
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vidpipe.detect.coco import (
+from vidpipe.detectors.coco import (
     COCO_CATEGORY_IDS,
     COCO_NAMES,
     EvalReport,

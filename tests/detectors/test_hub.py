@@ -1,4 +1,4 @@
-"""vidpipe.detect.hub: model names, the model folder, resolve_model and the real download code
+"""vidpipe.detectors.hub: model names, the model folder, resolve_model and the real download code
 against a local HTTP server (127.0.0.1, port 0) serving random bytes the test makes."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from vidpipe.detect import hub
+from vidpipe.detectors import hub
 from vidpipe.errors import InputError, VidpipeError
 
 RELEASE = "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/"

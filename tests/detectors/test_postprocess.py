@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidpipe.detect import postprocess as pp
-from vidpipe.detect.postprocess import batched_nms, batched_nms_torch, postprocess
+from vidpipe.detectors import postprocess as pp
+from vidpipe.detectors.postprocess import batched_nms, batched_nms_torch, postprocess
 from vidpipe.types import Detections
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from vidpipe.detect.detector import Detector, load_detector, resolve_device
-from vidpipe.detect.preprocess import display_size, letterbox
+from vidpipe.detectors.detector import Detector, load_detector, resolve_device
+from vidpipe.detectors.preprocess import display_size, letterbox
 from vidpipe.errors import InputError
 from vidpipe.io.image import to_rgb
 from vidpipe.types import ColorInfo, Detections, Frame

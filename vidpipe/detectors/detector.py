@@ -10,26 +10,27 @@ there), else torch.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 
-from vidpipe.detect import onnx_engine
-from vidpipe.detect.coco import COCO_NAMES, parse_classes
-from vidpipe.detect.hub import MODELS, canonical_name, resolve_model
-from vidpipe.detect.model import prepare_for_inference
-from vidpipe.detect.postprocess import postprocess
-from vidpipe.detect.preprocess import Letterbox, letterbox
-from vidpipe.detect.weights import load_weights
+from vidpipe.detectors import onnx_engine
+from vidpipe.detectors.coco import COCO_NAMES, parse_classes
+from vidpipe.detectors.hub import MODELS, canonical_name, resolve_model
+from vidpipe.detectors.model import prepare_for_inference
+from vidpipe.detectors.options import DEFAULT_BATCH, DetectOptions
+from vidpipe.detectors.postprocess import postprocess
+from vidpipe.detectors.preprocess import Letterbox, letterbox
+from vidpipe.detectors.weights import load_weights
 from vidpipe.errors import InputError
 from vidpipe.runtime.concurrency import cpu_cores, thread_map
 from vidpipe.types import Detections, Frame
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BATCH = {"cpu": 8, "cuda": 16}
-ENGINES = ("auto", "torch", "onnxruntime")
 
 
 class Detector:
@@ -51,8 +52,10 @@ class Detector:
         iou: float = 0.45,
         max_det: int = 300,
         classes: Sequence[int] | None = None,
+        batch: int = 8,
     ) -> None:
         self.device = device
+        self.batch = batch  # frames per forward pass
         self.size = size
         self.dtype = dtype
         self.num_classes = num_classes
@@ -75,7 +78,8 @@ class Detector:
         with torch.inference_mode():
             images = batch.images.contiguous(memory_format=torch.channels_last)
             pred = self._forward(images)
-            return postprocess(pred, scales=batch.scales, sizes_wh=batch.sizes_wh, **self.options)
+            found = postprocess(pred, scales=batch.scales, sizes_wh=batch.sizes_wh, **self.options)
+        return [dataclasses.replace(dets, names=self.names) for dets in found]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -95,24 +99,19 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def load_detector(
-    model: str,
-    *,
-    device: str = "auto",
-    engine: str = "auto",
-    size: int | None = None,
-    classes: Sequence[str] | None = None,
-    compile: bool = False,
-    **options: float,
-) -> Detector:
+def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> Detector:
     """A Detector for a model name (`yolox-nano` .. `yolox-x`, pulled when missing) or file
-    (.pth / .onnx / .safetensors). `size` defaults to the variant's usual input size;
-    `classes` are names or ids ("dog", "0,2") of the classes to keep (default: all);
-    `options`: conf, iou, max_det."""
-    if engine not in ENGINES:
-        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    if size is not None and (size <= 0 or size % 32):
-        raise InputError(f"--size must be a positive multiple of 32, got {size}")
+    (.pth / .onnx / .safetensors), or for a whole `DetectOptions`; keywords are its fields
+    (device, engine, size, conf, iou, max_det, classes, batch, compile), e.g.
+    `load_detector("yolox-s", conf=0.4, classes=["person"])`.
+
+    Raises InputError for a bad option, a missing model file or an unusable device."""
+    if isinstance(model, DetectOptions):
+        opts = dataclasses.replace(model, **options) if options else model
+    else:
+        opts = DetectOptions(model=model, **options)
+    device, engine, size, compile = opts.device, opts.engine, opts.size, opts.compile
+    model, classes = opts.model, opts.classes
     torch_device = resolve_device(device)
     path = resolve_model(model)
     name = canonical_name(str(model))
@@ -141,26 +140,39 @@ def load_detector(
     log.debug("model %s on %s (%s)", path, torch_device, "onnxruntime" if use_ort else "torch")
     return Detector(
         forward, num_classes=num_classes, device=torch_device, size=size, dtype=dtype,
-        classes=keep, **options,
-    )  # type: ignore[arg-type]  # fmt: skip
+        classes=keep, conf=opts.conf, iou=opts.iou, max_det=opts.max_det,
+        batch=opts.batch or DEFAULT_BATCH[torch_device.type],
+    )  # fmt: skip
 
 
 def _per_core(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
     """On the CPU, run slices of the batch in parallel, one single-threaded forward per core:
     YOLOX's small convolutions scale badly across threads inside one forward (measured
-    20-30% more frames/s for Nano on 2 cores). Sets torch's intra-op threads to 1 for the
-    process."""
+    20-30% more frames/s for Nano on 2 cores). torch's intra-op thread count is 1 only while
+    a forward runs (`_one_thread_each`); the caller's setting is back afterwards."""
     workers = thread_budget()
     if workers <= 1:
         return model
-    torch.set_num_threads(1)
 
     def forward(images: torch.Tensor) -> torch.Tensor:
         step = -(-len(images) // workers)
         chunks = [images[i : i + step] for i in range(0, len(images), step)]
-        return torch.cat(thread_map(_inference(model), chunks, workers))
+        with _one_thread_each():
+            return torch.cat(thread_map(_inference(model), chunks, workers))
 
     return forward
+
+
+@contextlib.contextmanager
+def _one_thread_each() -> Iterator[None]:
+    """torch's intra-op threads set to 1 for the body, then put back. thread_map's threads
+    are new: each takes torch's count when it first runs an op, so inside the body that is 1."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 _budget: list[int] = []

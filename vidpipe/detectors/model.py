@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vidpipe.detect.backbone import CSPDarknet
-from vidpipe.detect.blocks import fuse_conv_bn
-from vidpipe.detect.head import YOLOXHead
-from vidpipe.detect.neck import YOLOPAFPN
+from vidpipe.detectors.backbone import CSPDarknet
+from vidpipe.detectors.blocks import fuse_conv_bn
+from vidpipe.detectors.head import YOLOXHead
+from vidpipe.detectors.neck import YOLOPAFPN
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from vidpipe.detect.blocks import fuse_conv_bn
-from vidpipe.detect.model import VARIANTS, YOLOX, Variant, build_yolox
+from vidpipe.detectors.blocks import fuse_conv_bn
+from vidpipe.detectors.model import VARIANTS, YOLOX, Variant, build_yolox
 from vidpipe.errors import InputError
 
 SUFFIXES = (".safetensors", ".pth", ".onnx")

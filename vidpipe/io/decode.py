@@ -12,8 +12,8 @@ from typing import Literal
 
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode_av import Skip, decode_av
+from vidpipe.io.inputs import resolve_input
 from vidpipe.io.probe import probe
-from vidpipe.io.source import resolve_input
 from vidpipe.types import Frame, PictureType, VideoInfo
 
 Backend = Literal["av", "ffmpeg"]

@@ -24,8 +24,8 @@ import numpy as np
 from vidpipe.errors import InputError
 from vidpipe.io.avnames import color_info
 from vidpipe.io.damage import DecodeStats, check_damage
+from vidpipe.io.inputs import LITERAL_NAME_OPTIONS
 from vidpipe.io.packets import LOOKAHEAD, BestEffort, StreamPackets, default_step
-from vidpipe.io.source import LITERAL_NAME_OPTIONS
 from vidpipe.pixfmt import LAYOUTS, canonical_pix_fmt
 from vidpipe.types import Frame, PictureType
 

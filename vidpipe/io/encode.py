@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
@@ -33,6 +34,7 @@ import numpy as np
 from vidpipe.errors import VidpipeError
 from vidpipe.io.encode_ffmpeg import check_ffmpeg_encoder, write_ffmpeg
 from vidpipe.io.image import to_av_frame
+from vidpipe.io.inputs import LITERAL_NAME_OPTIONS
 from vidpipe.io.output import (
     WRITERS,
     EncodeOptions,
@@ -40,6 +42,7 @@ from vidpipe.io.output import (
     Plan,
     RotationMode,
     Writer,
+    auto_codec,
     check_codec,
     check_output,
     check_pix_fmt,
@@ -49,9 +52,7 @@ from vidpipe.io.output import (
     output_format,
     source_streams,
 )
-from vidpipe.io.source import LITERAL_NAME_OPTIONS, resolve_input
 from vidpipe.pixfmt import LAYOUTS, plane_shapes
-from vidpipe.runtime.files import remove_temp, reserve_temp
 from vidpipe.types import ColorInfo, Frame
 
 __all__ = [
@@ -59,10 +60,12 @@ __all__ = [
     "EncodeOptions",
     "EncodeResult",
     "RotationMode",
+    "Target",
     "Writer",
+    "check_target",
     "default_pix_fmt",
-    "encode",
     "output_format",
+    "write_stream",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,54 +75,69 @@ _QUARTER_TURNED = {f"yuv422p{b}": f"yuv440p{b}" for b in ("", "10le", "12le")}
 _QUARTER_TURNED.update({v: k for k, v in list(_QUARTER_TURNED.items())})
 
 
-def encode(
-    frames: Iterable[Frame],
+@dataclass(frozen=True)
+class Target:
+    """What the checks before any work fixed: the output, its muxer and encoder, the file
+    whose audio / subtitle streams are copied (None: none) and the frame-rate hint."""
+
+    path: Path
+    muxer: str
+    codec: av.Codec
+    source: str | None
+    copy_streams: tuple[int, ...]
+    rate: Fraction | None
+
+
+def check_target(
     output: str | os.PathLike[str],
     *,
-    source: str,
-    options: EncodeOptions = EncodeOptions(),
-) -> EncodeResult:
-    """Encode `frames` (display order, host numpy or torch planes as `Frame` says) into
-    `output`, stream-copying the audio and subtitle streams of the input file `source`.
+    source: str | None,
+    options: EncodeOptions,
+    rate: Fraction | None = None,
+) -> Target:
+    """Every check `encode` makes before any work. `source` is a resolved input path (its
+    audio and subtitle streams are copied, its average frame rate is the default `rate`).
 
-    The container comes from `output`'s suffix. Frames keep their pts / time_base (a frame
-    without pts follows the previous one by one tick; pts must increase). Odd sizes are
-    padded to even ones, replicating the last column / row, when the codec refuses odd
-    sizes (libx264, libx265 in 4:2:0; ffv1, libvpx keep them): the output is then 1 pixel
-    wider / taller. The input iterator is closed when `encode` returns or fails.
-
-    Raises VidpipeError (before any work) for a bad codec or pix_fmt, an output that is the
-    input, exists without `overwrite`, or lies in a missing directory; InputError for a bad
-    `source`; VidpipeError when encoding fails, FFmpegError (stderr tail) when ffmpeg does.
-    """
-    source_path = resolve_input(source)
-    target = check_output(output, source_path, options.overwrite)
+    Raises VidpipeError for a bad codec or pix_fmt, an output that is the input, exists
+    without `overwrite`, or lies in a missing directory; FFmpegError when the ffmpeg writer's
+    binary cannot be run."""
+    target = check_output(output, source, options.overwrite)
     muxer = output_format(target)
-    codec = check_codec(options.codec, muxer)
+    name = auto_codec(target, gpu=False) if options.codec == "auto" else options.codec
+    codec = check_codec(name, muxer)
     if options.writer == "ffmpeg":
         check_ffmpeg_encoder(codec.name)
     check_pix_fmt(codec, options.pix_fmt)
-    copy_streams, rate = source_streams(source_path, muxer)
+    copy_streams: tuple[int, ...] = ()
+    if source is not None:
+        copy_streams, source_rate = source_streams(source, muxer)
+        rate = rate or source_rate
+    return Target(target, muxer, codec, source, copy_streams, rate)
+
+
+def write_stream(
+    frames: Iterable[Frame], tmp: Path, target: Target, options: EncodeOptions
+) -> EncodeResult:
+    """Encode `frames` (display order, host numpy or torch planes as `Frame` says) into the
+    file `tmp` for `target` (checked by `check_target`), copying the source's streams.
+
+    Frames keep their pts / time_base (a frame without pts follows the previous one by one
+    tick; pts that go backwards are repaired, with a warning). Odd sizes are padded to even
+    ones, replicating the last column / row, when the codec refuses odd sizes (libx264,
+    libx265 in 4:2:0; ffv1, libvpx keep them): the output is then 1 pixel wider / taller.
+    Raises VidpipeError when there are no frames or encoding fails, FFmpegError when the
+    ffmpeg writer does. The caller owns `tmp` (renames it or removes it).
+    """
     frame_iter = iter(frames)
-    tmp = reserve_temp(target)
-    try:
-        first = next(frame_iter, None)
-        if first is None:
-            raise VidpipeError(f"{output}: no frames to encode")
-        plan = _plan(first, codec, options, muxer, copy_streams, rate)
-        av_frames = _av_frames(chain([first], frame_iter), plan)
-        write = _write_av if options.writer == "av" else write_ffmpeg
-        count = write(av_frames, tmp, plan, source_path, options)
-        os.replace(tmp, target)
-    except BaseException:
-        remove_temp(tmp)
-        raise
-    finally:
-        close = getattr(frame_iter, "close", None)
-        if close is not None:
-            close()
-    log.info("wrote %d frames to %s (%s, %s)", count, target, plan.codec, plan.pix_fmt)
-    return EncodeResult(target, count, plan.codec, plan.pix_fmt, plan.size_wh, plan.rotation)
+    first = next(frame_iter, None)
+    if first is None:
+        raise VidpipeError(f"{target.path}: no frames to encode")
+    plan = _plan(first, target.codec, options, target.muxer, target.copy_streams, target.rate)
+    av_frames = _av_frames(chain([first], frame_iter), plan)
+    write = _write_av if options.writer == "av" else write_ffmpeg
+    count = write(av_frames, tmp, plan, target.source or "", options)
+    log.info("wrote %d frames to %s (%s, %s)", count, target.path, plan.codec, plan.pix_fmt)
+    return EncodeResult(target.path, count, plan.codec, plan.pix_fmt, plan.size_wh, plan.rotation)
 
 
 # --- planning from the first frame -----------------------------------------------------

@@ -56,7 +56,8 @@ class EncodeOptions:
     """How `encode` writes: encoder and its options, rotation handling, writer.
 
     codec: an FFmpeg video encoder PyAV has (`av.codecs_available`): libx264, libx265,
-        libvpx-vp9, libsvtav1, ffv1 (lossless), ... crf / preset: encoder options (None:
+        libvpx-vp9, libsvtav1, ffv1 (lossless), ...; "auto": H.264 where the container takes
+        it, else the container's own encoder (`auto_codec`). crf / preset: encoder options (None:
         the encoder's defaults). pix_fmt: the encoded pixel format; None picks the frames'
         own layout when the codec takes it (4:2:0 8-bit -> yuv420p, 4:4:4 -> yuv444p,
         10-bit 4:2:0 -> yuv420p10le), else the nearest bit depth of that layout, else
@@ -67,7 +68,7 @@ class EncodeOptions:
         output. threads: encoder threads, 0 = the encoder's automatic choice.
     """
 
-    codec: str = "libx264"
+    codec: str = "auto"
     crf: int | None = None
     preset: str | None = None
     pix_fmt: str | None = None
@@ -140,9 +141,9 @@ def output_format(path: str | os.PathLike[str]) -> str:
         ) from None
 
 
-def check_output(output: str | os.PathLike[str], source: str, overwrite: bool) -> Path:
+def check_output(output: str | os.PathLike[str], source: str | None, overwrite: bool) -> Path:
     """The absolute target path; raises VidpipeError when `output` is empty, a directory,
-    in a missing directory, the input file, or exists without `overwrite`."""
+    in a missing directory, the input file `source`, or exists without `overwrite`."""
     text = os.fspath(output)
     if not text:
         raise VidpipeError("empty output path")
@@ -151,8 +152,10 @@ def check_output(output: str | os.PathLike[str], source: str, overwrite: bool) -
         raise VidpipeError(f"{text}: output directory {target.parent} does not exist")
     if target.is_dir():
         raise VidpipeError(f"{text}: is a directory")
-    same = os.path.realpath(target) == os.path.realpath(source)
-    if same or (target.exists() and os.path.samefile(target, source)):
+    if source is not None and (
+        os.path.realpath(target) == os.path.realpath(source)
+        or (target.exists() and os.path.samefile(target, source))
+    ):
         raise VidpipeError(f"{text}: refusing to write over the input file {source}")
     if (target.exists() or target.is_symlink()) and not overwrite:
         raise VidpipeError(f"{text}: already exists (use overwrite to replace it)")

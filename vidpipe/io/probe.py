@@ -21,8 +21,8 @@ from vidpipe.errors import InputError
 from vidpipe.io.avnames import FIELD_ORDER, color_info
 from vidpipe.io.damage import DecodeStats, check_damage
 from vidpipe.io.decode_av import iter_av_frames
+from vidpipe.io.inputs import LITERAL_NAME_OPTIONS, resolve_input
 from vidpipe.io.packets import DTS_ONLY_FORMATS
-from vidpipe.io.source import LITERAL_NAME_OPTIONS, resolve_input
 from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import AudioInfo, GopSummary, PictureType, VideoInfo
 

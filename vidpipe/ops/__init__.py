@@ -7,15 +7,17 @@ No I/O and no host synchronisation in here.
 
 from __future__ import annotations
 
-from vidpipe.ops.chroma import (
-    chroma_of,
-    chroma_shape,
-    pix_fmt_for,
-    resample_chroma,
-    resolve_siting,
-)
-from vidpipe.ops.color import MATRICES, resolve_matrix, resolve_range, rgb_to_yuv, yuv_to_rgb
-from vidpipe.ops.gamma import apply_lut, check_gamma, gamma_lut, gamma_rgb
+import importlib
+from typing import Any
+
+# name -> module, loaded on first use: `vidpipe.ops.params` (option checks) needs no numpy.
+_WHERE = {
+    "chroma_of": "chroma", "chroma_shape": "chroma", "pix_fmt_for": "chroma",
+    "resample_chroma": "chroma", "resolve_siting": "chroma", "MATRICES": "color",
+    "resolve_matrix": "color", "resolve_range": "color", "rgb_to_yuv": "color",
+    "yuv_to_rgb": "color", "apply_lut": "gamma", "check_gamma": "params", "gamma_lut": "gamma",
+    "gamma_rgb": "gamma",
+}  # fmt: skip
 
 __all__ = [
     "MATRICES",
@@ -33,3 +35,9 @@ __all__ = [
     "rgb_to_yuv",
     "yuv_to_rgb",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"vidpipe.ops.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'vidpipe.ops' has no attribute {name!r}")

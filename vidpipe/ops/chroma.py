@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vidpipe.ops._backend import is_tensor
+from vidpipe.ops.params import CHROMAS, DOWN_FILTERS, UP_FILTERS
 from vidpipe.pixfmt import LAYOUTS, canonical_pix_fmt
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHROMAS",
+    "DOWN_FILTERS",
     "SITINGS",
+    "UP_FILTERS",
     "chroma_of",
     "chroma_shape",
     "pix_fmt_for",
@@ -63,7 +66,6 @@ __all__ = [
     "resolve_siting",
 ]
 
-CHROMAS = ("420", "422", "444")
 #: chroma_location -> (horizontal, vertical) chroma position in half luma samples (2 * p).
 SITINGS: dict[str, tuple[int, int]] = {
     "left": (0, 1),
@@ -73,8 +75,6 @@ SITINGS: dict[str, tuple[int, int]] = {
     "bottomleft": (0, 2),
     "bottom": (1, 2),
 }
-_UP_FILTERS = ("nearest", "bilinear")
-_DOWN_FILTERS = ("box", "bilinear")
 _H_SUB = {"420": True, "422": True, "444": False}
 _V_SUB = {"420": True, "422": False, "444": False}
 _SUBSAMPLING = {"4:2:0": "420", "4:2:2": "422", "4:4:4": "444"}
@@ -220,8 +220,8 @@ def resample_chroma(
     """
     _check_choice("src", src, CHROMAS)
     _check_choice("dst", dst, CHROMAS)
-    _check_choice("up", up, _UP_FILTERS)
-    _check_choice("down", down, _DOWN_FILTERS)
+    _check_choice("up", up, UP_FILTERS)
+    _check_choice("down", down, DOWN_FILTERS)
     _check_choice("siting", siting, tuple(SITINGS))
     expected = chroma_shape(src, luma_size_wh)
     if tuple(plane.shape) != expected:

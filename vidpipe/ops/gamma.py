@@ -21,13 +21,13 @@ Pure and device-agnostic: no I/O, no host sync; torch tensors stay on their devi
 from __future__ import annotations
 
 import functools
-import math
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from vidpipe.ops._backend import is_tensor
+from vidpipe.ops.params import check_gamma
 
 __all__ = ["apply_lut", "check_gamma", "gamma_lut", "gamma_rgb", "legal_range"]
 
@@ -36,20 +36,6 @@ _TORCH_LUT_CACHE: OrderedDict[tuple[int, str], tuple[np.ndarray, Any]] = Ordered
 _TORCH_LUT_CACHE_SIZE = 32
 _PAIR_LUT_CACHE: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _PAIR_LUT_CACHE_SIZE = 32
-
-
-def check_gamma(gamma: float) -> float:
-    """Validate a gamma value: finite and in (0, 10]; returns it as a float.
-
-    Raises ValueError("gamma must be in (0, 10], got ...") otherwise.
-    """
-    try:
-        value = float(gamma)
-    except (TypeError, ValueError):
-        raise ValueError(f"gamma must be in (0, 10], got {gamma!r}") from None
-    if not (math.isfinite(value) and 0.0 < value <= 10.0):
-        raise ValueError(f"gamma must be in (0, 10], got {gamma!r}")
-    return value
 
 
 def _check_bits(bits: int) -> int:

@@ -1,82 +1,202 @@
-"""File in, file out: decode -> stages -> encode, with decode and encode overlapping.
+"""Recipes: a Source, stages and Sinks composed from validated options, for the CLI, `vidpipe
+batch` and Python callers alike (one definition of each run).
 
-    decode ─► prefetch ─► stage(s) ─► prefetch ─► encode (+ audio copied)     process_file
-    decode ─► prefetch ─► stage(s)  (side effects only, e.g. detections)       run_file
+    Source ─► prefetch ─► stage(s) ─► Sink (encoder thread; audio copied)     process_file
+    Source ─► prefetch ─► [ops] ─► detect ─► JSON Lines / COCO ─► annotate ─► Sink
+                                                                             detect_file
 
-Closing is explicit: whatever ends the run (the end, an error in any stage, Ctrl-C), the
-chain is closed from the encoder end, which stops and joins both prefetch threads, closes
-the decoder (or kills its ffmpeg) and lets `encode` remove its temporary file.
+Decoding runs on a prefetch thread ahead of the stages, encoding on the Sink's thread behind
+them. Whatever ends a run (the end, an error in any stage, Ctrl-C), the chain is closed from
+its end, which stops and joins the threads, closes the decoder (or kills its ffmpeg) and
+removes the temporary output files: outputs appear only when the whole run succeeded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from vidpipe.io.decode import Backend, decode
-from vidpipe.io.encode import EncodeOptions, EncodeResult, encode
-from vidpipe.io.probe import probe
+from vidpipe.detectors.options import DetectOptions
+from vidpipe.errors import InputError
+from vidpipe.io.decode import Backend
+from vidpipe.io.encode import EncodeOptions, EncodeResult
+from vidpipe.io.sink import Sink
+from vidpipe.io.source import Source
+from vidpipe.pipeline.detect import FrameDetector, detect
+from vidpipe.pipeline.options import OpOptions, Stage
 from vidpipe.runtime.concurrency import prefetch
-from vidpipe.types import Frame, VideoInfo
+from vidpipe.types import Detections, Frame, VideoInfo
 
-Stage = Callable[[Iterator[Frame]], Iterator[Frame]]
+if TYPE_CHECKING:
+    from vidpipe.detectors.results import CocoResults, DetectionsJsonl
 
-QUEUE_FRAMES = 8  # frames held by each prefetch queue: memory does not grow with length
+QUEUE_FRAMES = 8  # frames held by the decode queue: memory does not grow with length
+
+# Wraps the processed stream before the encoder (a progress bar); gets the source's info.
+Observe = Callable[[Iterator[Frame], VideoInfo], Iterator[Frame]]
 
 
 def process_file(
-    source: str,
-    output: str,
-    stages: list[Stage],
+    source: str | os.PathLike[str] | Source,
+    output: str | os.PathLike[str],
+    stages: Sequence[Stage] | OpOptions,
     *,
-    options: EncodeOptions,
+    encode: EncodeOptions = EncodeOptions(),
     backend: Backend = "av",
-    info: VideoInfo | None = None,
-    observe: Stage | None = None,
+    observe: Observe | None = None,
 ) -> EncodeResult:
-    """Run `stages` over every frame of `source` and encode the result to `output`.
-
-    `observe` wraps the processed stream (a progress bar) before the encoder queue.
-    """
-    chain = _open_chain(source, [*stages, *([observe] if observe else [])], backend, info)
-    chain.append(prefetch(chain[-1], QUEUE_FRAMES, name="vidpipe-process"))
-    try:
-        return encode(chain[-1], output, source=source, options=options)
-    finally:
-        _close_chain(chain)
+    """Run `stages` (or the stages of an `OpOptions`) over every frame of `source` and encode
+    the result to `output`, the source's audio and subtitles copied."""
+    if isinstance(stages, OpOptions):
+        stages = stages.stages()
+    with _opened(source, backend) as src, Sink(output, like=src, options=encode) as sink:
+        _drain(src, stages, observe, sink.write)
+    return sink.close()
 
 
-def run_file(
-    source: str,
-    stages: list[Stage],
+@dataclass(frozen=True)
+class DetectResult:
+    """What `detect_file` did: frames detected, and the video written (None: no video)."""
+
+    frames: int
+    video: EncodeResult | None
+
+
+def detect_file(
+    source: str | os.PathLike[str] | Source,
     *,
+    video: str | os.PathLike[str] | None = None,
+    jsonl: str | os.PathLike[str] | None = None,
+    coco: str | os.PathLike[str] | None = None,
+    detect_options: DetectOptions = DetectOptions(),
+    ops: OpOptions = OpOptions(),
+    encode: EncodeOptions = EncodeOptions(),
     backend: Backend = "av",
-    info: VideoInfo | None = None,
+    detector: FrameDetector | None = None,
+    observe: Observe | None = None,
+) -> DetectResult:
+    """Detect objects in every frame of `source` (after `ops`); write the detections as JSON
+    Lines (`jsonl`, "-": stdout) and / or COCO results (`coco`), and / or a re-encoded `video`
+    with them drawn. At least one output is needed.
+
+    `detector`: one already loaded (a worker's cache, a model server's client); None loads
+    `detect_options`' model once the input and outputs are checked. Codec "auto" picks
+    h264_nvenc on a CUDA detector when it opens. Raises InputError for a bad input or output
+    (before the model loads)."""
+    targets = [video, jsonl, coco]
+    if all(t is None for t in targets):
+        raise InputError("nothing to write: give a video, JSON Lines or COCO output")
+    with contextlib.ExitStack() as stack:
+        src = stack.enter_context(_opened(source, backend))
+        _check_targets(src, targets, encode.overwrite)
+        if detector is None:
+            from vidpipe.detectors.detector import load_detector
+
+            detector = load_detector(detect_options)
+        # Entered before the Sink, so closed after it: the video is complete before any file
+        # appears (an ExitStack closes last-in first).
+        write = _result_writers(stack, jsonl, coco, detector.names)
+        sink = None
+        if video is not None:
+            if encode.codec == "auto":
+                from vidpipe.io.output import auto_codec
+
+                cuda = getattr(getattr(detector, "device", None), "type", "cpu") == "cuda"
+                encode = _with_codec(encode, auto_codec(video, gpu=cuda))
+            sink = stack.enter_context(Sink(video, like=src, options=encode))
+        batch = detect_options.batch or detector.batch
+
+        def stage(frames: Iterator[Frame]) -> Iterator[Frame]:
+            from vidpipe.detectors.draw import annotate
+
+            for frame, dets in detect(frames, detector, batch=batch):
+                write(frame, dets)
+                yield annotate(frame, dets, detector.names) if sink is not None else frame
+
+        count = _drain(src, [*ops.stages(), stage], observe, sink.write if sink else None)
+    return DetectResult(count, sink.close() if sink is not None else None)
+
+
+def _with_codec(options: EncodeOptions, codec: str) -> EncodeOptions:
+    import dataclasses
+
+    return dataclasses.replace(options, codec=codec)
+
+
+@contextlib.contextmanager
+def _opened(source: str | os.PathLike[str] | Source, backend: Backend) -> Iterator[Source]:
+    """`source` itself (the caller closes it), or the file it names, opened and closed here."""
+    if isinstance(source, Source):
+        yield source
+        return
+    with Source(source, backend=backend) as src:
+        yield src
+
+
+def _drain(
+    src: Source,
+    stages: Sequence[Stage],
+    observe: Observe | None,
+    write: Callable[[Frame], None] | None,
 ) -> int:
-    """Run `stages` over every frame of `source` for their side effects (nothing encoded);
-    decoding overlaps the stages. Returns the number of frames that came out."""
-    chain = _open_chain(source, stages, backend, info)
+    """Decode (on a prefetch thread), run the stages, hand each frame to `write`; the
+    frames that came out. The chain is closed outermost first: once a prefetch thread is
+    joined nothing iterates the generators inside it, which are then closed here."""
+    chain: list[Iterator[Frame]] = [prefetch(src.frames(), QUEUE_FRAMES, name="vidpipe-decode")]
     try:
-        return sum(1 for _ in chain[-1])
+        for stage in stages:
+            chain.append(stage(chain[-1]))
+        if observe is not None:
+            chain.append(observe(chain[-1], src.info))
+        count = 0
+        for frame in chain[-1]:
+            if write is not None:
+                write(frame)
+            count += 1
+        return count
     finally:
-        _close_chain(chain)
+        for frames in reversed(chain):
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
 
 
-def _open_chain(
-    source: str, stages: list[Stage], backend: Backend, info: VideoInfo | None
-) -> list[Iterator[Frame]]:
-    info = info if info is not None else probe(source)
-    chain: list[Iterator[Frame]] = [
-        prefetch(decode(source, backend=backend, info=info), QUEUE_FRAMES, name="vidpipe-decode")
-    ]
-    for stage in stages:
-        chain.append(stage(chain[-1]))
-    return chain
+def _check_targets(src: Source, targets: list[Any], overwrite: bool) -> None:
+    """Output files: distinct, never the input, not replaced without `overwrite` (the video
+    output is checked by its Sink)."""
+    paths = [os.fspath(t) for t in targets if t is not None and os.fspath(t) != "-"]
+    if len({os.path.abspath(p) for p in paths}) != len(paths):
+        raise InputError("the video, JSON Lines and COCO outputs must be different files")
+    for target in paths[1:] if targets[0] is not None else paths:
+        path = Path(target)
+        if path.exists() and path.resolve() == Path(src.path).resolve():
+            raise InputError(f"{target}: refusing to overwrite the input")
+        if path.exists() and not overwrite:
+            raise InputError(f"{target} exists (use --overwrite to replace it)")
 
 
-def _close_chain(chain: list[Iterator[Frame]]) -> None:
-    """Outermost first: once a prefetch thread is joined nothing iterates the generators
-    inside it, which are then closed here rather than whenever they are collected."""
-    for frames in reversed(chain):
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
+def _result_writers(
+    stack: contextlib.ExitStack, jsonl: Any, coco: Any, names: Sequence[str]
+) -> Callable[[Frame, Detections], None]:
+    """The JSON Lines / COCO writers as one call per frame; their files appear only when the
+    whole run succeeds (entered on `stack`)."""
+    from vidpipe.detectors.results import CocoResults, DetectionsJsonl
+
+    lines: DetectionsJsonl | None = None
+    results: CocoResults | None = None
+    if jsonl is not None:
+        lines = stack.enter_context(DetectionsJsonl(os.fspath(jsonl), names))
+    if coco is not None:
+        results = stack.enter_context(CocoResults(os.fspath(coco), len(names)))
+
+    def write(frame: Frame, dets: Detections) -> None:
+        if lines is not None:
+            lines.write(frame.index, frame.pts, frame.time, dets)
+        if results is not None:
+            results.write(frame.index, dets)
+
+    return write

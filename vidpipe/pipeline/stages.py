@@ -1,8 +1,8 @@
 """Frame-stream adapters around the pure ops: `gamma_stage`, `chroma_stage`.
 
 Each stage is a generator `Iterator[Frame] -> Iterator[Frame]` that reads the frame's own
-pix_fmt, bit depth, range, matrix and chroma siting and hands the planes to `vidpipe.ops`;
-`detect` accepts the same `--gamma` / `--chroma` options through these stages.
+pix_fmt, bit depth, range, matrix and chroma siting and hands the planes to `vidpipe.ops`.
+Which of them a run applies is `vidpipe.pipeline.options.OpOptions` (the stage registry).
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from typing import Literal
 
 import numpy as np
 
-from vidpipe.ops.chroma import chroma_of, pix_fmt_for, resample_chroma, resolve_siting
+from vidpipe.ops.chroma import (
+    CHROMAS,
+    chroma_of,
+    pix_fmt_for,
+    resample_chroma,
+    resolve_siting,
+)
 from vidpipe.ops.color import resolve_matrix, resolve_range, rgb_to_yuv, yuv_to_rgb
 from vidpipe.ops.gamma import apply_lut, check_gamma, gamma_lut, gamma_rgb
 from vidpipe.pixfmt import LAYOUTS
@@ -83,8 +89,8 @@ def chroma_stage(
 ) -> Iterator[Frame]:
     """Resample chroma to 4:2:0, 4:2:2 or 4:4:4 ("420", "422", "444"), honouring each
     frame's chroma siting; frames already there pass through. Gray/RGB frames are refused."""
-    if to not in ("420", "422", "444"):
-        raise ValueError(f"chroma must be 420, 422 or 444, not {to!r}")
+    if to not in CHROMAS:
+        raise ValueError(f"chroma must be {', '.join(CHROMAS)}, not {to!r}")
     for frame in frames:
         src = chroma_of(frame.pix_fmt)
         if src is None:

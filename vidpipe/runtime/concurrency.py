@@ -8,6 +8,9 @@ Helpers:
   always ends with a sentinel (at EOF, or carrying its exception), so a consumer never
   deadlocks waiting for it.
 
+* `Feed` - the mirror of `prefetch`: a consumer (the encoder) runs on a thread behind the
+  caller, who puts items into a bounded queue; finish / abort, errors carried back.
+
 * `thread_map` - calls a function on several items at once on a few threads (for calls that
   release the GIL, such as an onnxruntime session running one frame per core), results in
   order, the first exception re-raised; every thread is joined before it returns.
@@ -451,6 +454,107 @@ def prefetch(
         thread.join(_JOIN_S)
         if thread.is_alive():
             log.warning("prefetch thread %s did not stop within %.0f s", name, _JOIN_S)
+
+
+class _Abort(Exception):
+    """Raised inside a `Feed` consumer's iterator when its producer gave up."""
+
+
+_FINISH = object()  # the last item of a Feed: its iterator ends
+
+
+class Feed(Generic[T, R]):
+    """The mirror of `prefetch`: `consume(items)` runs on a background thread while this
+    thread `put`s the items, at most `maxsize` ahead of it (the encoder behind the stages).
+
+    `finish()` ends the items, waits for `consume` and returns its result or re-raises its
+    exception. `abort()` makes the iterator `consume` reads raise (so its own `finally` /
+    `except` cleans up: a temporary file removed, an ffmpeg child killed), waits for it and
+    swallows what that raises. `put` re-raises the consumer's exception when it ended early,
+    and raises KeyboardInterrupt after `cancel()`. The thread is joined by `finish` /
+    `abort`, whichever comes first; both may be called again.
+    """
+
+    def __init__(
+        self, consume: Callable[[Iterator[T]], R], maxsize: int = 8, *, name: str = "vidpipe-feed"
+    ) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be >= 1, got {maxsize}")
+        self._items: queue.Queue[object] = queue.Queue(maxsize=maxsize)
+        self._consume = consume
+        self._aborted = threading.Event()
+        self._done = threading.Event()
+        self._result: R | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _iterate(self) -> Iterator[T]:
+        while True:
+            if self._aborted.is_set():
+                raise _Abort("the producer gave up")
+            try:
+                item = self._items.get(timeout=_GET_POLL_S)
+            except queue.Empty:
+                continue
+            if item is _FINISH:
+                return
+            yield item  # type: ignore[misc]
+
+    def _run(self) -> None:
+        try:
+            self._result = self._consume(self._iterate())
+        except BaseException as exc:  # carried to the producer
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def _raise_if_ended(self) -> None:
+        if self._done.is_set():
+            if self._error is not None:
+                raise self._error
+            raise RuntimeError(f"{self._thread.name}: the consumer ended before its input")
+
+    def put(self, item: T) -> None:
+        """Hand `item` to the consumer, waiting while it is `maxsize` items behind."""
+        while True:
+            if _cancelled.is_set():
+                raise KeyboardInterrupt("cancelled")
+            self._raise_if_ended()
+            try:
+                self._items.put(item, timeout=_PUT_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _join(self) -> None:
+        while not self._done.wait(_GET_POLL_S):  # wakes so a signal's handler runs promptly
+            if _cancelled.is_set():
+                raise KeyboardInterrupt("cancelled")
+        self._thread.join()
+
+    def finish(self) -> R:
+        """End the items; the consumer's result (its exception re-raised)."""
+        if not self._done.is_set():
+            while True:
+                self._raise_if_ended()
+                try:
+                    self._items.put(_FINISH, timeout=_PUT_POLL_S)
+                    break
+                except queue.Full:
+                    if _cancelled.is_set():
+                        raise KeyboardInterrupt("cancelled") from None
+            self._join()
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
+
+    def abort(self) -> None:
+        """Stop the consumer through its iterator and wait for it; its error is dropped.
+        A consumer already past its input (flushing) is waited for."""
+        self._aborted.set()
+        self._done.wait()
+        self._thread.join()
 
 
 def thread_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:

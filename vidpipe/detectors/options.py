@@ -1,0 +1,100 @@
+"""`DetectOptions`: what a detection run is asked for, defined and validated once.
+
+The CLI (`vidpipe detect`), `vidpipe batch` (which records them in its ledger) and Python
+callers build the same dataclass; its defaults are the only defaults. Plain values only
+(strings, numbers, tuples), so it imports neither torch nor numpy and round-trips through
+JSON (`to_dict` / `from_dict`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vidpipe.errors import InputError
+
+ENGINES = ("auto", "torch", "onnxruntime")
+DEFAULT_BATCH = {"cpu": 8, "cuda": 16}  # frames per forward pass when `batch` is None
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """A detection run's model and thresholds.
+
+    model: a model name (`yolox-nano` .. `yolox-x`, pulled once when missing) or a weight
+        file (.pth / .onnx / .safetensors). device: "auto" (CUDA when there is one), "cpu",
+        "cuda" or "cuda:N". engine: "torch", "onnxruntime" (an .onnx model on the CPU) or
+        "auto" (onnxruntime for an .onnx model on the CPU when installed, else torch).
+    size: model input size in pixels, a multiple of 32 (None: the model's own).
+    conf: minimum score (objectness x class), 0..1. iou: NMS IoU threshold per class, (0, 1].
+    max_det: most detections kept per frame. classes: class names or ids to keep (each may
+        be comma-separated: ("person,car",)); None keeps all.
+    batch: frames per forward pass (None: 8 on a CPU, 16 on CUDA). compile: torch.compile.
+    """
+
+    model: str = "yolox-nano"
+    device: str = "auto"
+    engine: str = "auto"
+    size: int | None = None
+    conf: float = 0.25
+    iou: float = 0.45
+    max_det: int = 300
+    classes: tuple[str, ...] | None = None
+    batch: int | None = None
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.classes, str):
+            object.__setattr__(self, "classes", (self.classes,))
+        elif self.classes is not None:
+            object.__setattr__(self, "classes", tuple(self.classes))
+        _check(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as JSON-ready values (classes as a list)."""
+        values = dataclasses.asdict(self)
+        values["classes"] = list(self.classes) if self.classes is not None else None
+        return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> DetectOptions:
+        """Options from `values` (None means the default); InputError names an unknown key."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"unknown detect option {', '.join(unknown)}")
+        return cls(**{k: v for k, v in values.items() if v is not None})
+
+
+def _number(name: str, value: Any, kind: type) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        raise InputError(f"--{name} must be {'a number' if kind is float else 'an integer'}")
+    return value
+
+
+def _check(o: DetectOptions) -> None:
+    """InputError naming the first bad option (as its CLI flag)."""
+    if not isinstance(o.model, str) or not o.model.strip():
+        raise InputError("--model must name a model or a model file")
+    if not isinstance(o.device, str) or not (
+        o.device in ("auto", "cpu", "cuda") or o.device.startswith("cuda:")
+    ):
+        raise InputError(f"--device must be auto, cpu or cuda[:N], not {o.device!r}")
+    if o.engine not in ENGINES:
+        raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {o.engine!r}")
+    if o.size is not None and (_number("size", o.size, int) <= 0 or o.size % 32):
+        raise InputError(f"--size must be a positive multiple of 32, got {o.size}")
+    if not 0.0 <= _number("conf", o.conf, float) <= 1.0:
+        raise InputError(f"--conf must be in 0..1, got {o.conf:g}")
+    if not 0.0 < _number("iou", o.iou, float) <= 1.0:
+        raise InputError(f"--iou must be in (0, 1], got {o.iou:g}")
+    if _number("max-det", o.max_det, int) < 1:
+        raise InputError(f"--max-det must be >= 1, got {o.max_det}")
+    if o.batch is not None and _number("batch", o.batch, int) < 1:
+        raise InputError(f"--batch must be >= 1, got {o.batch}")
+    if o.classes is not None and not all(isinstance(c, str) for c in o.classes):
+        raise InputError("--classes must be class names or ids")
+    if not isinstance(o.compile, bool):
+        raise InputError("option compile must be true or false")

@@ -1,0 +1,83 @@
+"""`Source`: one video input, resolved and probed once, whose frames any stage can read.
+
+    with Source("in.mp4") as src:           # vidpipe.open("in.mp4")
+        print(src.info.width, src.info.frame_count)
+        for frame in src.frames():          # display order, either backend
+            ...
+
+The Source is the only place that knows what the input is (a local file today). Sinks made
+`like=src` take its streams to copy and its frame rate from it; nothing re-probes it. Frame
+iterators it hands out are closed with it (a decoder's file or ffmpeg child released).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Iterator
+
+from vidpipe.errors import VidpipeError
+from vidpipe.io.damage import DecodeStats
+from vidpipe.io.decode import BACKENDS, Backend, decode
+from vidpipe.io.decode_av import Skip
+from vidpipe.io.inputs import resolve_input
+from vidpipe.io.probe import probe
+from vidpipe.types import Frame, VideoInfo
+
+SKIPS: tuple[str, ...] = ("none", "nonintra", "nonkey")
+
+
+class Source:
+    """A video input opened once: `.info` (its `VideoInfo`), `.frames()`, a context manager.
+
+    path: a local video file (URLs and FFmpeg protocols are refused). backend: "av" (PyAV,
+    in-process) or "ffmpeg" (an ffmpeg child). Raises InputError for a bad input (missing,
+    empty, not a video) when made.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, backend: Backend = "av") -> None:
+        if backend not in BACKENDS:
+            raise VidpipeError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        self.name = os.fspath(path)  # as given, for messages
+        self.path = resolve_input(path)  # what FFmpeg is given
+        self.backend: Backend = backend
+        self.info: VideoInfo = probe(self.path)
+        self._open: weakref.WeakSet[Iterator[Frame]] = weakref.WeakSet()
+        self._closed = False
+
+    def frames(self, skip: Skip = "none", *, stats: DecodeStats | None = None) -> Iterator[Frame]:
+        """The frames of the video stream in display order, `Frame` by `Frame`.
+
+        skip: "nonintra" keeps I frames only, "nonkey" key frames only (the av backend's
+        decoder skips the others). `stats` counts undecodable packets. Each call decodes
+        from the start; the iterator is closed when this Source is.
+        """
+        if self._closed:
+            raise VidpipeError(f"{self.name}: the source is closed")
+        if skip not in SKIPS:
+            raise VidpipeError(f"skip must be one of {', '.join(SKIPS)}, not {skip!r}")
+        frames = decode(self.path, backend=self.backend, skip=skip, info=self.info, stats=stats)
+        self._open.add(frames)
+        return frames
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def close(self) -> None:
+        """Close every frame iterator still open (idempotent)."""
+        self._closed = True
+        for frames in list(self._open):
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+        self._open.clear()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        i = self.info
+        return f"<Source {self.name!r} {i.codec} {i.width}x{i.height} {i.frame_count} frames>"
