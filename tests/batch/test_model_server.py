@@ -133,7 +133,7 @@ def test_one_pass_mixes_two_videos_and_matches_the_local_detector(
     local = load_task_detector(options)
     a, b = _frames(clips / "a.mp4", 5), _frames(clips / "b.mp4", 3)
     one, two = harness.connect(2, options)
-    assert one.names == local.names and one.size == local.size
+    assert one.names == local.names and one.input_spec.size_wh == local.input_spec.size_wh
     tickets: dict = {}
     senders = [
         harness.background(lambda d, f: tickets.__setitem__(id(d), d.prepare(f)), d, f)

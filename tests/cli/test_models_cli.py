@@ -154,7 +154,7 @@ def test_convert_writes_safetensors_that_load_to_the_same_model(
     import onnxruntime as ort
     import torch
 
-    from vidpipe.detectors.weights import load_weights
+    from vidpipe.detectors.yolox.weights import load_weights
 
     out = tmp_path / "nano.safetensors"
     code, stdout, _ = run_in_process(

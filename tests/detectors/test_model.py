@@ -15,7 +15,7 @@ import torch
 from conftest import random_images, randomize_bn
 from torch import nn
 
-from vidpipe.detectors.model import VARIANTS, build_yolox, prepare_for_inference
+from vidpipe.detectors.yolox.model import VARIANTS, build_yolox, prepare_for_inference
 
 _REPO = Path(__file__).resolve().parents[2]
 MODEL_DIR = Path(os.environ.get("VIDPIPE_MODEL_DIR") or _REPO / ".." / "shared" / "models")
@@ -129,7 +129,7 @@ def test_model_does_not_modify_its_input(nano: nn.Module) -> None:
 
 @pytest.mark.parametrize("variant", ["nano", "tiny"])
 def test_fuse_conv_bn_keeps_the_output(variant: str) -> None:
-    from vidpipe.detectors.blocks import fuse_conv_bn
+    from vidpipe.detectors.yolox.blocks import fuse_conv_bn
 
     torch.manual_seed(5)
     model = randomize_bn(build_yolox(variant), seed=6)

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from vidpipe.detectors.detector import Detector, load_detector, resolve_device
-from vidpipe.detectors.preprocess import display_size, letterbox
+from vidpipe.detectors.preprocess import InputSpec, display_size, letterbox
 from vidpipe.errors import InputError
 from vidpipe.io.image import to_rgb
 from vidpipe.types import ColorInfo, Detections, Frame
@@ -230,6 +230,66 @@ def test_pad_dtype_device_and_input_untouched(dog_rgb: np.ndarray) -> None:
     half = letterbox(frames, 320, CPU, torch.float16).images.float()
     full = letterbox(frames, 320, CPU).images
     assert float((half - full).abs().max()) <= 0.13  # fp16 steps are 0.125 near 255
+
+
+def test_an_input_spec_sets_size_channel_order_scale_and_pad(dog_rgb: np.ndarray) -> None:
+    """A non-square RGB 0..1 input (as Ultralytics exports take) is YOLOX's BGR 0..255
+    letterbox with the channels swapped and scaled, on a W x H canvas."""
+    frames = [make_frame(dog_rgb, "rgb24")]  # 768 x 576: the width limits at 640 x 384
+    spec = InputSpec((640, 384), channels="rgb", scale=1 / 255, pad_value=0.0)
+    got = letterbox(frames, spec, CPU)
+    assert got.images.shape == (1, 3, 384, 640) and got.scales == (0.6666666666666666,)
+    bgr = letterbox(frames, InputSpec((640, 384), pad_value=0.0), CPU).images
+    torch.testing.assert_close(got.images, bgr.flip(1) / 255, rtol=0, atol=1e-6)
+    padded = letterbox(frames, InputSpec((640, 640)), CPU).images  # 640 x 480 picture
+    assert (padded[:, :, 480:, :] == 114).all() and (padded[:, :, 479, :] != 114).any()
+    assert letterbox(frames, SIZE, CPU).images.shape == (1, 3, SIZE, SIZE)  # an int: square
+    with pytest.raises(ValueError, match="channels"):
+        InputSpec((64, 64), channels="yuv")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive"):
+        InputSpec((0, 64))
+
+
+def test_a_new_family_plugs_into_load_detector(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dog_rgb: np.ndarray
+) -> None:
+    """A family is a module with `load(path, request) -> Loaded`: registered in FAMILIES, its
+    model runs behind the same Detector (letterbox by its spec, NMS, boxes in frame pixels)."""
+    import sys
+    import types
+
+    from vidpipe.detectors import families
+
+    seen: list[torch.Tensor] = []
+
+    def forward(images: torch.Tensor) -> torch.Tensor:  # one box, 100x50 input px, class 1
+        seen.append(images)
+        row = torch.tensor([60.0, 35.0, 100.0, 50.0, 0.9, 0.1, 0.8])
+        return row.expand(len(images), 1, 7).clone()
+
+    def load(path: Path, request: families.Request) -> families.Loaded:
+        spec = InputSpec((320, 160), channels="rgb", scale=1 / 255)
+        return families.Loaded(forward, 2, spec, torch.float32, engine="fake", parallel=False)
+
+    module = types.ModuleType("fake_family")
+    module.load = load  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_family", module)
+    monkeypatch.setattr(families, "FAMILIES", {"fake": "fake_family"})
+    from vidpipe.detectors import detector as detector_module
+
+    monkeypatch.setattr(detector_module, "family_for", lambda path, name: "fake")
+    weights = tmp_path / "fake.onnx"
+    weights.write_bytes(b"not read by the fake family")
+    detector = load_detector(str(weights), device="cpu")
+    assert detector.names == ("0", "1") and detector.input_spec.size_wh == (320, 160)
+    (dets,) = detector([make_frame(dog_rgb, "rgb24")])  # 768 x 576 -> scale 160 / 576
+    assert seen[0].shape == (1, 3, 160, 320) and float(seen[0].max()) <= 1.0
+    scale = 160 / 576
+    np.testing.assert_allclose(dets.xyxy, [[10 / scale, 10 / scale, 110 / scale, 60 / scale]],
+                               rtol=1e-5)  # fmt: skip
+    assert dets.class_ids.tolist() == [1] and dets.names == ("0", "1")
+    with pytest.raises(InputError, match="unknown detector family"):
+        families.load_family("nope", weights, None)  # type: ignore[arg-type]
 
 
 def test_empty_batch_of_frames() -> None:

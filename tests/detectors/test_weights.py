@@ -15,9 +15,9 @@ import torch
 from conftest import random_images, randomize_bn
 from torch import nn
 
-from vidpipe.detectors.blocks import fuse_conv_bn
-from vidpipe.detectors.model import YOLOX, build_yolox
-from vidpipe.detectors.weights import load_weights, save_safetensors
+from vidpipe.detectors.yolox.blocks import fuse_conv_bn
+from vidpipe.detectors.yolox.model import YOLOX, build_yolox
+from vidpipe.detectors.yolox.weights import load_weights, save_safetensors
 from vidpipe.errors import InputError
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -364,7 +364,7 @@ def test_safetensors_metadata_missing_or_wrong(
 ) -> None:
     from safetensors.torch import save_file
 
-    from vidpipe.detectors.blocks import fuse_conv_bn
+    from vidpipe.detectors.yolox.blocks import fuse_conv_bn
 
     model, _, _ = trained_nano
     folded = fuse_conv_bn(copy.deepcopy(model)).state_dict()

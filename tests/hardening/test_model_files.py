@@ -27,8 +27,8 @@ from conftest import NANO_ONNX, make_clip
 
 from vidpipe.cli.main import main
 from vidpipe.detectors import hub
-from vidpipe.detectors.model import build_yolox
-from vidpipe.detectors.weights import save_safetensors
+from vidpipe.detectors.yolox.model import build_yolox
+from vidpipe.detectors.yolox.weights import save_safetensors
 
 
 class _RunsAShellCommand:

@@ -5,10 +5,11 @@ both sides speak.
 Wire protocol: a Unix socket per server; one connection per job; `multiprocessing.connection`
 framing (pickled messages, the images as one raw bytes message). Requests and answers:
 
-    ("open", options)                  ─► ("ready", {names, num_classes, size, device})
+    ("open", options)                  ─► ("ready", {names, num_classes, input, device})
     ("run", frames, scales, sizes_wh)
       + the letterboxed images:           ─► ("result", [Detections, one per frame])
-        uint8 frames x 3 x S x S (S: "size"; a quarter of float32, half of fp16)
+        uint8 frames x 3 x H x W, 0..255 (input: the model's `InputSpec` but its scale,
+        `wire_spec`; a quarter of float32, half of fp16; the server applies the scale)
     any request may be answered ("error", reason) instead: that job fails.
 
 Answers come in request order, so several "run" requests may be in flight on a connection.
@@ -39,7 +40,7 @@ class RemoteDetector:
         info = self._reply()
         self.names: tuple[str, ...] = tuple(info["names"])
         self.num_classes: int = info["num_classes"]
-        self.size: int = info["size"]
+        self.input_spec = spec_from_wire(info["input"])  # 0..255 on the wire: scale 1
         import torch
 
         self.device = torch.device(info["device"])
@@ -53,7 +54,7 @@ class RemoteDetector:
         from vidpipe.detectors.preprocess import letterbox
 
         with torch.inference_mode():
-            batch = letterbox(frames, self.size, torch.device("cpu"))
+            batch = letterbox(frames, self.input_spec, torch.device("cpu"))
             images = batch.images.round_().to(torch.uint8)  # already clamped to 0..255
         try:
             self._conn.send(("run", len(frames), batch.scales, batch.sizes_wh))
@@ -85,3 +86,16 @@ class RemoteDetector:
         if kind == "error":
             raise VidpipeError(f"model server: {payload}")
         return payload
+
+
+def wire_spec(spec: Any) -> dict[str, Any]:
+    """An `InputSpec` as the server announces it: the letterbox the client makes, in uint8
+    0..255 (the server applies the spec's scale after the upload)."""
+    return {"size_wh": list(spec.size_wh), "channels": spec.channels, "pad": spec.pad_value}
+
+
+def spec_from_wire(values: dict[str, Any]) -> Any:
+    """The client's `InputSpec` from the server's announcement (scale 1: uint8 on the wire)."""
+    from vidpipe.detectors.preprocess import InputSpec
+
+    return InputSpec(tuple(values["size_wh"]), values["channels"], 1.0, values["pad"])

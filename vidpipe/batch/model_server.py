@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from vidpipe.batch.model_client import wire_spec
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.runtime.concurrency import ignore_sigint, reap, start_process
 
@@ -191,7 +192,7 @@ class ModelServer:
             return
         client.key = key
         info = {"names": detector.names, "num_classes": detector.num_classes,
-                "size": detector.size, "device": str(self.device)}  # fmt: skip
+                "input": wire_spec(detector.input_spec), "device": str(self.device)}  # fmt: skip
         self._send(client, ("ready", info))
 
     def take(self) -> list[_Request]:
@@ -199,8 +200,8 @@ class ModelServer:
         detector in arrival order while they fit in MAX_FRAMES; their images are read into
         the staging buffer back to back."""
         key = self.waiting[0].key
-        size = self.detectors[key].size
-        frame_bytes = 3 * size * size
+        width, height = self.detectors[key].input_spec.size_wh
+        frame_bytes = 3 * width * height
         first_frames = self.waiting[0].header[0]  # type: ignore[index]
         staging = self._staging_for(max(MAX_FRAMES, first_frames) * frame_bytes)
         taken: list[_Request] = []
@@ -218,7 +219,7 @@ class ModelServer:
                 self._drop(client)
                 continue
             if got != frames * frame_bytes:
-                self._send(client, ("error", f"{got} bytes for {frames} frames of {size}"))
+                self._send(client, ("error", f"{got} bytes for {frames} frames {width}x{height}"))
                 self._drop(client)
                 continue
             taken.append(_Request(client, frames, scales, sizes_wh))
@@ -241,11 +242,13 @@ class ModelServer:
 
         torch = self.torch
         detector = self.detectors[requests[0].client.key]
-        size, total = detector.size, sum(r.frames for r in requests)
-        host = self._staging[0][: total * 3 * size * size].view(total, 3, size, size)
+        (width, height), total = detector.input_spec.size_wh, sum(r.frames for r in requests)
+        host = self._staging[0][: total * 3 * width * height].view(total, 3, height, width)
         try:
             with torch.inference_mode():
                 images = host.to(self.device, non_blocking=True).to(detector.dtype)
+                if detector.input_spec.scale != 1.0:  # the wire carries 0..255
+                    images.mul_(detector.input_spec.scale)
                 batch = Letterbox(
                     images,
                     tuple(s for r in requests for s in r.scales),

@@ -89,7 +89,7 @@ def convert_command(
     from pathlib import Path
 
     from vidpipe.detectors.hub import resolve_model
-    from vidpipe.detectors.weights import load_weights, save_safetensors
+    from vidpipe.detectors.yolox.weights import load_weights, save_safetensors
     from vidpipe.errors import InputError
     from vidpipe.runtime.files import atomic_path
 

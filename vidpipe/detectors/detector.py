@@ -1,11 +1,7 @@
-"""`Detector`: frames in, `Detections` out — letterbox, YOLOX forward and post-processing on
-one device, under inference mode. `load_detector` resolves the model name or file, the engine,
-the device (auto: CUDA when there is one) and the precision (fp16 on CUDA).
-
-Engines: "torch" (our YOLOX modules: any variant, any device, fp16 on CUDA, optional
-`torch.compile`) and "onnxruntime" (a YOLOX ONNX export run by onnxruntime on the CPU).
-"auto" takes onnxruntime for an .onnx model on the CPU when it is installed (faster kernels
-there), else torch.
+"""`Detector`: frames in, `Detections` out — letterbox (as the model's `InputSpec` says),
+forward and post-processing on one device, under inference mode. `load_detector` resolves the
+model name or file and the device (auto: CUDA when there is one), and lets the model's family
+(`vidpipe.detectors.families`: YOLOX today) load it with the engine and precision asked for.
 """
 
 from __future__ import annotations
@@ -18,14 +14,12 @@ from typing import Any
 
 import torch
 
-from vidpipe.detectors import onnx_engine
 from vidpipe.detectors.coco import COCO_NAMES, parse_classes
-from vidpipe.detectors.hub import MODELS, canonical_name, resolve_model
-from vidpipe.detectors.model import prepare_for_inference
+from vidpipe.detectors.families import Request, family_for, load_family
+from vidpipe.detectors.hub import canonical_name, resolve_model
 from vidpipe.detectors.options import DEFAULT_BATCH, DetectOptions
 from vidpipe.detectors.postprocess import postprocess
-from vidpipe.detectors.preprocess import Letterbox, letterbox
-from vidpipe.detectors.weights import load_weights
+from vidpipe.detectors.preprocess import InputSpec, Letterbox, letterbox
 from vidpipe.errors import InputError
 from vidpipe.runtime.concurrency import cpu_cores, thread_map
 from vidpipe.types import Detections, Frame
@@ -36,8 +30,8 @@ log = logging.getLogger(__name__)
 class Detector:
     """Callable `frames -> list[Detections]` (boxes in displayed-frame pixels).
 
-    forward: `Tensor[B, 3, size, size]` (dtype, device below; 0..255 BGR letterboxed) ->
-    decoded `Tensor[B, N, 5 + C]` — a prepared `YOLOX` or an `OrtYOLOX`.
+    forward: `Tensor[B, 3, H, W]` (dtype, device below; letterboxed as `input_spec` says) ->
+    decoded `Tensor[B, N, 5 + C]` in input pixels (e.g. a prepared `YOLOX`, an `OrtYOLOX`).
     """
 
     def __init__(
@@ -46,7 +40,7 @@ class Detector:
         *,
         num_classes: int,
         device: torch.device,
-        size: int,
+        input_spec: InputSpec,
         dtype: torch.dtype = torch.float32,
         conf: float = 0.25,
         iou: float = 0.45,
@@ -56,7 +50,7 @@ class Detector:
     ) -> None:
         self.device = device
         self.batch = batch  # frames per forward pass
-        self.size = size
+        self.input_spec = input_spec
         self.dtype = dtype
         self.num_classes = num_classes
         self.names = class_names(num_classes)
@@ -71,7 +65,7 @@ class Detector:
     def prepare(self, frames: Sequence[Frame]) -> Letterbox:
         """The letterboxed batch on the device (can run ahead, on another thread)."""
         with torch.inference_mode():
-            return letterbox(frames, self.size, self.device, self.dtype)
+            return letterbox(frames, self.input_spec, self.device, self.dtype)
 
     def infer(self, batch: Letterbox) -> list[Detections]:
         """Forward pass and post-processing of a prepared batch."""
@@ -110,37 +104,18 @@ def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> 
         opts = dataclasses.replace(model, **options) if options else model
     else:
         opts = DetectOptions(model=model, **options)
-    device, engine, size, compile = opts.device, opts.engine, opts.size, opts.compile
-    model, classes = opts.model, opts.classes
-    torch_device = resolve_device(device)
-    path = resolve_model(model)
-    name = canonical_name(str(model))
-    use_ort = engine == "onnxruntime" or (
-        engine == "auto"
-        and torch_device.type == "cpu"
-        and path.suffix.lower() == ".onnx"
-        and not compile
-        and onnx_engine.available()
-    )
-    if use_ort:
-        if torch_device.type != "cpu" or path.suffix.lower() != ".onnx":
-            raise InputError("--engine onnxruntime runs .onnx models on the CPU only")
-        size = size or (MODELS[name].input_size if name else 416)
-        ort_model = onnx_engine.OrtYOLOX(path, size, workers=thread_budget())
-        forward, num_classes, dtype = ort_model, ort_model.num_classes, torch.float32
-    else:
-        yolox = load_weights(path)
-        size = size or (MODELS[name].input_size if name else yolox.variant.input_size)
-        half = torch_device.type == "cuda"
-        forward = prepare_for_inference(yolox, torch_device, half=half, compile=compile)
-        if torch_device.type == "cpu" and not compile:
-            forward = _per_core(forward)
-        num_classes, dtype = yolox.num_classes, (torch.float16 if half else torch.float32)
-    keep = parse_classes(classes, class_names(num_classes)) if classes else None
-    log.debug("model %s on %s (%s)", path, torch_device, "onnxruntime" if use_ort else "torch")
+    torch_device = resolve_device(opts.device)
+    path = resolve_model(opts.model)
+    name = canonical_name(str(opts.model))
+    request = Request(name, torch_device, opts.engine, opts.size, opts.compile, thread_budget())
+    loaded = load_family(family_for(path, name), path, request)
+    forward = _per_core(loaded.forward) if loaded.parallel else loaded.forward
+    names = class_names(loaded.num_classes)
+    keep = parse_classes(opts.classes, names) if opts.classes else None
+    log.debug("model %s on %s (%s)", path, torch_device, loaded.engine)
     return Detector(
-        forward, num_classes=num_classes, device=torch_device, size=size, dtype=dtype,
-        classes=keep, conf=opts.conf, iou=opts.iou, max_det=opts.max_det,
+        forward, num_classes=loaded.num_classes, device=torch_device, input_spec=loaded.spec,
+        dtype=loaded.dtype, classes=keep, conf=opts.conf, iou=opts.iou, max_det=opts.max_det,
         batch=opts.batch or DEFAULT_BATCH[torch_device.type],
     )  # fmt: skip
 

@@ -6,7 +6,7 @@ weight file (`resolve_model`: a path or a name) and downloading the official `.p
 checkpoint into the folder (`pull`: streamed, sha256 computed on the way, Content-Length
 checked, atomic rename, no temporary file left behind on any failure or Ctrl-C).
 
-Loading the files (`.pth`, `.onnx`, `.safetensors`) is `vidpipe.detectors.weights`' job.
+Loading the files (`.pth`, `.onnx`, `.safetensors`) is `vidpipe.detectors.yolox.weights`' job.
 """
 
 from __future__ import annotations

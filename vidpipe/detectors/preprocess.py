@@ -1,12 +1,14 @@
-"""YOLOX input from decoded frames, on the model's device: Y'CbCr planes -> letterboxed BGR.
+"""Detector input from decoded frames, on the model's device: Y'CbCr planes -> a letterboxed
+batch as an `InputSpec` describes it (size, channel order, value scale, padding).
 
 The planes are uploaded as they are (Y'CbCr 4:2:0 is half the bytes of RGB), resized on the
 device straight to the letterbox size (luma and chroma alike, bilinear with pixel centres
 aligned as OpenCV's INTER_LINEAR), converted to R'G'B' there with the stream's own matrix and
 range (vidpipe.ops.color), turned upright by the display rotation, and placed at the top-left
-of a size x size canvas filled with 114 — what YOLOX was trained on. Resizing before the
-colour conversion is exact up to clipping: both are linear. (Chroma siting is not modelled:
-after a 2..5x downscale its quarter-sample offset is below a tenth of an input pixel.)
+of the input canvas filled with the pad value (YOLOX: 416 x 416 BGR 0..255 on 114).
+Resizing before the colour conversion is exact up to clipping: both are linear. (Chroma
+siting is not modelled: after a 2..5x downscale its quarter-sample offset is below a tenth
+of an input pixel.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -27,10 +30,40 @@ PAD_VALUE = 114.0
 
 
 @dataclass(frozen=True, slots=True)
+class InputSpec:
+    """What a detector's network takes: `Tensor[B, 3, H, W]`, the picture scaled to fit (aspect
+    kept) at the top-left of the canvas, the rest `pad_value`.
+
+    size_wh: (W, H) of the input in pixels. channels: "bgr" (YOLOX) or "rgb" order of the 3
+    planes. scale: the 0..255 values are multiplied by it (1.0: 0..255 as YOLOX; 1/255:
+    0..1). pad_value: the canvas fill, in 0..255 units before `scale`.
+    """
+
+    size_wh: tuple[int, int]
+    channels: Literal["bgr", "rgb"] = "bgr"
+    scale: float = 1.0
+    pad_value: float = PAD_VALUE
+
+    def __post_init__(self) -> None:
+        w, h = self.size_wh
+        if w < 1 or h < 1:
+            raise ValueError(f"input size must be positive, got {w}x{h}")
+        if self.channels not in ("bgr", "rgb"):
+            raise ValueError(f"channels must be 'bgr' or 'rgb', not {self.channels!r}")
+        if not self.scale > 0:
+            raise ValueError(f"scale must be positive, got {self.scale}")
+
+    @classmethod
+    def square(cls, size: int) -> InputSpec:
+        """YOLOX's input: size x size, BGR, 0..255, padded with 114."""
+        return cls((size, size))
+
+
+@dataclass(frozen=True, slots=True)
 class Letterbox:
     """A batch ready for the model and what maps its boxes back.
 
-    images: `Tensor[B, 3, S, S]` float (model dtype) 0..255 BGR on the device.
+    images: `Tensor[B, 3, H, W]` float (model dtype) on the device, as the `InputSpec` says.
     scales: per image, letterbox pixels per display pixel.
     sizes_wh: per image, (width, height) of the displayed frame (rotation applied).
     """
@@ -48,21 +81,27 @@ def display_size(frame: Frame) -> tuple[int, int]:
 
 def letterbox(
     frames: Sequence[Frame],
-    size: int,
+    spec: InputSpec | int,
     device: torch.device,
     dtype: torch.dtype = torch.float32,
 ) -> Letterbox:
-    """Letterbox `frames` (any supported pix_fmt, sizes may differ) to `size` x `size`."""
-    images = torch.full((len(frames), 3, size, size), PAD_VALUE, dtype=dtype, device=device)
+    """Letterbox `frames` (any supported pix_fmt, sizes may differ) as `spec` says (an int:
+    YOLOX's square input of that size)."""
+    spec = InputSpec.square(spec) if isinstance(spec, int) else spec
+    width, height = spec.size_wh
+    images = torch.full((len(frames), 3, height, width), spec.pad_value, dtype=dtype, device=device)
     scales, sizes = [], []
     for i, frame in enumerate(frames):
         w, h = display_size(frame)
-        scale = min(size / w, size / h)
+        scale = min(width / w, height / h)
         out_w, out_h = max(1, int(w * scale)), max(1, int(h * scale))
         rgb = _resized_rgb(frame, device, (out_w, out_h))  # [h', w', 3] 0..1, upright
-        images[i, :, :out_h, :out_w] = (rgb.flip(-1).permute(2, 0, 1) * 255.0).clamp_(0, 255)
+        planes = rgb.flip(-1) if spec.channels == "bgr" else rgb
+        images[i, :, :out_h, :out_w] = (planes.permute(2, 0, 1) * 255.0).clamp_(0, 255)
         scales.append(scale)
         sizes.append((w, h))
+    if spec.scale != 1.0:
+        images.mul_(spec.scale)
     return Letterbox(images, tuple(scales), tuple(sizes))
 
 

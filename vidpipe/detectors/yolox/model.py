@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vidpipe.detectors.backbone import CSPDarknet
-from vidpipe.detectors.blocks import fuse_conv_bn
-from vidpipe.detectors.head import YOLOXHead
-from vidpipe.detectors.neck import YOLOPAFPN
+from vidpipe.detectors.yolox.backbone import CSPDarknet
+from vidpipe.detectors.yolox.blocks import fuse_conv_bn
+from vidpipe.detectors.yolox.head import YOLOXHead
+from vidpipe.detectors.yolox.neck import YOLOPAFPN
 
 
 @dataclass(frozen=True, slots=True)

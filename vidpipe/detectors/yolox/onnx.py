@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidpipe.detectors.head import STRIDES, decode_boxes
+from vidpipe.detectors.yolox.head import STRIDES, decode_boxes
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.runtime.concurrency import cpu_cores, thread_map
 

@@ -10,7 +10,7 @@ import functools
 import torch
 from torch import nn
 
-from vidpipe.detectors.blocks import BaseConv, conv_block
+from vidpipe.detectors.yolox.blocks import BaseConv, conv_block
 
 STRIDES = (8, 16, 32)
 

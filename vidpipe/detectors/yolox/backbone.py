@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidpipe.detectors.blocks import CSPLayer, Focus, SPPBottleneck, conv_block
+from vidpipe.detectors.yolox.blocks import CSPLayer, Focus, SPPBottleneck, conv_block
 
 
 class CSPDarknet(nn.Module):

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from vidpipe.detectors.blocks import fuse_conv_bn
-from vidpipe.detectors.model import VARIANTS, YOLOX, Variant, build_yolox
+from vidpipe.detectors.yolox.blocks import fuse_conv_bn
+from vidpipe.detectors.yolox.model import VARIANTS, YOLOX, Variant, build_yolox
 from vidpipe.errors import InputError
 
 SUFFIXES = (".safetensors", ".pth", ".onnx")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidpipe.detectors.blocks import BaseConv, CSPLayer, conv_block
+from vidpipe.detectors.yolox.blocks import BaseConv, CSPLayer, conv_block
 
 
 class YOLOPAFPN(nn.Module):
