@@ -92,3 +92,21 @@ def test_cancel_stops_the_producer(monkeypatch: pytest.MonkeyPatch) -> None:
     gate.set()
     feed.abort()
     assert _threads() == set()
+
+
+def test_a_drains_final_tail_has_every_line_a_process_wrote_before_it_exited() -> None:
+    """The error of an exited ffmpeg carries its last stderr lines: `final_tail` waits for
+    the drain to read the pipe to its end (`tail()` right after the exit may not have them)."""
+    import subprocess
+    import sys
+
+    from vidpipe.runtime.concurrency import LineDrain
+
+    code = "import sys\nfor i in range(2000): sys.stderr.write(f'line {i}\\n')\nsys.exit(3)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    drain: LineDrain[str] = LineDrain(proc.stderr, lambda line: (), tail_lines=5)
+    assert proc.wait(timeout=60) == 3
+    assert drain.final_tail(30).splitlines()[-1] == "line 1999"
+    assert drain.join(10)
+    proc.stderr.close()

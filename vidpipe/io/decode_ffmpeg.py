@@ -255,7 +255,7 @@ def _end_of_stream(
     except subprocess.TimeoutExpired:
         raise FFmpegError("ffmpeg closed its output but did not exit", drain.tail()) from None
     if code != 0:
-        raise exit_error(code, f"after {count} frames", drain.tail())
+        raise exit_error(code, f"after {count} frames", drain.final_tail(_EXITED_GRACE_S))
 
 
 def _shutdown(proc: subprocess.Popen[bytes], drain: LineDrain[ShowinfoFrame] | None) -> None:

@@ -122,7 +122,7 @@ def write_ffmpeg(
         nut = None  # closed by _feed_nut
         code = proc.wait()
         if code != 0:
-            raise exit_error(code, f"after {count} frames", drain.tail())
+            raise exit_error(code, f"after {count} frames", drain.final_tail(_JOIN_TIMEOUT_S))
     finally:
         if proc is not None:
             _shutdown(proc, drain, nut)
@@ -174,7 +174,8 @@ def _feed_nut(
             code = proc.wait(timeout=_EXITED_GRACE_S)
         except subprocess.TimeoutExpired:
             raise exc from None
-        raise exit_error(code, f"after reading {count} frames", drain.tail()) from exc
+        tail = drain.final_tail(_JOIN_TIMEOUT_S)
+        raise exit_error(code, f"after reading {count} frames", tail) from exc
     return count
 
 

@@ -101,6 +101,7 @@ class LineDrain(Generic[T]):
         self._tail_lock = threading.Lock()
         self._stop = threading.Event()
         self._end: _End | None = None  # set once the consumer has taken the sentinel
+        self._read_all = threading.Event()  # the stream reached EOF (or failed)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -131,6 +132,8 @@ class LineDrain(Generic[T]):
         except BaseException as exc:  # carried to the consumer, re-raised by get()
             log.debug("line drain %s failed: %r", self._thread.name, exc)
             error = exc
+        finally:
+            self._read_all.set()
         self._put(_End(error))
 
     def get(self, timeout: float | None = None) -> T:
@@ -148,6 +151,13 @@ class LineDrain(Generic[T]):
         if self._end.error is not None:
             raise self._end.error
         raise EOFError("line drain ended")
+
+    def final_tail(self, timeout: float) -> str:
+        """`tail()` once the stream has been read to its end (waiting up to `timeout` s): for
+        the error message of a writer that has exited, whose last lines may still be in the
+        pipe when its exit is seen."""
+        self._read_all.wait(timeout)
+        return self.tail()
 
     def tail(self) -> str:
         """The last `tail_lines` lines read, joined with newlines."""
