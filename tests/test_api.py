@@ -257,3 +257,20 @@ def test_options_are_validated_once_in_the_library() -> None:
     assert vp.DetectOptions.from_dict(vp.DetectOptions(conf=0.5).to_dict()) == vp.DetectOptions(
         conf=0.5
     )
+
+
+def test_every_public_name_resolves_and_reading_needs_no_torch() -> None:
+    """`vp.<name>` loads only its own module: decoding, the ops and the Sink without torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vidpipe as vp\n"
+        f"with vp.open({str(AAC)!r}) as src:\n"
+        "    frames = list(vp.chroma(vp.gamma(src.frames(), 2.0), '444'))\n"
+        "assert len(frames) == 100 and frames[0].pix_fmt == 'yuv444p'\n"
+        "assert 'torch' not in sys.modules, 'torch loaded'\n"
+        "missing = [n for n in vp.__all__ if getattr(vp, n, None) is None]\n"
+        "assert not missing, missing\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)

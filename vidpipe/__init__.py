@@ -7,8 +7,8 @@
         for frame, dets in vp.detect(vp.gamma(src.frames(), 2.2), detector):
             dst.write(vp.annotate(frame, dets))
 
-Names load on first use (`vidpipe.api` for the functions, `vidpipe.types` for the core
-types), so `import vidpipe.anything` loads neither numpy nor PyAV by itself.
+Names load on first use from the modules that define them, so `import vidpipe.anything`
+loads neither numpy nor PyAV by itself, and only `load_detector` loads torch.
 """
 
 from __future__ import annotations
@@ -19,36 +19,39 @@ from typing import TYPE_CHECKING, Any
 from vidpipe.errors import FFmpegError, InputError, VidpipeError
 
 if TYPE_CHECKING:
-    from vidpipe.api import (
-        DetectOptions,
-        Detector,
-        DetectResult,
-        EncodeOptions,
-        EncodeResult,
-        OpOptions,
-        Sink,
-        Source,
-        annotate,
-        chroma,
-        detect,
-        detect_file,
-        encode,
-        gamma,
-        load_detector,
-        open,
-        probe,
-        process_file,
-    )
+    from vidpipe.api import open
+    from vidpipe.detectors.detector import Detector, load_detector
+    from vidpipe.detectors.draw import annotate
+    from vidpipe.detectors.options import DetectOptions
+    from vidpipe.io.encode import EncodeOptions, EncodeResult
+    from vidpipe.io.probe import probe
+    from vidpipe.io.sink import Sink, encode
+    from vidpipe.io.source import Source
+    from vidpipe.pipeline.detect import detect
+    from vidpipe.pipeline.options import OpOptions
+    from vidpipe.pipeline.recipes import DetectResult, detect_file, process_file
+    from vidpipe.pipeline.stages import chroma_stage as chroma
+    from vidpipe.pipeline.stages import gamma_stage as gamma
     from vidpipe.types import ColorInfo, Detections, Frame, GopSummary, PictureType, VideoInfo
 
 __version__ = "0.1.0"
 
-_TYPES = ("ColorInfo", "Detections", "Frame", "GopSummary", "PictureType", "VideoInfo")
-_API = (
-    "DetectOptions", "DetectResult", "Detector", "EncodeOptions", "EncodeResult", "OpOptions",
-    "Sink", "Source", "annotate", "chroma", "detect", "detect_file", "encode", "gamma",
-    "load_detector", "open", "probe", "process_file",
-)  # fmt: skip
+# Each public name and the module that defines it, imported on first use: `vp.open` loads
+# PyAV and numpy, not torch (only `load_detector` does).
+_WHERE = {
+    "open": "vidpipe.api", "Source": "vidpipe.io.source", "Sink": "vidpipe.io.sink",
+    "encode": "vidpipe.io.sink", "probe": "vidpipe.io.probe",
+    "EncodeOptions": "vidpipe.io.encode", "EncodeResult": "vidpipe.io.encode",
+    "gamma": "vidpipe.pipeline.stages", "chroma": "vidpipe.pipeline.stages",
+    "detect": "vidpipe.pipeline.detect", "OpOptions": "vidpipe.pipeline.options",
+    "process_file": "vidpipe.pipeline.recipes", "detect_file": "vidpipe.pipeline.recipes",
+    "DetectResult": "vidpipe.pipeline.recipes", "DetectOptions": "vidpipe.detectors.options",
+    "load_detector": "vidpipe.detectors.detector", "Detector": "vidpipe.detectors.detector",
+    "annotate": "vidpipe.detectors.draw", "ColorInfo": "vidpipe.types",
+    "Detections": "vidpipe.types", "Frame": "vidpipe.types", "GopSummary": "vidpipe.types",
+    "PictureType": "vidpipe.types", "VideoInfo": "vidpipe.types",
+}  # fmt: skip
+_RENAMED = {"gamma": "gamma_stage", "chroma": "chroma_stage"}  # stage functions' own names
 
 __all__ = [
     "ColorInfo",
@@ -84,8 +87,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """The public names on first use."""
-    if name in _TYPES:
-        return getattr(importlib.import_module("vidpipe.types"), name)
-    if name in _API:
-        return getattr(importlib.import_module("vidpipe.api"), name)
+    if name in _WHERE:
+        module = importlib.import_module(_WHERE[name])
+        return getattr(module, _RENAMED.get(name, name))
     raise AttributeError(f"module 'vidpipe' has no attribute {name!r}")

@@ -1,14 +1,10 @@
-"""The flat public API, `import vidpipe as vp` (the package forwards these names on first
-use, so `import vidpipe` stays cheap):
+"""`vidpipe.open`: a video to read (a `Source`) or to write (a `Sink`). The rest of the flat
+API (`import vidpipe as vp`) is forwarded by the package from the modules that define it:
 
     with vp.open("in.mp4") as src, vp.open("out.mp4", "w", like=src) as dst:
         detector = vp.load_detector("yolox-nano")
         for frame, dets in vp.detect(vp.gamma(src.frames(), 2.2), detector):
             dst.write(vp.annotate(frame, dets))
-
-`open` makes a `Source` (read) or a `Sink` (write); `gamma`, `chroma` and `detect` are
-generator stages; `annotate` draws one frame's detections; the recipes `process_file` and
-`detect_file` are what the CLI and `vidpipe batch` run, driven by the options dataclasses.
 """
 
 from __future__ import annotations
@@ -16,40 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any, Literal, overload
 
-from vidpipe.detectors.detector import Detector, load_detector
-from vidpipe.detectors.draw import annotate
-from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import VidpipeError
-from vidpipe.io.encode import EncodeOptions, EncodeResult
-from vidpipe.io.probe import probe
-from vidpipe.io.sink import Sink, encode
+from vidpipe.io.sink import Sink
 from vidpipe.io.source import Source
-from vidpipe.pipeline.detect import detect
-from vidpipe.pipeline.options import OpOptions
-from vidpipe.pipeline.recipes import DetectResult, detect_file, process_file
-from vidpipe.pipeline.stages import chroma_stage as chroma
-from vidpipe.pipeline.stages import gamma_stage as gamma
 
-__all__ = [
-    "DetectOptions",
-    "DetectResult",
-    "Detector",
-    "EncodeOptions",
-    "EncodeResult",
-    "OpOptions",
-    "Sink",
-    "Source",
-    "annotate",
-    "chroma",
-    "detect",
-    "detect_file",
-    "encode",
-    "gamma",
-    "load_detector",
-    "open",
-    "probe",
-    "process_file",
-]
+__all__ = ["open"]
 
 
 @overload
