@@ -1,11 +1,11 @@
-"""The driver of `vidpipe batch`: it plans a run, hands the jobs to an engine and records
+"""The driver of `vidpipe batch`: it plans a run, hands the jobs to a runner and records
 every result in the ledger (its only writer).
 
     run_batch: lock OUTDIR ─► remove leftover temp files ─► take over `running` rows ─►
-               decide per job (skip / run / exhausted) ─► engine ─► ledger ─► BatchReport
+               decide per job (skip / run / exhausted) ─► runner ─► ledger ─► BatchReport
 
 Owns `Settings`, `JobResult`, `BatchReport`, the OUTDIR lock, the removal of temporary files
-left by a killed run, output folder creation, per-job planning and the choice of engine
+left by a killed run, output folder creation, per-job planning and the choice of runner
 (`_pool`): the local `pool.WorkerPool` or `ray_engine.RayPool`, with one model server per
 device (`model_server.ModelServers`) for `--gpus`. What runs in a worker is `worker.py`'s.
 No threads are created here.
@@ -244,7 +244,7 @@ def _execute(
 
 
 def _pool(todo: list[Job], settings: Settings, servers: Sequence[str]) -> WorkerPool | Any:
-    """The engine: local worker processes (using `servers` for detect, when given), or Ray
+    """The runner: local worker processes (using `servers` for detect, when given), or Ray
     tasks (same run / close)."""
     workers = max(1, min(settings.jobs, len(todo)))
     threads = max(1, cpu_cores() // max(1, settings.jobs))
