@@ -78,11 +78,14 @@ class Sink:
         self.path = target.path
         self.result: EncodeResult | None = None
         self._written = 0
+        self._feed: Feed[Frame, EncodeResult] | None = None
         self._tmp = reserve_temp(target.path)
-        consume = functools.partial(write_stream, tmp=self._tmp, target=target, options=options)
-        self._feed: Feed[Frame, EncodeResult] | None = Feed(
-            consume, QUEUE_FRAMES, name="vidpipe-encode"
-        )
+        try:
+            consume = functools.partial(write_stream, tmp=self._tmp, target=target, options=options)
+            self._feed = Feed(consume, QUEUE_FRAMES, name="vidpipe-encode")
+        except BaseException:  # Ctrl-C while starting: no file left
+            remove_temp(self._tmp)
+            raise
 
     def write(self, frame: Frame | np.ndarray) -> None:
         """Add one frame: a `Frame`, or an `H x W x 3` uint8 RGB array (frame n of the
@@ -136,8 +139,13 @@ class Sink:
         return result
 
     def abort(self) -> None:
-        """Stop encoding and remove the temporary file: no output (idempotent)."""
+        """Stop encoding and remove the temporary file: no output (idempotent).
+
+        The file goes first, before the encoder thread is waited for: a stop that cannot wait
+        (a batch worker is killed a few seconds after SIGTERM) leaves nothing behind; and
+        again once the thread has ended, in case it created the file anew meanwhile."""
         feed, self._feed = self._feed, None
+        remove_temp(self._tmp)
         try:
             if feed is not None:
                 feed.abort()
