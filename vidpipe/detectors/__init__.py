@@ -4,9 +4,12 @@ input_spec) made by `load_detector` from `DetectOptions`.
     options.py      DetectOptions (validated once; the CLI's and batch's defaults)
     detector.py     Detector, load_detector, devices, CPU thread use
     families.py     the registry of model families (module + `load(path, request)`)
-    yolox/          the YOLOX family: blocks, backbone, neck, head, model, weights, onnx
+    yolox/          the YOLOX family: modules, weights, grid decode, ONNX export, engines
+    runtimes.py     CPU runtimes for exported graphs: onnxruntime, OpenVINO
     hub.py          named models: download, cache, checksums
-    preprocess.py   InputSpec and the letterbox on the model's device
+    preprocess.py   InputSpec and the letterbox on the host (numpy + swscale)
+    device_letterbox.py  the letterbox on a torch device (CUDA)
     postprocess.py  decoded boxes -> NMS -> Detections in displayed-frame pixels
+    nms.py, nms_torch.py  class-aware NMS in numpy and on a torch device
     draw.py         annotate(frame, dets); coco.py, results.py: COCO names, JSON Lines / COCO
 """

@@ -1,18 +1,22 @@
 """`Detector`: frames in, `Detections` out — letterbox (as the model's `InputSpec` says),
-forward and post-processing on one device, under inference mode. `load_detector` resolves the
-model name or file and the device (auto: CUDA when there is one), and lets the model's family
-(`vidpipe.detectors.families`: YOLOX today) load it with the engine and precision asked for.
+forward and post-processing. `load_detector` resolves the model name or file and the device
+(auto: CUDA when there is one), and lets the model's family (`vidpipe.detectors.families`:
+YOLOX today) load it with the engine and precision asked for.
+
+On the CPU nothing here imports torch: the letterbox is swscale's (numpy out), OpenVINO or
+onnxruntime run the model, NMS is numpy. torch is imported for the torch engine and for CUDA
+(where the letterbox runs on the GPU from the uploaded planes).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import torch
+import numpy as np
 
 from vidpipe.detectors.coco import COCO_NAMES, parse_classes
 from vidpipe.detectors.families import Request, family_for, load_family
@@ -21,7 +25,7 @@ from vidpipe.detectors.options import DEFAULT_BATCH, DetectOptions
 from vidpipe.detectors.postprocess import postprocess
 from vidpipe.detectors.preprocess import InputSpec, Letterbox, letterbox
 from vidpipe.errors import InputError
-from vidpipe.runtime.concurrency import cpu_cores, thread_map
+from vidpipe.runtime.concurrency import thread_budget
 from vidpipe.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -30,18 +34,23 @@ log = logging.getLogger(__name__)
 class Detector:
     """Callable `frames -> list[Detections]` (boxes in displayed-frame pixels).
 
-    forward: `Tensor[B, 3, H, W]` (dtype, device below; letterboxed as `input_spec` says) ->
-    decoded `Tensor[B, N, 5 + C]` in input pixels (e.g. a prepared `YOLOX`, an `OrtYOLOX`).
+    forward: `[B, 3, H, W]` images (letterboxed as `input_spec` says: numpy uint8 0..255 when
+    `device` is "cpu", the forward applying the spec's scale; a torch tensor of `dtype`, scaled,
+    on a CUDA device) -> decoded `[B, N, 5 + C]` in input pixels, numpy or torch (what a
+    family's `load` returns).
+    device: "cpu" or "cuda:N". engine: what runs the model ("openvino", "onnxruntime",
+    "torch").
     """
 
     def __init__(
         self,
-        forward: Callable[[torch.Tensor], torch.Tensor],
+        forward: Callable[[Any], Any],
         *,
         num_classes: int,
-        device: torch.device,
         input_spec: InputSpec,
-        dtype: torch.dtype = torch.float32,
+        device: str = "cpu",
+        dtype: str = "float32",
+        engine: str = "",
         conf: float = 0.25,
         iou: float = 0.45,
         max_det: int = 300,
@@ -49,6 +58,7 @@ class Detector:
         batch: int = 8,
     ) -> None:
         self.device = device
+        self.engine = engine
         self.batch = batch  # frames per forward pass
         self.input_spec = input_spec
         self.dtype = dtype
@@ -63,34 +73,69 @@ class Detector:
         return self.infer(self.prepare(frames))
 
     def prepare(self, frames: Sequence[Frame]) -> Letterbox:
-        """The letterboxed batch on the device (can run ahead, on another thread)."""
+        """The letterboxed batch on the device (can run ahead, on another thread); on the CPU
+        in uint8 0..255 (a quarter of float32 while it waits), which the forward takes."""
+        if self.device == "cpu":
+            return letterbox(frames, self.input_spec, dtype="uint8")
+        import torch
+
+        from vidpipe.detectors.device_letterbox import letterbox_on_device
+
         with torch.inference_mode():
-            return letterbox(frames, self.input_spec, self.device, self.dtype)
+            dtype = getattr(torch, self.dtype)
+            return letterbox_on_device(frames, self.input_spec, torch.device(self.device), dtype)
+
+    def from_wire(self, images: Any) -> Any:
+        """The model's input from a uint8 `[B, 3, H, W]` letterbox (0..255, a numpy array or a
+        host tensor): its dtype, its scale, on its device."""
+        if self.device == "cpu":
+            return np.asarray(images, dtype=np.uint8)  # the forward applies the scale
+        import torch
+
+        with torch.inference_mode():
+            out = torch.as_tensor(images).to(self.device, non_blocking=True)
+            out = out.to(getattr(torch, self.dtype))
+            return out.mul_(self.input_spec.scale) if self.input_spec.scale != 1 else out
 
     def infer(self, batch: Letterbox) -> list[Detections]:
         """Forward pass and post-processing of a prepared batch."""
-        with torch.inference_mode():
-            images = batch.images.contiguous(memory_format=torch.channels_last)
-            pred = self._forward(images)
-            found = postprocess(pred, scales=batch.scales, sizes_wh=batch.sizes_wh, **self.options)
+        pred = self._forward(batch.images)
+        found = postprocess(pred, scales=batch.scales, sizes_wh=batch.sizes_wh, **self.options)
         return [dataclasses.replace(dets, names=self.names) for dets in found]
 
 
-def resolve_device(name: str) -> torch.device:
-    """ "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N"."""
+def resolve_device(name: str) -> str:
+    """ "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N" -> "cpu" or
+    "cuda:N". torch is imported only where CUDA may be there: an NVIDIA driver is loaded
+    and CUDA_VISIBLE_DEVICES does not hide every device."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise InputError(f"--device must be auto, cpu or cuda[:N], not {name!r}") from None
-    if device.type not in ("cpu", "cuda"):
+        return "cuda:0" if _may_have_cuda() and _cuda_count() > 0 else "cpu"
+    if name == "cpu":
+        return "cpu"
+    head, _, index = name.partition(":")
+    if head != "cuda" or (index and not index.isdigit()):
         raise InputError(f"--device must be auto, cpu or cuda[:N], not {name!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
+    count = _cuda_count() if _may_have_cuda() else 0
+    if count == 0:
         raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise InputError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
-    return device
+    if int(index or 0) >= count:
+        raise InputError(f"--device {name}: only {count} CUDA device(s)")
+    return f"cuda:{int(index or 0)}"
+
+
+def _may_have_cuda() -> bool:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return os.path.exists("/proc/driver/nvidia/version") or os.path.exists("/dev/nvidiactl")
+
+
+def _cuda_count() -> int:
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> Detector:
@@ -104,70 +149,20 @@ def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> 
         opts = dataclasses.replace(model, **options) if options else model
     else:
         opts = DetectOptions(model=model, **options)
-    torch_device = resolve_device(opts.device)
+    device = resolve_device(opts.device)
     path = resolve_model(opts.model)
     name = canonical_name(str(opts.model))
-    request = Request(name, torch_device, opts.engine, opts.size, opts.compile, thread_budget())
+    request = Request(name, device, opts.engine, opts.size, opts.compile, thread_budget())
     loaded = load_family(family_for(path, name), path, request)
-    forward = _per_core(loaded.forward) if loaded.parallel else loaded.forward
     names = class_names(loaded.num_classes)
     keep = parse_classes(opts.classes, names) if opts.classes else None
-    log.debug("model %s on %s (%s)", path, torch_device, loaded.engine)
+    log.debug("model %s on %s (%s)", path, device, loaded.engine)
     return Detector(
-        forward, num_classes=loaded.num_classes, device=torch_device, input_spec=loaded.spec,
-        dtype=loaded.dtype, classes=keep, conf=opts.conf, iou=opts.iou, max_det=opts.max_det,
-        batch=opts.batch or DEFAULT_BATCH[torch_device.type],
+        loaded.forward, num_classes=loaded.num_classes, input_spec=loaded.spec,
+        device=loaded.device, dtype=loaded.dtype, engine=loaded.engine, classes=keep,
+        conf=opts.conf, iou=opts.iou, max_det=opts.max_det,
+        batch=opts.batch or DEFAULT_BATCH["cpu" if device == "cpu" else "cuda"],
     )  # fmt: skip
-
-
-def _per_core(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """On the CPU, run slices of the batch in parallel, one single-threaded forward per core:
-    YOLOX's small convolutions scale badly across threads inside one forward (measured
-    20-30% more frames/s for Nano on 2 cores). torch's intra-op thread count is 1 only while
-    a forward runs (`_one_thread_each`); the caller's setting is back afterwards."""
-    workers = thread_budget()
-    if workers <= 1:
-        return model
-
-    def forward(images: torch.Tensor) -> torch.Tensor:
-        step = -(-len(images) // workers)
-        chunks = [images[i : i + step] for i in range(0, len(images), step)]
-        with _one_thread_each():
-            return torch.cat(thread_map(_inference(model), chunks, workers))
-
-    return forward
-
-
-@contextlib.contextmanager
-def _one_thread_each() -> Iterator[None]:
-    """torch's intra-op threads set to 1 for the body, then put back. thread_map's threads
-    are new: each takes torch's count when it first runs an op, so inside the body that is 1."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-_budget: list[int] = []
-
-
-def thread_budget() -> int:
-    """Parallel inference calls on the CPU: torch's thread count when the first detector is
-    made (the cores by default; a `vidpipe batch` worker sets its share first), capped by the
-    cores this process may use."""
-    if not _budget:
-        _budget.append(min(torch.get_num_threads(), cpu_cores()))
-    return _budget[0]
-
-
-def _inference(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable[..., torch.Tensor]:
-    def run(chunk: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():  # per thread: the mode is thread-local
-            return model(chunk)
-
-    return run
 
 
 def class_names(num_classes: int) -> tuple[str, ...]:

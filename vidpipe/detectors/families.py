@@ -1,7 +1,7 @@
 """The registry of detector families: which code turns a weight file into a running model.
 
 A family is a module with `load(path, request) -> Loaded`: the forward callable (images as
-its `InputSpec` says -> decoded `Tensor[B, N, 5 + C]`), its class count, input and dtype.
+its `InputSpec` says -> decoded `[B, N, 5 + C]`), its class count, input, dtype and device.
 `load_detector` resolves the model file, picks the family here and wraps what it loaded in a
 `Detector` (letterbox, forward, NMS). A new family is its module and one line in `FAMILIES`.
 """
@@ -12,13 +12,11 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vidpipe.errors import InputError
 
 if TYPE_CHECKING:
-    import torch
-
     from vidpipe.detectors.preprocess import InputSpec
 
 # family name -> the module that loads it (imported when used)
@@ -28,11 +26,12 @@ FAMILIES: dict[str, str] = {"yolox": "vidpipe.detectors.yolox.family"}
 @dataclass(frozen=True)
 class Request:
     """What the caller asked for: the model's catalogue name (None for a bare file), the
-    device, the engine ("auto", "torch", "onnxruntime"), the input size (None: the model's),
-    torch.compile, and the parallel inference calls a CPU may run."""
+    device ("cpu", "cuda:N"), the engine ("auto", "torch", "onnxruntime", "openvino"), the
+    input size (None: the model's), torch.compile, and the parallel inference calls a CPU
+    may run."""
 
     name: str | None
-    device: torch.device
+    device: str
     engine: str
     size: int | None
     compile: bool
@@ -41,16 +40,16 @@ class Request:
 
 @dataclass(frozen=True)
 class Loaded:
-    """A family's model ready to run. forward: `Tensor[B, 3, H, W]` (dtype, on the device,
-    as `spec` says) -> decoded `Tensor[B, N, 5 + C]` in input pixels. parallel: the forward
-    may be split over CPU cores, one single-threaded call per core."""
+    """A family's model ready to run. forward: `[B, 3, H, W]` images as `spec` says (a numpy
+    float32 array on the CPU; a torch tensor of `dtype` on a CUDA device) -> decoded
+    `[B, N, 5 + C]` in input pixels (numpy or torch). dtype: "float32" or "float16"."""
 
-    forward: Callable[[torch.Tensor], torch.Tensor]
+    forward: Callable[[Any], Any]
     num_classes: int
     spec: InputSpec
-    dtype: torch.dtype
+    dtype: str
     engine: str
-    parallel: bool
+    device: str
 
 
 def family_for(path: Path, name: str | None) -> str:

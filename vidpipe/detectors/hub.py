@@ -98,16 +98,21 @@ def get_spec(name: str) -> ModelSpec:
     return MODELS[key]
 
 
+def cache_dir() -> Path:
+    """vidpipe's cache: $XDG_CACHE_HOME/vidpipe, else ~/.cache/vidpipe (an empty or relative
+    XDG_CACHE_HOME is ignored). It may not exist yet."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    cache = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return cache / "vidpipe"
+
+
 def model_dir() -> Path:
-    """The model folder: $VIDPIPE_MODEL_DIR, else $XDG_CACHE_HOME/vidpipe/models, else
-    ~/.cache/vidpipe/models (empty variables and a relative XDG_CACHE_HOME are ignored).
-    The folder may not exist yet."""
+    """The model folder: $VIDPIPE_MODEL_DIR, else cache_dir()/models (an empty variable is
+    ignored). The folder may not exist yet."""
     explicit = os.environ.get(MODEL_DIR_ENV, "")
     if explicit:
         return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    cache = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return cache / "vidpipe" / "models"
+    return cache_dir() / "models"
 
 
 def find_local(name: str) -> Path | None:

@@ -15,8 +15,8 @@ from typing import Any
 
 from vidpipe.errors import InputError
 
-ENGINES = ("auto", "torch", "onnxruntime")
-DEFAULT_BATCH = {"cpu": 8, "cuda": 16}  # frames per forward pass when `batch` is None
+ENGINES = ("auto", "openvino", "onnxruntime", "torch")
+DEFAULT_BATCH = {"cpu": 4, "cuda": 16}  # frames per forward pass when `batch` is None
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,14 @@ class DetectOptions:
 
     model: a model name (`yolox-nano` .. `yolox-x`, pulled once when missing) or a weight
         file (.pth / .onnx / .safetensors). device: "auto" (CUDA when there is one), "cpu",
-        "cuda" or "cuda:N". engine: "torch", "onnxruntime" (an .onnx model on the CPU) or
-        "auto" (onnxruntime for an .onnx model on the CPU when installed, else torch).
+        "cuda" or "cuda:N". engine: "openvino" or "onnxruntime" (CPU runtimes; a .pth
+        checkpoint is exported to ONNX once, into the cache), "torch", or "auto" (the
+        fastest CPU runtime installed on a CPU, OpenVINO first; torch on CUDA).
     size: model input size in pixels, a multiple of 32 (None: the model's own).
     conf: minimum score (objectness x class), 0..1. iou: NMS IoU threshold per class, (0, 1].
     max_det: most detections kept per frame. classes: class names or ids to keep (each may
         be comma-separated: ("person,car",)); None keeps all.
-    batch: frames per forward pass (None: 8 on a CPU, 16 on CUDA). compile: torch.compile.
+    batch: frames per forward pass (None: 4 on a CPU, 16 on CUDA). compile: torch.compile.
     """
 
     model: str = "yolox-nano"

@@ -4,8 +4,9 @@ Owns `DetectionsJsonl` (one JSON line per frame) and `CocoResults` (a COCO resul
 `vidpipe eval` / pycocotools read). Both write rows as they come, never holding more than
 the file buffer, into a hidden temporary file beside the target (`reserve_temp`) that is
 renamed into place only when the `with` block ends without an exception; otherwise it is
-removed and an existing target is left untouched. They flush about once a second, so a
-reader following the file (or a pipe, for JSON Lines to stdout) sees progress.
+removed and an existing target is left untouched. They flush the first row at once, then
+about once a second, so a reader following the file (or a pipe, for JSON Lines to stdout)
+sees the run start and progress.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -59,7 +61,7 @@ class _AtomicSink:
                 remove_temp(self._tmp)
                 self._tmp = None
                 raise VidpipeError(f"{self.path}: cannot write: {err.strerror}") from err
-        self._flushed_at = time.monotonic()
+        self._flushed_at = -math.inf  # the first row is pushed out at once
         self._begin()
         return self
 

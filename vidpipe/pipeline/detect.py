@@ -1,13 +1,15 @@
 """`detect` and `annotate`: the detection stages of the frame stream.
 
-    frames ─► detect (batch ─► letterbox ─► prefetch ─► model + NMS) ─► (Frame, Detections)
-           ─► [track] ─► annotate ─► Frame
+    frames ─► detect (batch ─► letterbox ─► prefetch ─► model + NMS ─► prefetch)
+           ─► (Frame, Detections) ─► [track] ─► annotate ─► Frame
 
 `detect` batches frames, runs a `FrameDetector` and yields each frame with its detections,
 in display order; `vidpipe.detectors.draw.annotate` draws them (its own step, after anything
-that adds to the detections, such as a tracker). The letterbox (colour conversion, resize,
+that adds to the detections, such as a tracker). The letterbox (resize, colour conversion,
 upload: the "host -> device prefetch" of the architecture) runs a batch or two ahead of the
-model on its own thread.
+model on its own thread, and the model with its post-processing on another, a batch ahead of
+the caller: letterboxing the next batch, inferring this one and what the caller does with the
+last one (JSON Lines, drawing, encoding) overlap, so no core waits on another stage's step.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from vidpipe.runtime.concurrency import prefetch
 from vidpipe.types import Detections, Frame
 
 PREPARED_BATCHES = 2  # letterboxed batches made ahead of the model, on their own thread
+INFERRED_BATCHES = 1  # batches with their detections made ahead of the caller
 
 
 class FrameDetector(Protocol):
@@ -49,13 +52,18 @@ def detect(
         PREPARED_BATCHES,
         name="vidpipe-letterbox",
     )
+    inferred = prefetch(
+        ((group, detector.infer(ready)) for group, ready in prepared),
+        INFERRED_BATCHES,
+        name="vidpipe-infer",
+    )
     try:
-        for group, ready in prepared:
-            results = detector.infer(ready)
+        for group, results in inferred:
             if len(results) != len(group):
                 raise RuntimeError(f"{len(results)} results for {len(group)} frames")
             yield from zip(group, results, strict=True)
     finally:
+        inferred.close()
         prepared.close()
         close = getattr(frames, "close", None)
         if close is not None:

@@ -585,3 +585,18 @@ def cpu_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+_budget: list[int] = []
+
+
+def set_thread_budget(threads: int) -> None:
+    """Cap the threads CPU inference may use in this process (a `vidpipe batch` worker's share
+    of the cores), before its first detector is made."""
+    _budget[:] = [max(1, int(threads))]
+
+
+def thread_budget() -> int:
+    """Threads (parallel inference calls) CPU inference may use: the share set by
+    `set_thread_budget`, else the cores this process may run on."""
+    return min(_budget[0], cpu_cores()) if _budget else cpu_cores()

@@ -11,8 +11,7 @@ import torch
 from torch import nn
 
 from vidpipe.detectors.yolox.blocks import BaseConv, conv_block
-
-STRIDES = (8, 16, 32)
+from vidpipe.detectors.yolox.grid import STRIDES, anchor_grid
 
 
 class YOLOXHead(nn.Module):
@@ -88,11 +87,9 @@ def decode_boxes(
 def _grid(
     sizes_hw: tuple[tuple[int, int], ...], device: torch.device, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(`[N, 2]` cell x, y; `[N, 1]` stride) of the anchor points, level by level, row-major;
-    built once per input size (they are constants, not state of a forward pass)."""
-    grids, strides = [], []
-    for (h, w), stride in zip(sizes_hw, STRIDES, strict=True):
-        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-        grids.append(torch.stack((xs, ys), 2).reshape(-1, 2))
-        strides.append(torch.full((h * w, 1), stride))
-    return torch.cat(grids).to(device, dtype), torch.cat(strides).to(device, dtype)
+    """`anchor_grid` on `device` in `dtype`, built once per input size (constants, not state
+    of a forward pass)."""
+    (h, w), stride = sizes_hw[0], STRIDES[0]
+    grid, strides = anchor_grid((h * stride, w * stride))
+    return torch.tensor(grid, device=device, dtype=dtype), torch.tensor(strides, device=device,
+                                                                        dtype=dtype)  # fmt: skip
