@@ -261,6 +261,25 @@ def test_an_input_spec_sets_size_channel_order_scale_and_pad(lb, dog_rgb: np.nda
         InputSpec((0, 64))
 
 
+def test_a_strided_spec_cuts_the_canvas_down_to_the_picture(lb, dog_rgb: np.ndarray) -> None:
+    """stride 32, margin 128: the canvas is the picture plus 128 rows, in multiples of 32 —
+    exactly the top of the full canvas; a frame that fills the square keeps it; a batch shares
+    the largest canvas; portrait frames are cut in width."""
+    spec = InputSpec((416, 416), stride=32, margin=128)
+    wide = [make_frame(np.ascontiguousarray(dog_rgb[:272]), "yuv420p-bt709-tv")]  # 768 x 272
+    cut, full = lb(wide, spec), lb(wide, InputSpec.square(416))
+    assert cut.images.shape == (1, 3, 288, 416)  # 416 x 147 picture + 128 -> 288
+    np.testing.assert_array_equal(cut.images, full.images[:, :, :288])
+    assert cut.scales == full.scales and cut.sizes_wh == full.sizes_wh
+    square = [make_frame(dog_rgb, "rgb24")]  # 416 x 312 + 128 > 416
+    assert lb(square, spec).images.shape == (1, 3, 416, 416)
+    assert lb(wide + square, spec).images.shape == (2, 3, 416, 416)
+    tall = [make_frame(np.ascontiguousarray(dog_rgb[:, :200]), "rgb24")]  # 200 x 576
+    assert lb(tall, spec).images.shape == (1, 3, 416, 288)  # 144 + 128 -> 288 wide
+    with pytest.raises(ValueError, match="margin"):
+        InputSpec((64, 64), stride=32, margin=-1)
+
+
 def test_a_new_family_plugs_into_load_detector(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dog_rgb: np.ndarray
 ) -> None:
@@ -516,8 +535,9 @@ def test_cpu_runtimes_agree_with_torch(
     for got, want in zip(runtime(frames), detector(frames), strict=True):
         assert_finds_dog_bicycle_and_car(got)
         assert_same_detections(got, (want.xyxy, want.scores, want.class_ids), tol_px=0.5)
-    with pytest.raises(InputError, match="--size 416"):
-        load_detector(str(NANO_ONNX), device="cpu", engine=engine, size=640)
+    wide = load_detector(str(NANO_ONNX), device="cpu", engine=engine, size=640)  # any size
+    assert wide.input_spec.size_wh == (640, 640)
+    assert_finds_dog_bicycle_and_car(wide(frames[:1])[0])
 
 
 def test_auto_engine_is_the_fastest_runtime_installed() -> None:

@@ -269,11 +269,26 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _cap_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and
+    freed frames stay mapped in them: with the decode, letterbox, inference and encoder
+    threads, two arenas hold `detect --json`'s peak RSS 4% lower at the same speed. Only the
+    CLI process does this (a library call leaves malloc alone); nothing where it is not glibc."""
+    if not sys.platform.startswith("linux"):
+        return
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8: M_ARENA_MAX
+
+
 def run() -> None:
     """Console-script entry point."""
     # OpenMP threads (torch's) that spin while waiting steal the cores the decoder and encoder
     # threads need: measured 5x slower `detect` on 2 busy cores. Must be set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _cap_malloc_arenas()
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     sys.exit(main())

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidpipe.detectors.preprocess import InputSpec, Letterbox, display_size
+from vidpipe.detectors.preprocess import InputSpec, Letterbox, canvas_wh, fit
 from vidpipe.ops.color import resolve_matrix, resolve_range, yuv_to_rgb
 from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import Frame
@@ -33,18 +33,16 @@ def letterbox_on_device(
     """Letterbox `frames` (any supported pix_fmt, sizes may differ) as `spec` says (an int:
     YOLOX's square input of that size): `Tensor[B, 3, H, W]` of `dtype` on `device`."""
     spec = InputSpec.square(spec) if isinstance(spec, int) else spec
-    width, height = spec.size_wh
+    width, height = canvas_wh(frames, spec)
     images = torch.full((len(frames), 3, height, width), spec.pad_value, dtype=dtype, device=device)
     scales, sizes = [], []
     for i, frame in enumerate(frames):
-        w, h = display_size(frame)
-        scale = min(width / w, height / h)
-        out_w, out_h = max(1, int(w * scale)), max(1, int(h * scale))
+        scale, (out_w, out_h), shown = fit(frame, spec)
         rgb = _resized_rgb(frame, device, (out_w, out_h))  # [h', w', 3] 0..1, upright
         planes = rgb.flip(-1) if spec.channels == "bgr" else rgb
         images[i, :, :out_h, :out_w] = (planes.permute(2, 0, 1) * 255.0).clamp_(0, 255)
         scales.append(scale)
-        sizes.append((w, h))
+        sizes.append(shown)
     if spec.scale != 1.0:
         images.mul_(spec.scale)
     return Letterbox(images, tuple(scales), tuple(sizes))

@@ -36,6 +36,7 @@ from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import Frame
 
 PAD_VALUE = 114.0
+MARGIN = 128  # padding kept below / right of the picture on a cut-down canvas (InputSpec)
 
 # vidpipe.ops.color's matrix names -> swscale's
 _SWS_MATRIX = {"bt601": "ITU601", "bt709": "ITU709", "bt2020": "BT2020", "smpte240m": "SMPTE240M",
@@ -47,15 +48,24 @@ class InputSpec:
     """What a detector's network takes: `[B, 3, H, W]`, the picture scaled to fit (aspect
     kept) at the top-left of the canvas, the rest `pad_value`.
 
-    size_wh: (W, H) of the input in pixels. channels: "bgr" (YOLOX) or "rgb" order of the 3
-    planes. scale: the 0..255 values are multiplied by it (1.0: 0..255 as YOLOX; 1/255:
-    0..1). pad_value: the canvas fill, in 0..255 units before `scale`.
+    size_wh: (W, H) of the input in pixels: the picture is scaled to fit it. channels: "bgr"
+    (YOLOX) or "rgb" order of the 3 planes. scale: the 0..255 values are multiplied by it
+    (1.0: 0..255 as YOLOX; 1/255: 0..1). pad_value: the canvas fill, in 0..255 units before
+    `scale`. stride: 0, the canvas is `size_wh`; else (a network that takes any multiple of
+    it) the canvas is cut down to the picture plus `margin` pixels of padding, rounded up to a
+    multiple of `stride`: the same picture at the same scale with less padding to compute.
+    The margin keeps the canvas edge away from the picture: a convolutional network's border
+    (zero padding) changes what it sees near it (YOLOX-Nano on real 2.35:1 footage, F1 at IoU
+    0.7 against the square input: margin 0 (416 x 192): 0.93; 64: 0.97; 128 (416 x 320):
+    0.98, what the runtimes are held to; see MARGIN).
     """
 
     size_wh: tuple[int, int]
     channels: Literal["bgr", "rgb"] = "bgr"
     scale: float = 1.0
     pad_value: float = PAD_VALUE
+    stride: int = 0
+    margin: int = 0
 
     def __post_init__(self) -> None:
         w, h = self.size_wh
@@ -65,6 +75,8 @@ class InputSpec:
             raise ValueError(f"channels must be 'bgr' or 'rgb', not {self.channels!r}")
         if not self.scale > 0:
             raise ValueError(f"scale must be positive, got {self.scale}")
+        if self.stride < 0 or self.margin < 0:
+            raise ValueError(f"stride and margin must be >= 0, got {self.stride}, {self.margin}")
 
     @classmethod
     def square(cls, size: int) -> InputSpec:
@@ -102,6 +114,18 @@ def fit(frame: Frame, spec: InputSpec) -> tuple[float, tuple[int, int], tuple[in
     return scale, (max(1, int(w * scale)), max(1, int(h * scale))), (w, h)
 
 
+def canvas_wh(frames: Sequence[Frame], spec: InputSpec) -> tuple[int, int]:
+    """(W, H) of the batch's canvas: `spec.size_wh`, or with a stride the smallest multiple
+    of it that holds every frame's picture and the margin (at most `size_wh`)."""
+    if not spec.stride or not frames:
+        return spec.size_wh
+    pictures = [fit(frame, spec)[1] for frame in frames]
+    step = spec.stride
+    width = -(-(max(w for w, _ in pictures) + spec.margin) // step) * step
+    height = -(-(max(h for _, h in pictures) + spec.margin) // step) * step
+    return min(width, spec.size_wh[0]), min(height, spec.size_wh[1])
+
+
 def letterbox(
     frames: Sequence[Frame],
     spec: InputSpec | int,
@@ -112,7 +136,7 @@ def letterbox(
     (an int: YOLOX's square input of that size): float32 with the spec's scale applied, or
     uint8 0..255 (scale not applied: what goes over a wire)."""
     spec = InputSpec.square(spec) if isinstance(spec, int) else spec
-    width, height = spec.size_wh
+    width, height = canvas_wh(frames, spec)
     wire = dtype == "uint8"
     fill, scale_by = (round(spec.pad_value), 1.0) if wire else (spec.pad_value, spec.scale)
     images = np.full((len(frames), 3, height, width), fill * scale_by, np.dtype(dtype))

@@ -102,6 +102,9 @@ class OrtGraph(Graph):
         options.intra_op_num_threads = 1 if workers > 1 else 0
         # Spinning worker threads would steal the cores the decoder threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Inputs vary in size (the letterbox is cut down to the picture): no memory patterns
+        # to plan, and without them peak RSS is lower (measured 252 MB against 267 MB).
+        options.enable_mem_pattern = False
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]

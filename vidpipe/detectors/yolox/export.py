@@ -1,13 +1,17 @@
-"""A YOLOX checkpoint (`.pth`, `.safetensors`) as an ONNX graph for the CPU runtimes, exported
-once into the cache and reused: `~/.cache/vidpipe/exported/<stem>-<sha256[:16]>[-<size>].onnx`
-(XDG_CACHE_HOME respected; no size: the variant's own). The checkpoint's digest is in the
-name, so a changed checkpoint is exported again; the export is written to a temporary name
-and renamed, so a run stopped half-way leaves nothing that looks complete. Only the export
-itself needs torch: later runs find the file and never import it.
+"""YOLOX weights as an ONNX graph for the CPU runtimes with a dynamic input size, exported once
+into the cache and reused: `~/.cache/vidpipe/exported/<stem>-<sha256[:16]>-<size>.onnx`
+(XDG_CACHE_HOME respected; size: the model's own input size, which the letterbox scales to).
+
+A checkpoint (`.pth`, `.safetensors`) needs it to run on onnxruntime or OpenVINO at all; a
+YOLOX ONNX export whose input is fixed (416 x 416) is exported again through our modules
+(its weights mapped onto them, every convolution checked) so that a wide frame runs at
+416 x 192 instead of 416 x 416. The weights' digest is in the name, so changed weights are
+exported again; the export is written to a temporary name and renamed, so a run stopped
+half-way leaves nothing that looks complete. Only the export itself needs torch: later runs
+find the file and never import it.
 
 The graph is YOLOX's own export layout (raw head output, `decode_in_inference` off; input
-"images" `[B, 3, S, S]` BGR 0..255, batch dimension dynamic), which `yolox.family` reads like
-any YOLOX `.onnx` file.
+"images" `[B, 3, H, W]` BGR 0..255, H and W multiples of 32).
 """
 
 from __future__ import annotations
@@ -32,18 +36,29 @@ def export_dir() -> Path:
     return cache_dir() / "exported"
 
 
-def exported_onnx(checkpoint: Path, size: int | None) -> Path:
-    """The ONNX export of `checkpoint` at input `size` (None: the variant's own), made now
-    if the cache does not hold it yet."""
-    with checkpoint.open("rb") as file:
-        digest = hashlib.file_digest(file, "sha256").hexdigest()[:16]
-    folder = export_dir()
-    target = folder / f"{checkpoint.stem}-{digest}{'' if size is None else f'-{size}'}.onnx"
-    if target.is_file():
-        return target
+def cached_export(weights: Path) -> tuple[Path, int] | None:
+    """(the export of `weights`, its model's own input size) when the cache holds it."""
+    found = sorted(export_dir().glob(f"{_glob_escape(weights.stem)}-{_digest(weights)}-*.onnx"))
+    for path in found:
+        size = path.stem.rpartition("-")[2]
+        if size.isdigit():
+            return path, int(size)
+    return None
+
+
+def exported_onnx(weights: Path) -> tuple[Path, int]:
+    """(the ONNX export of the YOLOX weights in `weights`, the model's own input size), made
+    now if the cache does not hold it yet. The input's height and width are dynamic (any
+    multiple of 32), as is the batch."""
+    cached = cached_export(weights)
+    if cached is not None:
+        return cached
     from vidpipe.detectors.yolox.weights import load_weights
 
-    model = load_weights(checkpoint)
+    model = load_weights(weights)
+    size = _own_size(weights) or model.variant.input_size
+    folder = export_dir()
+    target = folder / f"{weights.stem}-{_digest(weights)}-{size}.onnx"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -51,22 +66,38 @@ def exported_onnx(checkpoint: Path, size: int | None) -> Path:
     tmp = reserve_temp(target)
     done = False
     try:
-        _export(model, size or model.variant.input_size, tmp)
+        _export(model, size, tmp)
         os.replace(tmp, target)
         done = True
-    except VidpipeError:
-        raise
     except Exception as exc:  # the exporter raises many types
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise VidpipeError(
-            f"{checkpoint}: cannot export it to ONNX for the CPU runtimes ({reason}); "
-            "use --engine torch"
-        ) from None
+        raise VidpipeError(f"{weights}: cannot export it to ONNX ({reason})") from None
     finally:
         if not done:
             remove_temp(tmp)
-    log.info("exported %s to %s (once; later runs reuse it)", checkpoint, target)
-    return target
+    log.info("exported %s to %s (once; later runs reuse it)", weights, target)
+    return target, size
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()[:16]
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _own_size(weights: Path) -> int | None:
+    """The input size a fixed-size ONNX export was made for (None: not an ONNX file, or a
+    dynamic one)."""
+    if weights.suffix.lower() != ".onnx":
+        return None
+    import onnx
+
+    dims = onnx.load(str(weights), load_external_data=False).graph.input[0].type.tensor_type
+    values = [d.dim_value for d in dims.shape.dim]
+    return values[2] if len(values) == 4 and values[2] > 0 else None
 
 
 def _export(model: object, size: int, dest: Path) -> None:
@@ -85,5 +116,6 @@ def _export(model: object, size: int, dest: Path) -> None:
         torch.onnx.export(
             Raw().eval(), (torch.zeros(1, 3, size, size),), str(dest), dynamo=False,
             input_names=["images"], output_names=["output"], opset_version=OPSET,
-            dynamic_axes={"images": {0: "batch"}, "output": {0: "batch"}},
+            dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
+                          "output": {0: "batch", 1: "anchors"}},
         )  # fmt: skip

@@ -5,13 +5,16 @@ Engines: "openvino" and "onnxruntime" run a YOLOX ONNX export on the CPU (numpy 
 no torch: `vidpipe.detectors.runtimes`); "torch" runs our modules (any variant, any device,
 fp16 on CUDA, optional `torch.compile`). "auto" takes the fastest CPU runtime installed on a
 CPU and torch on CUDA. A `.pth` or `.safetensors` checkpoint meets a CPU runtime through an
-ONNX export made once into the cache (`yolox.export`). The forward returns decoded
+ONNX export made once into the cache (`yolox.export`), and so does an ONNX export with a fixed
+input size: the letterbox is then cut down to the picture (multiples of 32), which for wide
+video is less than half the work of the square input. The forward returns decoded
 `[B, N, 5 + C]` (cx, cy, w, h, objectness, class scores) in input pixels, which
 `vidpipe.detectors.postprocess` turns into Detections.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +22,13 @@ import numpy as np
 
 from vidpipe.detectors.families import Loaded, Request
 from vidpipe.detectors.hub import MODELS
-from vidpipe.detectors.preprocess import InputSpec
-from vidpipe.detectors.runtimes import RUNTIMES, load_graph, pick
+from vidpipe.detectors.preprocess import MARGIN, InputSpec
+from vidpipe.detectors.runtimes import RUNTIMES, Graph, load_graph, pick
 from vidpipe.detectors.yolox.grid import decode
-from vidpipe.errors import InputError
+from vidpipe.errors import InputError, VidpipeError
 
 DEFAULT_SIZE = 416  # a bare ONNX file whose input size is dynamic
+log = logging.getLogger(__name__)
 
 
 def engine_for(path: Path, request: Request) -> str:
@@ -45,15 +49,12 @@ def load(path: Path, request: Request) -> Loaded:
         from vidpipe.detectors.yolox.torch_engine import load_torch
 
         return load_torch(path, request)
-    size = request.size or (MODELS[request.name].input_size if request.name else None)
-    if path.suffix.lower() != ".onnx":
-        from vidpipe.detectors.yolox.export import exported_onnx
-
-        path = exported_onnx(path, size)
-    graph = load_graph(path, engine, request.workers, scale=1.0)  # YOLOX takes 0..255
+    graph, own_size = _graph(path, engine, request.workers)
     _, channels, height, width = _input_shape(path, graph.input_shape)
-    size = size or height or DEFAULT_SIZE
-    if channels != 3 or (height, width) not in ((size, size), (None, None)):
+    named = MODELS[request.name].input_size if request.name else None
+    size = request.size or named or own_size or height or DEFAULT_SIZE
+    dynamic = (height, width) == (None, None)
+    if channels != 3 or not (dynamic or (height, width) == (size, size)):
         raise InputError(
             f"{path}: the export takes {height}x{width} inputs; use --size {height} "
             "(or --engine torch, which takes any multiple of 32)"
@@ -65,10 +66,35 @@ def load(path: Path, request: Request) -> Loaded:
         raise InputError(f"{path}: not a YOLOX export (output shape {graph.output_shape})")
 
     def forward(images: np.ndarray) -> np.ndarray:
-        return graph(images, then=lambda raw: decode(raw, (size, size)))
+        size_hw = (images.shape[2], images.shape[3])
+        return graph(images, then=lambda raw: decode(raw, size_hw))
 
-    return Loaded(forward, classes - 5, InputSpec.square(size), "float32", engine=engine,
-                  device="cpu")  # fmt: skip
+    # a dynamic graph takes the letterbox cut down to the picture (multiples of 32)
+    spec = InputSpec((size, size), stride=32, margin=MARGIN) if dynamic else InputSpec.square(size)
+    return Loaded(forward, classes - 5, spec, "float32", engine=engine, device="cpu")
+
+
+def _graph(path: Path, engine: str, workers: int) -> tuple[Graph, int | None]:
+    """The graph to run for `path` and the model's own input size (None: not known): the
+    export of a checkpoint; for an ONNX file with a fixed input size, its export with a
+    dynamic one (made once; where it cannot be made, the file itself)."""
+    from vidpipe.detectors.yolox.export import cached_export, exported_onnx
+
+    if path.suffix.lower() != ".onnx":
+        graph_path, size = exported_onnx(path)
+        return load_graph(graph_path, engine, workers), size
+    cached = cached_export(path)
+    if cached is not None:
+        return load_graph(cached[0], engine, workers), cached[1]
+    graph = load_graph(path, engine, workers)
+    if len(graph.input_shape) == 4 and graph.input_shape[2:] != (None, None):
+        try:
+            graph_path, size = exported_onnx(path)
+        except VidpipeError as exc:  # e.g. no torch: the fixed size then
+            log.debug("%s stays at its fixed input size: %s", path, exc)
+            return graph, None
+        return load_graph(graph_path, engine, workers), size
+    return graph, None
 
 
 def _input_shape(path: Path, shape: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -15,7 +15,7 @@ import torch
 
 from vidpipe.detectors.families import Loaded, Request
 from vidpipe.detectors.hub import MODELS
-from vidpipe.detectors.preprocess import InputSpec
+from vidpipe.detectors.preprocess import MARGIN, InputSpec
 from vidpipe.detectors.yolox.model import prepare_for_inference
 from vidpipe.detectors.yolox.weights import load_weights
 from vidpipe.runtime.concurrency import thread_map
@@ -35,7 +35,12 @@ def load_torch(path: Path, request: Request) -> Loaded:
     else:
         forward = _inference(model)
     dtype = "float16" if half else "float32"
-    spec = InputSpec.square(size)
+    # our modules take any multiple of 32 (a compiled one: one shape)
+    spec = (
+        InputSpec((size, size), stride=32, margin=MARGIN)
+        if not request.compile
+        else InputSpec.square(size)
+    )
     return Loaded(forward, yolox.num_classes, spec, dtype, engine="torch", device=request.device)
 
 
