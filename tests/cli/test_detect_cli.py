@@ -264,7 +264,7 @@ def _one_error_line(proc) -> str:
         (["--size", "100"], "multiple of 32"),
         (["--device", "tpu"], "--device"),
         (["--engine", "tensorrt"], "--engine"),
-        (["--engine", "onnxruntime", "--size", "640"], "--size 416"),
+        (["--engine", "onnxruntime", "--device", "cuda"], "--device"),
         (["--classes", "unicorn"], "unicorn"),
         (["--chroma", "411"], "--chroma"),
         (["--gamma", "-1"], "gamma"),

@@ -25,7 +25,7 @@ from vidpipe.detectors.options import DEFAULT_BATCH, DetectOptions
 from vidpipe.detectors.postprocess import postprocess
 from vidpipe.detectors.preprocess import InputSpec, Letterbox, letterbox
 from vidpipe.errors import InputError
-from vidpipe.runtime.concurrency import thread_budget
+from vidpipe.runtime.concurrency import thread_budget, thread_map
 from vidpipe.types import Detections, Frame
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ class Detector:
     on a CUDA device) -> decoded `[B, N, 5 + C]` in input pixels, numpy or torch (what a
     family's `load` returns).
     device: "cpu" or "cuda:N". engine: what runs the model ("openvino", "onnxruntime",
-    "torch").
+    "torch"). parallel: `infer` calls that may run at once on different threads (each a
+    single-threaded inference; `detect` and `__call__` run that many).
     """
 
     def __init__(
@@ -56,8 +57,10 @@ class Detector:
         max_det: int = 300,
         classes: Sequence[int] | None = None,
         batch: int = 8,
+        parallel: int = 1,
     ) -> None:
         self.device = device
+        self.parallel = parallel
         self.engine = engine
         self.batch = batch  # frames per forward pass
         self.input_spec = input_spec
@@ -70,7 +73,12 @@ class Detector:
     def __call__(self, frames: Sequence[Frame]) -> list[Detections]:
         if not frames:
             return []
-        return self.infer(self.prepare(frames))
+        if self.parallel <= 1 or len(frames) == 1:
+            return self.infer(self.prepare(frames))
+        step = -(-len(frames) // self.parallel)
+        groups = [frames[i : i + step] for i in range(0, len(frames), step)]
+        found = thread_map(lambda group: self.infer(self.prepare(group)), groups, self.parallel)
+        return [dets for group in found for dets in group]
 
     def prepare(self, frames: Sequence[Frame]) -> Letterbox:
         """The letterboxed batch on the device (can run ahead, on another thread); on the CPU
@@ -161,7 +169,8 @@ def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> 
         loaded.forward, num_classes=loaded.num_classes, input_spec=loaded.spec,
         device=loaded.device, dtype=loaded.dtype, engine=loaded.engine, classes=keep,
         conf=opts.conf, iou=opts.iou, max_det=opts.max_det,
-        batch=opts.batch or DEFAULT_BATCH["cpu" if device == "cpu" else "cuda"],
+        batch=opts.batch or loaded.batch or DEFAULT_BATCH["cpu" if device == "cpu" else "cuda"],
+        parallel=loaded.parallel,
     )  # fmt: skip
 
 

@@ -42,7 +42,10 @@ class Request:
 class Loaded:
     """A family's model ready to run. forward: `[B, 3, H, W]` images as `spec` says (a numpy
     float32 array on the CPU; a torch tensor of `dtype` on a CUDA device) -> decoded
-    `[B, N, 5 + C]` in input pixels (numpy or torch). dtype: "float32" or "float16"."""
+    `[B, N, 5 + C]` in input pixels (numpy or torch). dtype: "float32" or "float16".
+    parallel: forward calls that may run at once, each on its own thread (a CPU runtime: one
+    single-threaded inference per core); 1: one call at a time, which uses the cores itself.
+    batch: the frames per forward pass it runs best with (None: the device's default)."""
 
     forward: Callable[[Any], Any]
     num_classes: int
@@ -50,6 +53,8 @@ class Loaded:
     dtype: str
     engine: str
     device: str
+    parallel: int = 1
+    batch: int | None = None
 
 
 def family_for(path: Path, name: str | None) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from vidpipe.errors import InputError
 
 ENGINES = ("auto", "openvino", "onnxruntime", "torch")
-DEFAULT_BATCH = {"cpu": 4, "cuda": 16}  # frames per forward pass when `batch` is None
+DEFAULT_BATCH = {"cpu": 1, "cuda": 16}  # frames per forward pass when `batch` is None
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class DetectOptions:
     conf: minimum score (objectness x class), 0..1. iou: NMS IoU threshold per class, (0, 1].
     max_det: most detections kept per frame. classes: class names or ids to keep (each may
         be comma-separated: ("person,car",)); None keeps all.
-    batch: frames per forward pass (None: 4 on a CPU, 16 on CUDA). compile: torch.compile.
+    batch: frames per forward pass (None: 1 on a CPU, where a CPU runtime runs one frame per
+        core at once; 4 per core for the torch engine there; 16 on CUDA). compile:
+        torch.compile.
     """
 
     model: str = "yolox-nano"

@@ -1,18 +1,21 @@
-"""CPU runtimes for exported graphs (ONNX): OpenVINO and onnxruntime, behind one call,
+"""CPU runtimes for exported graphs (ONNX): onnxruntime and OpenVINO, behind one call,
 `graph(images) -> raw output`, numpy in and out (no torch).
 
-Both run the frames of a batch in parallel, one single-threaded inference per core: a small
-detector's ops scale badly across threads inside one inference (YOLOX-Nano at 416 on 2 cores,
-onnxruntime: 14.6 ms a frame on 1 thread, 8.9 ms on 2, 8.0 ms with 2 single-threaded runs in
-parallel). OpenVINO does this with its throughput mode: one stream per core and an
-asynchronous infer request per stream; onnxruntime with one session run per core from a small
-thread pool. A graph with a fixed batch dimension is run that many frames at a time (the last
-group padded), never refused.
+A call is one single-threaded inference on the caller's thread, and a graph may be called
+from several threads at once: the caller runs one inference per core (`Detector.parallel`),
+because a small detector's ops scale badly across threads inside one inference (YOLOX-Nano at
+416 on 2 cores, onnxruntime: 14.6 ms a frame on 1 thread, 8.9 ms on 2, 8.0 ms with 2
+single-threaded runs in parallel). onnxruntime: one session, one intra-op thread, no
+spinning; OpenVINO: its throughput mode with one stream per core and an infer request per
+calling thread. A graph with a fixed batch dimension is run that many frames at a time (the
+last group padded), never refused.
 
-`pick` chooses the engine for "auto": OpenVINO when it is installed (the fastest measured on
-x86 CPUs: 6.6-7.1 ms a frame against onnxruntime's 8.9 for YOLOX-Nano on 2 cores), else
-onnxruntime. OpenVINO runs in f32: on CPUs with native bf16 it would otherwise pick bf16,
-which moves boxes and scores (see the tests).
+`pick` chooses the engine for "auto": onnxruntime (a dependency), else OpenVINO. Measured on
+this project's 2-core x86 machine, YOLOX-Nano in f32, whole `detect` runs: onnxruntime 8.6 s,
+OpenVINO 9.7-11.7 s for the same clip (OpenVINO's own figures of 6-7 ms a frame are bf16,
+which it picks on CPUs with native bf16: it changed 7% of the detections on real footage,
+F1 0.93 at IoU 0.7 against f32, so OpenVINO runs in f32 here; f32 OpenVINO and onnxruntime
+agree exactly, F1 1.000).
 """
 
 from __future__ import annotations
@@ -20,13 +23,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.runtime.concurrency import thread_map
 
 RUNTIMES = ("onnxruntime", "openvino")  # "auto" takes the first installed
 
@@ -42,11 +43,12 @@ def pick() -> str | None:
 
 
 class Graph:
-    """An exported graph on the CPU: `__call__(images) -> [B, ...]` (its first output), the
-    images `[B, C, H, W]` uint8 0..255, made float32 and multiplied by `scale` on the way in
-    (by the runtime's own threads); `then` (optional) runs on each group's output where it
-    was made, in parallel. input_shape: (batch, channels, height, width), None where dynamic.
-    output_shape: the first output's shape, None where dynamic. workers: parallel runs."""
+    """An exported graph on the CPU: `__call__(images) -> [B, ...]` (its first output) on the
+    caller's thread, single-threaded; safe to call from `workers` threads at once (that is
+    how the cores are used). images: `[B, C, H, W]` uint8 0..255, made float32 and multiplied
+    by `scale` on the way in. A graph with a fixed batch size runs that many at a time (the
+    last group padded). input_shape: (batch, channels, height, width), None where dynamic.
+    output_shape: the first output's shape, None where dynamic."""
 
     engine: str
     input_shape: tuple[int | None, ...]
@@ -54,24 +56,21 @@ class Graph:
     workers: int
     scale: float
 
-    def __call__(self, images: np.ndarray, then: Post | None = None) -> np.ndarray:
+    def __call__(self, images: np.ndarray) -> np.ndarray:
         fixed = self.input_shape[0]
-        step = fixed or -(-len(images) // self.workers)
-        chunks = [images[i : i + step] for i in range(0, len(images), step)]
-        if fixed and len(chunks[-1]) < fixed:  # pad the last group of a fixed-batch graph
-            pad = np.zeros((fixed - len(chunks[-1]), *images.shape[1:]), images.dtype)
-            chunks[-1] = np.concatenate([chunks[-1], pad])
-        return np.concatenate(self._run_all(chunks, then or _same))[: len(images)]
+        if not fixed or fixed == len(images):
+            return self._run(images)
+        outputs = []
+        for start in range(0, len(images), fixed):
+            chunk = images[start : start + fixed]
+            if len(chunk) < fixed:  # pad the last group
+                pad = np.zeros((fixed - len(chunk), *images.shape[1:]), images.dtype)
+                chunk = np.concatenate([chunk, pad])
+            outputs.append(self._run(chunk))
+        return np.concatenate(outputs)[: len(images)]
 
-    def _run_all(self, chunks: list[np.ndarray], then: Post) -> list[np.ndarray]:
+    def _run(self, images: np.ndarray) -> np.ndarray:
         raise NotImplementedError
-
-
-Post = Callable[[np.ndarray], np.ndarray]
-
-
-def _same(out: np.ndarray) -> np.ndarray:
-    return out
 
 
 def load_graph(path: Path, engine: str, workers: int, scale: float = 1.0) -> Graph:
@@ -91,7 +90,8 @@ def _dims(shape: object) -> tuple[int | None, ...]:
 
 
 class OrtGraph(Graph):
-    """onnxruntime: one session; `workers` single-threaded runs in parallel."""
+    """onnxruntime: one session, single-threaded runs (several at once from several
+    threads)."""
 
     engine = "onnxruntime"
 
@@ -116,19 +116,16 @@ class OrtGraph(Graph):
         self.input_shape, self.output_shape = _dims(inp.shape), _dims(out.shape)
         self.workers, self.scale = workers, scale
 
-    def _run_all(self, chunks: list[np.ndarray], then: Post) -> list[np.ndarray]:
-        def run(chunk: np.ndarray) -> np.ndarray:
-            images = chunk.astype(np.float32)
-            if self.scale != 1.0:
-                images *= np.float32(self.scale)
-            return then(self.session.run(None, {self.input_name: images})[0])
-
-        return thread_map(run, chunks, self.workers)
+    def _run(self, images: np.ndarray) -> np.ndarray:
+        floats = images.astype(np.float32)
+        if self.scale != 1.0:
+            floats *= np.float32(self.scale)
+        return self.session.run(None, {self.input_name: floats})[0]
 
 
 class OpenVinoGraph(Graph):
     """OpenVINO on the CPU in its throughput mode: `workers` streams of one thread each, an
-    asynchronous infer request per stream; f32."""
+    infer request per calling thread; f32."""
 
     engine = "openvino"
 
@@ -159,21 +156,15 @@ class OpenVinoGraph(Graph):
         self.input_shape = _ov_dims(compiled.inputs[0].get_partial_shape())
         self.output_shape = _ov_dims(compiled.outputs[0].get_partial_shape())
         self.workers, self.scale = workers, scale
-        self._queue = ov.AsyncInferQueue(compiled, workers)
-        self._results: dict[int, np.ndarray] = {}
-        self._queue.set_callback(self._done)
-        self._lock = threading.Lock()  # one batch at a time through the queue
+        self._compiled = compiled
+        self._requests = threading.local()  # an infer request per calling thread
 
-    def _done(self, request: object, index: int) -> None:
-        self._results[index] = request.get_output_tensor(0).data.copy()  # type: ignore[attr-defined]
-
-    def _run_all(self, chunks: list[np.ndarray], then: Post) -> list[np.ndarray]:
-        with self._lock:
-            self._results.clear()
-            for index, chunk in enumerate(chunks):
-                self._queue.start_async({0: chunk}, index)
-            self._queue.wait_all()
-            return [then(self._results.pop(i)) for i in range(len(chunks))]
+    def _run(self, images: np.ndarray) -> np.ndarray:
+        request = getattr(self._requests, "request", None)
+        if request is None:
+            request = self._requests.request = self._compiled.create_infer_request()
+        request.infer({0: images})
+        return request.get_output_tensor(0).data.copy()
 
 
 def _ov_dims(shape: object) -> tuple[int | None, ...]:

@@ -32,7 +32,6 @@ import av.error
 import numpy as np
 
 from vidpipe.errors import VidpipeError
-from vidpipe.io.encode_ffmpeg import check_ffmpeg_encoder, write_ffmpeg
 from vidpipe.io.image import to_av_frame
 from vidpipe.io.inputs import LITERAL_NAME_OPTIONS
 from vidpipe.io.output import (
@@ -106,6 +105,8 @@ def check_target(
     name = auto_codec(target, gpu=False) if options.codec == "auto" else options.codec
     codec = check_codec(name, muxer)
     if options.writer == "ffmpeg":
+        from vidpipe.io.encode_ffmpeg import check_ffmpeg_encoder  # only for this writer
+
         check_ffmpeg_encoder(codec.name)
     check_pix_fmt(codec, options.pix_fmt)
     copy_streams: tuple[int, ...] = ()
@@ -134,7 +135,12 @@ def write_stream(
         raise VidpipeError(f"{target.path}: no frames to encode")
     plan = _plan(first, target.codec, options, target.muxer, target.copy_streams, target.rate)
     av_frames = _av_frames(chain([first], frame_iter), plan)
-    write = _write_av if options.writer == "av" else write_ffmpeg
+    if options.writer == "av":
+        write = _write_av
+    else:
+        from vidpipe.io.encode_ffmpeg import write_ffmpeg
+
+        write = write_ffmpeg
     count = write(av_frames, tmp, plan, target.source or "", options)
     log.info("wrote %d frames to %s (%s, %s)", count, target.path, plan.codec, plan.pix_fmt)
     return EncodeResult(target.path, count, plan.codec, plan.pix_fmt, plan.size_wh, plan.rotation)

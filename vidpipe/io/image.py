@@ -7,7 +7,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
 
 from vidpipe.pixfmt import LAYOUTS
 from vidpipe.runtime.files import atomic_path
@@ -63,4 +62,6 @@ def save_image(frame: Frame, path: str | os.PathLike[str], *, quality: int = 95)
     """Write a frame as PNG or JPEG (by suffix); written to a temporary name, then renamed."""
     fmt = "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
     with atomic_path(path) as tmp:
+        from PIL import Image  # only here: the rest of this module is on the start-up path
+
         Image.fromarray(to_rgb(frame)).save(tmp, format=fmt, quality=quality)

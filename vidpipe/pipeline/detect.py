@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from vidpipe.pipeline.batching import batched
-from vidpipe.runtime.concurrency import prefetch
+from vidpipe.runtime.concurrency import ordered_map, prefetch
 from vidpipe.types import Detections, Frame
 
 PREPARED_BATCHES = 2  # letterboxed batches made ahead of the model, on their own thread
@@ -52,9 +52,11 @@ def detect(
         PREPARED_BATCHES,
         name="vidpipe-letterbox",
     )
-    inferred = prefetch(
-        ((group, detector.infer(ready)) for group, ready in prepared),
-        INFERRED_BATCHES,
+    inferred = ordered_map(
+        lambda item: (item[0], detector.infer(item[1])),
+        prepared,
+        getattr(detector, "parallel", 1),
+        ahead=INFERRED_BATCHES,
         name="vidpipe-infer",
     )
     try:

@@ -40,7 +40,7 @@ QUEUE_FRAMES = 8  # frames held by the decode queue: memory does not grow with l
 # not spend more on the encoder than on detection. Measured (720p real footage, 2 cores):
 # libx264 medium needs more time than the whole OpenCV + mp4v script; veryfast at its default
 # CRF is ~3x faster and still a fraction of mp4v's size.
-PREVIEW_PRESET = "veryfast"
+PREVIEW_PRESET = "ultrafast"
 
 # Wraps the processed stream before the encoder (a progress bar); gets the source's info.
 Observe = Callable[[Iterator[Frame], VideoInfo], Iterator[Frame]]

@@ -48,7 +48,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -464,6 +464,99 @@ def prefetch(
         thread.join(_JOIN_S)
         if thread.is_alive():
             log.warning("prefetch thread %s did not stop within %.0f s", name, _JOIN_S)
+
+
+def ordered_map(
+    fn: Callable[[T], R],
+    source: Iterable[T],
+    workers: int,
+    *,
+    ahead: int = 1,
+    name: str = "vidpipe-map",
+) -> Iterator[R]:
+    """`fn(item)` for each item of `source`, `workers` calls at a time on background threads,
+    results in input order: `prefetch` with several workers. A worker takes the next item as
+    soon as it is free (no batch barrier), while at most `workers + ahead` items are taken
+    before the consumer has theirs. `source` is iterated by one worker at a time (under a
+    lock). An exception of `source` or `fn` is re-raised in the consumer in its item's place.
+    Closing this generator early stops the workers, joins them and closes `source`."""
+    if workers < 1 or ahead < 0:
+        raise ValueError(f"workers must be >= 1 and ahead >= 0, got {workers}, {ahead}")
+    iterator = iter(source)
+    pulling = threading.Lock()  # one worker at a time iterates the source
+    ready = threading.Condition()  # guards results and state
+    stop = threading.Event()
+    results: dict[int, tuple[bool, Any]] = {}  # index -> (ok, result or exception)
+    state = {"taken": 0, "consumed": 0, "end": -1}  # end: items in source, once known
+
+    def room() -> bool:
+        """Wait (holding `ready`) until an item may be taken; False to stop."""
+        while not stop.is_set() and state["end"] < 0:
+            if state["taken"] - state["consumed"] < workers + ahead:
+                return True
+            ready.wait(_PUT_POLL_S)
+        return False
+
+    def work() -> None:
+        while True:
+            with pulling:
+                with ready:
+                    if not room():
+                        return
+                    index = state["taken"]
+                try:
+                    outcome: tuple[bool, Any] = (True, next(iterator))
+                except StopIteration:
+                    with ready:
+                        state["end"] = index
+                        ready.notify_all()
+                    return
+                except BaseException as exc:  # carried to the consumer, then the end
+                    with ready:
+                        results[index], state["end"] = (False, exc), index + 1
+                        ready.notify_all()
+                    return
+                with ready:
+                    state["taken"] = index + 1
+            try:
+                outcome = (True, fn(outcome[1]))
+            except BaseException as exc:
+                outcome = (False, exc)
+            with ready:
+                results[index] = outcome
+                ready.notify_all()
+
+    threads = [threading.Thread(target=work, name=f"{name}-{i}", daemon=True)
+               for i in range(workers)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    try:
+        index = 0
+        while True:
+            with ready:
+                while index not in results and index != state["end"]:
+                    if _cancelled.is_set():
+                        raise KeyboardInterrupt("cancelled")
+                    ready.wait(_GET_POLL_S)
+                if index == state["end"] and index not in results:
+                    return
+                ok, value = results.pop(index)
+                state["consumed"] = index = index + 1
+                ready.notify_all()
+            if not ok:
+                raise value
+            yield value
+    finally:
+        stop.set()
+        with ready:
+            ready.notify_all()
+        for thread in threads:
+            thread.join(_JOIN_S)
+            if thread.is_alive():
+                log.warning("map thread %s did not stop within %.0f s", thread.name, _JOIN_S)
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
 
 class _Abort(Exception):

@@ -119,3 +119,10 @@ def _export(model: object, size: int, dest: Path) -> None:
             dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
                           "output": {0: "batch", 1: "anchors"}},
         )  # fmt: skip
+    import onnx
+
+    graph = onnx.load(str(dest))  # record the output's width (5 + classes), which the
+    width = graph.graph.output[0].type.tensor_type.shape.dim[2]  # tracer leaves open
+    width.ClearField("dim_param")
+    width.dim_value = 5 + int(model.num_classes)  # type: ignore[attr-defined]
+    onnx.save(graph, str(dest))

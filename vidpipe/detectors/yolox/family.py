@@ -67,11 +67,12 @@ def load(path: Path, request: Request) -> Loaded:
 
     def forward(images: np.ndarray) -> np.ndarray:
         size_hw = (images.shape[2], images.shape[3])
-        return graph(images, then=lambda raw: decode(raw, size_hw))
+        return decode(graph(images), size_hw)
 
     # a dynamic graph takes the letterbox cut down to the picture (multiples of 32)
     spec = InputSpec((size, size), stride=32, margin=MARGIN) if dynamic else InputSpec.square(size)
-    return Loaded(forward, classes - 5, spec, "float32", engine=engine, device="cpu")
+    return Loaded(forward, classes - 5, spec, "float32", engine=engine, device="cpu",
+                  parallel=graph.workers)  # fmt: skip
 
 
 def _graph(path: Path, engine: str, workers: int) -> tuple[Graph, int | None]:

@@ -41,7 +41,10 @@ def load_torch(path: Path, request: Request) -> Loaded:
         if not request.compile
         else InputSpec.square(size)
     )
-    return Loaded(forward, yolox.num_classes, spec, dtype, engine="torch", device=request.device)
+    # on the CPU a forward splits its batch over the cores: 4 frames for each
+    batch = 4 * request.workers if device.type == "cpu" else None
+    return Loaded(forward, yolox.num_classes, spec, dtype, engine="torch", device=request.device,
+                  batch=batch)  # fmt: skip
 
 
 def _host_forward(model: Callable[..., torch.Tensor], workers: int) -> Callable[..., Any]:
