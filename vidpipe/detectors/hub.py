@@ -12,13 +12,9 @@ Loading the files (`.pth`, `.onnx`, `.safetensors`) is `vidpipe.detectors.yolox.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 import os
-import socket
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -238,6 +234,9 @@ def _offline_message(spec: ModelSpec, url: str, folder: Path, reason: str) -> st
 def _download(url: str, tmp: Path, *, progress: bool | None, label: str) -> str:
     """Stream `url` into `tmp`; returns the sha256 hex digest of the bytes written.
     Raises _TransferError (network, HTTP status, short transfer) or VidpipeError (writing)."""
+    import http.client  # the network modules load when a download happens, not at start-up
+    import urllib.request
+
     try:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
@@ -261,6 +260,8 @@ def _copy(
 ) -> tuple[int, str]:
     """Copy the response body into `out` in chunks: (bytes copied, sha256 hex digest);
     a tqdm bar named `label` on stderr when `progress` (None: see `pull`)."""
+    import http.client
+
     hasher = hashlib.sha256()
     size = 0
     if progress is None:
@@ -299,6 +300,10 @@ def _content_length(response: object) -> int | None:
 
 def _reason(exc: BaseException) -> str:
     """A short one-line reason for a network failure ("HTTP 404 Not Found", "timed out")."""
+    import http.client
+    import socket
+    import urllib.error
+
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}".strip()
     if isinstance(exc, urllib.error.URLError):
