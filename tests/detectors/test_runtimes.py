@@ -5,6 +5,10 @@ write: OpenCV's letterbox of swscale's RGB, onnxruntime, a plain decode and gree
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +94,24 @@ def test_cpu_path_matches_the_opencv_onnxruntime_script(cv2, bikes: list) -> Non
     # on all 250 frames: F1 0.966); boxes scoring 0.4 or more all agree.
     assert sum(c[0] for c in every) >= 300  # ~3 objects a frame: the test has teeth
     assert score(every) >= 0.94 and score(confident) >= 0.99, (score(every), score(confident))
+
+
+def test_a_cpu_detect_run_never_imports_torch(real_corpus, tmp_path: Path) -> None:
+    """`detect` with the CPU runtime, in a fresh interpreter: JSON Lines written, torch never
+    imported (its export made beforehand, as a first run makes it)."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    code = (
+        "import sys; from vidpipe.pipeline.recipes import detect_file; "
+        "from vidpipe.detectors.options import DetectOptions; "
+        "detect_file(sys.argv[1], jsonl=sys.argv[2], "
+        "detect_options=DetectOptions(model=sys.argv[3], device='cpu')); "
+        "print('torch' in sys.modules)"
+    )
+    argv = [sys.executable, "-c", code, str(real_corpus[BIKES]), str(tmp_path / "d.jsonl"),
+            str(NANO_ONNX)]  # fmt: skip
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr  # the export: torch, once
+    (tmp_path / "d.jsonl").unlink()
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.split() == ["False"], again.stderr
+    assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 250
