@@ -115,3 +115,32 @@ def test_a_cpu_detect_run_never_imports_torch(real_corpus, tmp_path: Path) -> No
     again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.split() == ["False"], again.stderr
     assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 250
+
+
+def test_openvino_graphs_leave_signals_alone(tmp_path: Path) -> None:
+    """Two OpenVINO graphs in a process, one released after the other ran: a later SIGALRM
+    reaches its Python handler (with a Core per graph, the process died of SIGSEGV)."""
+    pytest.importorskip("openvino")
+    if not NANO_ONNX.is_file():
+        pytest.skip(f"reference model not found: {NANO_ONNX}")
+    code = """
+import gc, signal, sys, time
+from pathlib import Path
+import numpy as np
+from vidpipe.detectors.runtimes import load_graph
+first = load_graph(Path(sys.argv[1]), "openvino", 2)
+second = load_graph(Path(sys.argv[1]), "openvino", 2)
+second(np.zeros((1, 3, 416, 416), np.uint8))
+del first, second
+gc.collect()
+seen = []
+signal.signal(signal.SIGALRM, lambda *_: seen.append(1))
+signal.setitimer(signal.ITIMER_REAL, 0.05)
+deadline = time.monotonic() + 10
+while not seen and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("handled" if seen else "no signal")
+"""
+    run = subprocess.run([sys.executable, "-c", code, str(NANO_ONNX)], capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0 and run.stdout.split() == ["handled"], (run.returncode, run.stderr)

@@ -20,10 +20,12 @@ agree exactly, F1 1.000).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
-import threading
+import queue
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,15 +126,15 @@ class OrtGraph(Graph):
 
 
 class OpenVinoGraph(Graph):
-    """OpenVINO on the CPU in its throughput mode: `workers` streams of one thread each, an
-    infer request per calling thread; f32."""
+    """OpenVINO on the CPU in its throughput mode: `workers` streams of one thread each and as
+    many infer requests, lent to the calls; f32."""
 
     engine = "openvino"
 
     def __init__(self, path: str | os.PathLike[str], workers: int, scale: float) -> None:
         import openvino as ov
 
-        core = ov.Core()
+        core = _ov_core()
         try:
             model = core.read_model(str(path))
             ppp = ov.preprocess.PrePostProcessor(model)  # uint8 in, f32 times scale inside
@@ -156,15 +158,29 @@ class OpenVinoGraph(Graph):
         self.input_shape = _ov_dims(compiled.inputs[0].get_partial_shape())
         self.output_shape = _ov_dims(compiled.outputs[0].get_partial_shape())
         self.workers, self.scale = workers, scale
-        self._compiled = compiled
-        self._requests = threading.local()  # an infer request per calling thread
+        # One infer request per stream, lent to a call and given back: requests live as long
+        # as the graph (not per thread: threads come and go, and a request destroyed with
+        # its thread crashed the process later).
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(workers):
+            self._requests.put(compiled.create_infer_request())
 
     def _run(self, images: np.ndarray) -> np.ndarray:
-        request = getattr(self._requests, "request", None)
-        if request is None:
-            request = self._requests.request = self._compiled.create_infer_request()
-        request.infer({0: images})
-        return request.get_output_tensor(0).data.copy()
+        request = self._requests.get()  # blocks while every request is busy
+        try:
+            request.infer({0: images})
+            return request.get_output_tensor(0).data.copy()
+        finally:
+            self._requests.put(request)
+
+
+@functools.cache
+def _ov_core() -> Any:
+    """The process's one OpenVINO Core, never released: a Core released while another had
+    run a model left the process crashing (SIGSEGV) at its next SIGALRM (OpenVINO 2026.4)."""
+    import openvino as ov
+
+    return ov.Core()
 
 
 def _ov_dims(shape: object) -> tuple[int | None, ...]:
