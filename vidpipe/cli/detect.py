@@ -29,7 +29,9 @@ def detect_command(
         _D.model, "--model", "-m", help="yolox-nano .. yolox-x, or a .pth/.onnx/.safetensors"
     ),
     batch: int | None = typer.Option(
-        _D.batch, "--batch", help="Frames per forward pass (default 8 on a CPU, 16 on CUDA)."
+        _D.batch,
+        "--batch",
+        help="Frames per forward pass (default: 1 on a CPU, a frame per core at once; 16 on CUDA).",
     ),
     device: str = typer.Option(_D.device, "--device", help="auto, cpu or cuda[:N]."),
     engine: str = typer.Option(

@@ -3,9 +3,10 @@ forward and post-processing. `load_detector` resolves the model name or file and
 (auto: CUDA when there is one), and lets the model's family (`vidpipe.detectors.families`:
 YOLOX today) load it with the engine and precision asked for.
 
-On the CPU nothing here imports torch: the letterbox is swscale's (numpy out), OpenVINO or
-onnxruntime run the model, NMS is numpy. torch is imported for the torch engine and for CUDA
-(where the letterbox runs on the GPU from the uploaded planes).
+On the CPU nothing here imports torch: the letterbox is numpy + swscale, onnxruntime or
+OpenVINO run the model (one single-threaded inference per core: `parallel`), NMS is numpy.
+torch is imported for the torch engine and for CUDA (where the letterbox runs on the GPU from
+the uploaded planes).
 """
 
 from __future__ import annotations
