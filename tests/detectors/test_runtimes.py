@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import CORPUS
 from test_preprocess import NANO_ONNX, oracle_detections
+from test_preprocess import _iou as iou
 
 from vidpipe.detectors.detector import load_detector
 from vidpipe.io.image import to_rgb
@@ -32,14 +32,6 @@ def bikes(real_corpus) -> list:
         pytest.skip(f"reference model not found: {NANO_ONNX}")
     with Source(real_corpus[BIKES]) as src:
         return list(itertools.islice(src.frames(), FRAMES))
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def f1(got: Detections, want: tuple, threshold: float, floor: float = 0.0) -> tuple[int, ...]:

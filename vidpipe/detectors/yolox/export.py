@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import warnings
 from pathlib import Path
 
 from vidpipe.detectors.hub import cache_dir
 from vidpipe.errors import VidpipeError
-from vidpipe.runtime.files import remove_temp, reserve_temp
+from vidpipe.runtime.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +35,11 @@ def export_dir() -> Path:
     return cache_dir() / "exported"
 
 
-def cached_export(weights: Path) -> tuple[Path, int] | None:
-    """(the export of `weights`, its model's own input size) when the cache holds it."""
-    found = sorted(export_dir().glob(f"{_glob_escape(weights.stem)}-{_digest(weights)}-*.onnx"))
+def cached_export(weights: Path, digest: str | None = None) -> tuple[Path, int] | None:
+    """(the export of `weights`, its model's own input size) when the cache holds it;
+    `digest`: the weights' `_digest` when already known."""
+    digest = digest or _digest(weights)
+    found = sorted(export_dir().glob(f"{_glob_escape(weights.stem)}-{digest}-*.onnx"))
     for path in found:
         size = path.stem.rpartition("-")[2]
         if size.isdigit():
@@ -50,7 +51,8 @@ def exported_onnx(weights: Path) -> tuple[Path, int]:
     """(the ONNX export of the YOLOX weights in `weights`, the model's own input size), made
     now if the cache does not hold it yet. The input's height and width are dynamic (any
     multiple of 32), as is the batch."""
-    cached = cached_export(weights)
+    digest = _digest(weights)
+    cached = cached_export(weights, digest)
     if cached is not None:
         return cached
     from vidpipe.detectors.yolox.weights import load_weights
@@ -58,23 +60,17 @@ def exported_onnx(weights: Path) -> tuple[Path, int]:
     model = load_weights(weights)
     size = _own_size(weights) or model.variant.input_size
     folder = export_dir()
-    target = folder / f"{weights.stem}-{_digest(weights)}-{size}.onnx"
+    target = folder / f"{weights.stem}-{digest}-{size}.onnx"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VidpipeError(f"cannot create {folder}: {exc.strerror}") from None
-    tmp = reserve_temp(target)
-    done = False
-    try:
-        _export(model, size, tmp)
-        os.replace(tmp, target)
-        done = True
-    except Exception as exc:  # the exporter raises many types
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise VidpipeError(f"{weights}: cannot export it to ONNX ({reason})") from None
-    finally:
-        if not done:
-            remove_temp(tmp)
+    with atomic_path(target) as tmp:  # renamed into place only when the export is whole
+        try:
+            _export(model, size, tmp)
+        except Exception as exc:  # the exporter raises many types
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise VidpipeError(f"{weights}: cannot export it to ONNX ({reason})") from None
     log.info("exported %s to %s (once; later runs reuse it)", weights, target)
     return target, size
 

@@ -31,8 +31,8 @@ DEFAULT_SIZE = 416  # a bare ONNX file whose input size is dynamic
 log = logging.getLogger(__name__)
 
 
-def engine_for(path: Path, request: Request) -> str:
-    """The engine `request` gets for the YOLOX model in `path`."""
+def engine_for(request: Request) -> str:
+    """The engine `request` gets for a YOLOX model."""
     if request.engine in RUNTIMES:
         if request.device != "cpu":
             raise InputError(f"--engine {request.engine} runs on the CPU only (use --device cpu)")
@@ -44,7 +44,7 @@ def engine_for(path: Path, request: Request) -> str:
 
 def load(path: Path, request: Request) -> Loaded:
     """The YOLOX model in `path` ready to run as `request` asks (engine, device, size)."""
-    engine = engine_for(path, request)
+    engine = engine_for(request)
     if engine == "torch":
         from vidpipe.detectors.yolox.torch_engine import load_torch
 
