@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from vidpipe.pipeline.recipes import DetectResult, detect_file, process_file
     from vidpipe.pipeline.stages import chroma_stage as chroma
     from vidpipe.pipeline.stages import gamma_stage as gamma
+    from vidpipe.pipeline.track import track
+    from vidpipe.track.options import TrackOptions
     from vidpipe.types import ColorInfo, Detections, Frame, GopSummary, PictureType, VideoInfo
 
 __version__ = "0.1.0"
@@ -50,6 +52,7 @@ _WHERE = {
     "annotate": "vidpipe.detectors.draw", "ColorInfo": "vidpipe.types",
     "Detections": "vidpipe.types", "Frame": "vidpipe.types", "GopSummary": "vidpipe.types",
     "PictureType": "vidpipe.types", "VideoInfo": "vidpipe.types",
+    "track": "vidpipe.pipeline.track", "TrackOptions": "vidpipe.track.options",
 }  # fmt: skip
 _RENAMED = {"gamma": "gamma_stage", "chroma": "chroma_stage"}  # stage functions' own names
 
@@ -69,6 +72,7 @@ __all__ = [
     "PictureType",
     "Sink",
     "Source",
+    "TrackOptions",
     "VideoInfo",
     "VidpipeError",
     "__version__",
@@ -82,6 +86,7 @@ __all__ = [
     "open",
     "probe",
     "process_file",
+    "track",
 ]
 
 

@@ -89,7 +89,7 @@ def test_jsonl_line_by_line(tmp_path):
 
 
 def test_jsonl_tracked_rows_carry_tracker_id(tmp_path):
-    """A tracked frame adds an integer "tracker_id" after "box" to each row; untracked
+    """A tracked frame adds an integer "track_id" after "box" to each row; untracked
     frames keep the rows as before."""
     d = FRAMES[0][3]
     track = Detections(d.xyxy, d.scores, d.class_ids, np.array([7, 123], np.int32))
@@ -103,10 +103,10 @@ def test_jsonl_tracked_rows_carry_tracker_id(tmp_path):
     tracked, plain, empty = (json.loads(line) for line in path.read_text().splitlines())
     want = expected_jsonl(0, 0, 0.0, d)
     for row, tracker_id in zip(want["detections"], [7, 123], strict=True):
-        row["tracker_id"] = tracker_id
+        row["track_id"] = tracker_id
     assert tracked == want
     assert [list(row) for row in tracked["detections"]] == [
-        ["label", "class_id", "score", "box", "tracker_id"]
+        ["label", "class_id", "score", "box", "track_id"]
     ] * 2
     assert all(type(row["tracker_id"]) is int for row in tracked["detections"])
     assert plain == expected_jsonl(1, 512, 0.04, d)

@@ -20,12 +20,24 @@ from typing import Any
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
 from vidpipe.pipeline.options import OpOptions
+from vidpipe.track.options import TrackOptions, detect_conf
 
 TASKS = ("detect", "gamma", "chroma", "frames")
 ENCODE_KEYS = ("codec", "crf", "preset")
 _ENCODE_DEFAULTS = {"codec": "auto", "crf": None, "preset": None}  # EncodeOptions' (a test checks)
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "detect": {**DetectOptions().to_dict(), "video": False, "coco": False, **_ENCODE_DEFAULTS},
+    "detect": {
+        **DetectOptions().to_dict(),
+        "video": False,
+        "coco": False,
+        **_ENCODE_DEFAULTS,
+        "track": None,
+        "track_buffer": TrackOptions().lost_s,
+        "trails": 0,
+        "count_line": [],
+        "zone": [],
+        "mot": False,
+    },
     "gamma": {"gamma": None, **_ENCODE_DEFAULTS},
     "chroma": {"to": None, **_ENCODE_DEFAULTS},
     "frames": {},
@@ -55,10 +67,17 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
             merged["classes"] = [merged["classes"]]
         if merged["classes"] is not None and not isinstance(merged["classes"], list):
             raise InputError("--classes must be class names or ids")
-        detect_options(merged)  # raises for a bad one
-        for flag in ("video", "coco"):
+        for flag in ("count_line", "zone"):
+            if isinstance(merged[flag], str):
+                merged[flag] = [merged[flag]]
+        tracking = track_options(merged)  # raises for a bad one
+        merged["conf"] = detect_conf(options.get("conf"), tracking, DetectOptions().conf)
+        detect_options(merged)
+        for flag in ("video", "coco", "mot"):
             if not isinstance(merged[flag], bool):
                 raise InputError(f"option {flag} must be true or false")
+        if merged["mot"] and tracking is None:
+            raise InputError("--mot needs --track")
     if task != "frames":
         _check_encoder(merged)
     return merged
@@ -68,6 +87,21 @@ def detect_options(options: Mapping[str, Any]) -> DetectOptions:
     """The `DetectOptions` of a detect job's options."""
     fields = {f.name for f in dataclasses.fields(DetectOptions)}
     return DetectOptions.from_dict({k: v for k, v in options.items() if k in fields})
+
+
+def track_options(options: Mapping[str, Any]) -> TrackOptions | None:
+    """The `TrackOptions` of a detect job's options; None for an untracked job (counting
+    lines or zones track with the default tracker)."""
+    lines, zones = options.get("count_line") or [], options.get("zone") or []
+    if options.get("track") is None and not lines and not zones:
+        if options.get("trails"):
+            raise InputError("--trails needs --track")
+        return None
+    return TrackOptions(
+        tracker=options.get("track") or TrackOptions().tracker,
+        lost_s=options.get("track_buffer", TrackOptions().lost_s),
+        trails=options.get("trails", 0), lines=tuple(lines), zones=tuple(zones),
+    )  # fmt: skip
 
 
 def ops_options(task: str, options: Mapping[str, Any]) -> OpOptions:
@@ -119,10 +153,19 @@ def output_names(task: str, stem: str, input_suffix: str, options: Mapping[str, 
         return [f"{stem}.frames.jsonl"]
     if task in ("gamma", "chroma"):
         return [f"{stem}{input_suffix.lower()}"]
-    names = [f"{stem}.mp4"] if options.get("video") else []
-    names.append(f"{stem}.jsonl")
+    return list(_detect_outputs(stem, options).values())
+
+
+def _detect_outputs(stem: str, options: Mapping[str, Any]) -> dict[str, str]:
+    """A detect job's outputs by `detect_file` argument, the video first when there is one."""
+    names = {"video": f"{stem}.mp4"} if options.get("video") else {}
+    names["jsonl"] = f"{stem}.jsonl"
     if options.get("coco"):
-        names.append(f"{stem}.coco.json")
+        names["coco"] = f"{stem}.coco.json"
+    if options.get("mot"):
+        names["mot"] = f"{stem}.mot.txt"
+    if options.get("count_line") or options.get("zone"):
+        names["events"] = f"{stem}.events.jsonl"
     return names
 
 
@@ -196,9 +239,8 @@ def _run_detect(
             from vidpipe.batch.model_client import RemoteDetector
 
             detector = stack.enter_context(RemoteDetector(server, options))
-        video = outputs[0] if options.get("video") else None
-        rest = outputs[1:] if video else outputs
+        targets = dict(zip(_detect_outputs("", options), outputs, strict=True))
         detect_file(
-            src, video=video, jsonl=rest[0], coco=rest[1] if len(rest) > 1 else None,
-            detect_options=detect_options(options), encode=encode, detector=detector,
+            src, **targets, detect_options=detect_options(options),
+            track=track_options(options), encode=encode, detector=detector,
         )  # fmt: skip

@@ -47,6 +47,20 @@ def batch_command(
     size: int | None = typer.Option(None, "--size", help="detect: model input size."),
     video: bool = typer.Option(False, "--video", help="detect: also write <stem>.mp4 boxed."),
     coco: bool = typer.Option(False, "--coco", help="detect: also write <stem>.coco.json."),
+    track: str | None = typer.Option(
+        None, "--track", help="detect: track (bytetrack, botsort, ocsort, sort) per file."
+    ),
+    track_buffer: float | None = typer.Option(
+        None, "--track-buffer", help="detect: seconds a lost track waits."
+    ),
+    trails: int | None = typer.Option(None, "--trails", help="detect --video: track trails."),
+    mot: bool = typer.Option(False, "--mot", help="detect --track: also <stem>.mot.txt."),
+    count_line: list[str] | None = typer.Option(
+        None, "--count-line", help="detect: counting line [NAME=]x1,y1,x2,y2 (repeatable)."
+    ),
+    zone: list[str] | None = typer.Option(
+        None, "--zone", help="detect: zone [NAME=]x1,y1,x2,y2,x3,y3,... (repeatable)."
+    ),
     gamma: float | None = typer.Option(None, "--gamma", "-g", help="gamma: G in (0, 10]."),
     to: str | None = typer.Option(None, "--to", help="chroma: 420, 422 or 444."),
     codec: str | None = typer.Option(None, "--codec", help="Video encoder (default by container)."),
@@ -60,7 +74,9 @@ def batch_command(
         "model": model, "conf": conf, "iou": iou, "batch": batch, "device": device,
         "classes": classes or None, "size": size, "video": video or None,
         "coco": coco or None, "gamma": gamma, "to": to, "codec": codec, "crf": crf,
-        "preset": preset, "max_det": max_det, "engine": engine,
+        "preset": preset, "max_det": max_det, "engine": engine, "track": track,
+        "track_buffer": track_buffer, "trails": trails, "mot": mot or None,
+        "count_line": count_line or None, "zone": zone or None,
     }  # fmt: skip
     options = {k: v for k, v in given.items() if v is not None}
     _check_run(jobs, retries, report)

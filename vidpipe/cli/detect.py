@@ -1,6 +1,7 @@
 """`vidpipe detect`: objects in every frame; boxes drawn into a re-encoded video (audio,
-timestamps and rotation kept) and/or detections as JSON Lines and COCO results. Options are
-parsed into `DetectOptions`, `OpOptions` and `EncodeOptions` (their defaults are the
+timestamps and rotation kept) and/or detections as JSON Lines and COCO results; with --track,
+track ids, MOTChallenge results, trails, and line / zone counts. Options are parsed into
+`DetectOptions`, `TrackOptions`, `OpOptions` and `EncodeOptions` (their defaults are the
 library's) and handed to the `detect_file` recipe, as `vidpipe batch` does."""
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from vidpipe.cli.process import BACKEND, CODEC, progress, with_encoder_options
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode import EncodeOptions
 from vidpipe.pipeline.options import OpOptions
+from vidpipe.track.options import TRACK_CONF, TrackOptions, detect_conf
 
 _D = DetectOptions()  # the defaults
+_T = TrackOptions()
 
 
 def detect_command(
@@ -42,11 +45,39 @@ def detect_command(
         "torch on CUDA).",
     ),
     size: int | None = typer.Option(_D.size, "--size", help="Model input size (multiple of 32)."),
-    conf: float = typer.Option(_D.conf, "--conf", help="Minimum score (objectness x class)."),
+    conf: float | None = typer.Option(
+        None,
+        "--conf",
+        help=f"Minimum score (objectness x class); default {_D.conf}, {TRACK_CONF} with --track.",
+    ),
     iou: float = typer.Option(_D.iou, "--iou", help="NMS IoU threshold (per class)."),
     max_det: int = typer.Option(_D.max_det, "--max-det", help="Most detections kept per frame."),
     classes: list[str] | None = typer.Option(
         None, "--classes", help="Classes to keep: names or ids, repeatable or comma-separated."
+    ),
+    track: str | None = typer.Option(
+        None, "--track", help="Track objects: bytetrack, botsort, ocsort or sort (adds track ids)."
+    ),
+    track_buffer: float = typer.Option(
+        _T.lost_s, "--track-buffer", help="Seconds a lost track waits for its object to return."
+    ),
+    mot_path: str | None = typer.Option(None, "--mot", help="Tracks as MOTChallenge text."),
+    trails: int = typer.Option(
+        _T.trails, "--trails", help="With -o: draw each track's last N centres."
+    ),
+    count_line: list[str] | None = typer.Option(
+        None,
+        "--count-line",
+        help="Count tracks crossing [NAME=]x1,y1,x2,y2 per direction (repeatable; left to "
+        "right of the line, looking from its first end, is 'in').",
+    ),
+    zone: list[str] | None = typer.Option(
+        None,
+        "--zone",
+        help="Entries, exits and dwell time in polygon [NAME=]x1,y1,x2,y2,x3,y3,... (repeatable).",
+    ),
+    events_path: str | None = typer.Option(
+        None, "--events", help="Line and zone events as JSON Lines, totals last."
     ),
     gamma: float | None = typer.Option(None, "--gamma", help="Gamma-correct (luma) first."),
     chroma: str | None = typer.Option(None, "--chroma", help="Resample chroma first: 420/422/444."),
@@ -61,22 +92,46 @@ def detect_command(
     detections go to stdout as JSON Lines."""
     from vidpipe.pipeline.recipes import detect_file
 
+    tracking = None
+    if track is not None or count_line or zone:
+        tracking = TrackOptions(
+            tracker=track or _T.tracker, lost_s=track_buffer, trails=trails,
+            lines=tuple(count_line or ()), zones=tuple(zone or ()),
+        )  # fmt: skip
+    elif trails:
+        raise typer.BadParameter("--trails needs --track")
     detect = DetectOptions(
-        model=model, device=device, engine=engine, size=size, conf=conf, iou=iou,
-        max_det=max_det, classes=tuple(classes) if classes else None, batch=batch,
-        compile=compile_,
+        model=model, device=device, engine=engine, size=size,
+        conf=detect_conf(conf, tracking, _D.conf), iou=iou, max_det=max_det,
+        classes=tuple(classes) if classes else None, batch=batch, compile=compile_,
     )  # fmt: skip
     ops = OpOptions(gamma=gamma, chroma=chroma)
-    if output is None and json_path is None and coco_path is None:
+    outputs = (output, json_path, coco_path, mot_path, events_path)
+    if all(o is None for o in outputs):
         json_path = "-"
     assert options is not None  # given by with_encoder_options
     result = detect_file(
-        source, video=output, jsonl=json_path, coco=coco_path, detect_options=detect, ops=ops,
-        encode=options, backend=backend, observe=progress("detect"),  # type: ignore[arg-type]
+        source, video=output, jsonl=json_path, coco=coco_path, mot=mot_path, events=events_path,
+        detect_options=detect, track=tracking, ops=ops, encode=options, backend=backend,
+        observe=progress("detect"),  # type: ignore[arg-type]
     )  # fmt: skip
-    if result.video is not None and quiet_progress() is not True:  # stdout may carry JSON
+    if quiet_progress() is True:
+        return
+    if result.video is not None:  # on stderr: stdout may carry JSON
         v = result.video
         typer.echo(f"wrote {v.path} ({v.frames} frames, {v.codec})", err=True)
+    if result.counts is not None:
+        typer.echo(format_counts(result.counts), err=True)
+
+
+def format_counts(counts: dict) -> str:
+    """The totals of a counting run: one line per counting line and per zone."""
+    rows = [f"line {name}: in {c['in']}, out {c['out']}" for name, c in counts["lines"].items()] + [
+        f"zone {name}: entries {z['entries']}, exits {z['exits']}, "
+        f"dwell {sum(z['dwell'].values()):.1f} s over {len(z['dwell'])} tracks"
+        for name, z in counts["zones"].items()
+    ]
+    return "\n".join(rows)
 
 
 def register(app: typer.Typer) -> None:
@@ -87,6 +142,8 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "vidpipe detect clip.mp4 -o boxes.mp4 --json dets.jsonl",
             "vidpipe detect clip.mp4 --classes person,car --coco results.json -q",
+            "vidpipe detect clip.mp4 --track bytetrack -o tracks.mp4 --trails 30 --mot res.txt",
+            "vidpipe detect road.mp4 --count-line gate=0,400,1280,400 --events ev.jsonl",
             "vidpipe detect clip.mp4 -m yolox-s --device cuda --batch 32 -o boxes.mp4",
             "vidpipe detect dog.jpg -o boxes.png # a still image",
         ),

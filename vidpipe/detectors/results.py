@@ -1,12 +1,13 @@
-"""The streaming detection sinks of `vidpipe detect`: JSON Lines per frame and COCO results.
+"""The streaming result sinks of `vidpipe detect`: detections, tracks and counting events.
 
-Owns `DetectionsJsonl` (one JSON line per frame) and `CocoResults` (a COCO results array that
-`vidpipe eval` / pycocotools read). Both write rows as they come, never holding more than
-the file buffer, into a hidden temporary file beside the target (`reserve_temp`) that is
-renamed into place only when the `with` block ends without an exception; otherwise it is
-removed and an existing target is left untouched. They flush the first row at once, then
-about once a second, so a reader following the file (or a pipe, for JSON Lines to stdout)
-sees the run start and progress.
+Owns `DetectionsJsonl` (one JSON line per frame), `CocoResults` (a COCO results array that
+`vidpipe eval` / pycocotools read), `MotResults` (MOTChallenge text of tracked detections) and
+`EventsJsonl` (counting events, one JSON object per line). All write rows as they come, never
+holding more than the file buffer, into a hidden temporary file beside the target
+(`reserve_temp`) that is renamed into place only when the `with` block ends without an
+exception; otherwise it is removed and an existing target is left untouched. They flush the
+first row at once, then about once a second, so a reader following the file (or a pipe, for
+JSON Lines to stdout) sees the run start and progress.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class DetectionsJsonl(_AtomicSink):
     or null, "detections": [{"label", "class_id", "score", "box": [x1, y1, x2, y2]}]} with
     the box in displayed-frame pixels rounded to 2 decimals and the score to 4. label is
     `names[class_id]`, or str(class_id) when `names` has no such entry. Tracked detections
-    (`dets.tracker_id` set) add "tracker_id" (an integer) after "box" in each of their rows;
+    (`dets.tracker_id` set) add "track_id" (an integer) after "box" in each of their rows;
     untracked ones have no such key. path "-" writes to stdout.
     """
 
@@ -178,7 +179,7 @@ class DetectionsJsonl(_AtomicSink):
         ]
         if dets.tracker_id is not None:
             for row, tracker_id in zip(rows, dets.tracker_id.tolist(), strict=True):
-                row["tracker_id"] = tracker_id
+                row["track_id"] = tracker_id
         record = {"index": index, "pts": pts, "time": time, "detections": rows}
         self._put(json.dumps(record) + "\n")
 
@@ -231,3 +232,53 @@ class CocoResults(_AtomicSink):
 
     def _end(self, file: IO[str]) -> None:
         file.write("\n]\n" if self.rows else "[]\n")
+
+
+class MotResults(_AtomicSink):
+    """Tracked detections as MOTChallenge text, one row per box: `frame,id,x,y,w,h,score,
+    -1,-1,-1` with frame = display index + 1, the box's left, top, width and height in
+    displayed pixels (2 decimals) and the score (4 decimals). What `vidpipe eval --mot`,
+    TrackEval and `trackers` read."""
+
+    def __enter__(self) -> MotResults:
+        super().__enter__()
+        return self
+
+    def write(self, index: int, dets: Detections) -> None:
+        """Append the tracked detections (`tracker_id` set) of the frame at display `index`."""
+        if dets.tracker_id is None:
+            raise ValueError("MOT results need tracked detections (tracker_id set)")
+        rows = [
+            f"{index + 1},{tid},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{score:.4f}"
+            ",-1,-1,-1\n"
+            for (x1, y1, x2, y2), score, tid in zip(
+                dets.xyxy.tolist(), dets.scores.tolist(), dets.tracker_id.tolist(), strict=True
+            )
+        ]
+        if rows:
+            self._put("".join(rows))
+
+
+class EventsJsonl(_AtomicSink):
+    """Events (dicts of JSON values) as JSON Lines, in the order written; a "class_id" key
+    gains a "label" from `names` beside it."""
+
+    def __init__(self, path: str | os.PathLike[str], names: Sequence[str]) -> None:
+        super().__init__(path)
+        self.names = tuple(names)
+
+    def __enter__(self) -> EventsJsonl:
+        super().__enter__()
+        return self
+
+    def write(self, events: Sequence[dict[str, object]]) -> None:
+        """Append one line per event."""
+        lines = []
+        for event in events:
+            cid = event.get("class_id")
+            if isinstance(cid, int) and "label" not in event:
+                label = self.names[cid] if 0 <= cid < len(self.names) else str(cid)
+                event = {**event, "label": label}
+            lines.append(json.dumps(event) + "\n")
+        if lines:
+            self._put("".join(lines))

@@ -2,7 +2,8 @@
 batch` and Python callers alike (one definition of each run).
 
     Source ─► prefetch ─► stage(s) ─► Sink (encoder thread; audio copied)     process_file
-    Source ─► prefetch ─► [ops] ─► detect ─► JSON Lines / COCO ─► annotate ─► Sink
+    Source ─► prefetch ─► [ops] ─► detect ─► [track] ─► JSON Lines / COCO / MOT / events
+                                                    ─► annotate [+ trails] ─► Sink
                                                                              detect_file
 
 Decoding runs on a prefetch thread ahead of the stages, encoding on the Sink's thread behind
@@ -19,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
@@ -30,10 +31,8 @@ from vidpipe.io.source import Source
 from vidpipe.pipeline.detect import FrameDetector, detect
 from vidpipe.pipeline.options import OpOptions, Stage
 from vidpipe.runtime.concurrency import prefetch
+from vidpipe.track.options import TrackOptions
 from vidpipe.types import Detections, Frame, VideoInfo
-
-if TYPE_CHECKING:
-    from vidpipe.detectors.results import CocoResults, DetectionsJsonl
 
 QUEUE_FRAMES = 8  # frames held by the decode queue: memory does not grow with length
 # x264/x265 preset of a detect run's annotated video unless asked otherwise: a preview should
@@ -66,10 +65,12 @@ def process_file(
 
 @dataclass(frozen=True)
 class DetectResult:
-    """What `detect_file` did: frames detected, and the video written (None: no video)."""
+    """What `detect_file` did: frames detected, the video written (None: no video), and for a
+    run counting lines or zones the totals (`vidpipe.track.counting.Counter.totals`)."""
 
     frames: int
     video: EncodeResult | None
+    counts: dict[str, Any] | None = None
 
 
 def detect_file(
@@ -78,24 +79,30 @@ def detect_file(
     video: str | os.PathLike[str] | None = None,
     jsonl: str | os.PathLike[str] | None = None,
     coco: str | os.PathLike[str] | None = None,
+    mot: str | os.PathLike[str] | None = None,
+    events: str | os.PathLike[str] | None = None,
     detect_options: DetectOptions = DetectOptions(),
+    track: TrackOptions | None = None,
     ops: OpOptions = OpOptions(),
     encode: EncodeOptions = EncodeOptions(),
     backend: Backend = "av",
     detector: FrameDetector | None = None,
     observe: Observe | None = None,
 ) -> DetectResult:
-    """Detect objects in every frame of `source` (after `ops`); write the detections as JSON
-    Lines (`jsonl`, "-": stdout) and / or COCO results (`coco`), and / or a re-encoded `video`
-    with them drawn. At least one output is needed.
+    """Detect objects in every frame of `source` (after `ops`), track them when `track` is
+    given; write the detections as JSON Lines (`jsonl`, "-": stdout), COCO results (`coco`),
+    MOTChallenge text (`mot`, tracked runs), the line and zone events with the totals last
+    (`events`, JSON Lines), and / or a re-encoded `video` with boxes (and trails) drawn. At
+    least one output is needed.
 
     `detector`: one already loaded (a worker's cache, a model server's client); None loads
     `detect_options`' model once the input and outputs are checked. Codec "auto" picks
     h264_nvenc on a CUDA detector when it opens. Raises InputError for a bad input or output
     (before the model loads)."""
-    targets = [video, jsonl, coco]
+    targets = [video, jsonl, coco, mot, events]
     if all(t is None for t in targets):
-        raise InputError("nothing to write: give a video, JSON Lines or COCO output")
+        raise InputError("nothing to write: give a video, JSON Lines, COCO, MOT or events output")
+    _check_tracking(track, mot, events)
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(_opened(source, backend))
         _check_targets(src, targets, encode.overwrite)
@@ -105,7 +112,8 @@ def detect_file(
             detector = load_detector(detect_options)
         # Entered before the Sink, so closed after it: the video is complete before any file
         # appears (an ExitStack closes last-in first).
-        write = _result_writers(stack, jsonl, coco, detector.names)
+        write = _result_writers(stack, jsonl, coco, mot, detector.names)
+        count_events = _event_writer(stack, events, track, detector.names)
         sink = None
         if video is not None:
             if encode.codec == "auto":
@@ -117,16 +125,84 @@ def detect_file(
                 encode = dataclasses.replace(encode, preset=PREVIEW_PRESET)
             sink = stack.enter_context(Sink(video, like=src, options=encode))
         batch = detect_options.batch or detector.batch
+        draw = _drawer(detector.names, track) if sink is not None else None
 
         def stage(frames: Iterator[Frame]) -> Iterator[Frame]:
-            from vidpipe.detectors.draw import annotate
+            pairs = detect(frames, detector, batch=batch)
+            if track is not None:
+                from vidpipe.pipeline.track import track as track_stage
 
-            for frame, dets in detect(frames, detector, batch=batch):
-                write(frame, dets)
-                yield annotate(frame, dets, detector.names) if sink is not None else frame
+                pairs = track_stage(pairs, track)
+            try:
+                for frame, dets in pairs:
+                    write(frame, dets)
+                    count_events(frame, dets)
+                    yield draw(frame, dets) if draw is not None else frame
+            finally:
+                pairs.close()
 
         count = _drain(src, [*ops.stages(), stage], observe, sink.write if sink else None)
-    return DetectResult(count, sink.close() if sink is not None else None)
+        totals = count_events(None, None)
+    return DetectResult(count, sink.close() if sink is not None else None, totals)
+
+
+def _check_tracking(track: TrackOptions | None, mot: Any, events: Any) -> None:
+    """InputError for a tracking output or option asked for without what it needs."""
+    counting = track is not None and (track.lines or track.zones)
+    if track is None and (mot is not None or events is not None):
+        raise InputError(f"{'--mot' if mot is not None else '--events'} needs --track")
+    if events is not None and not counting:
+        raise InputError("--events needs a --count-line or a --zone")
+
+
+def _drawer(
+    names: Sequence[str], track: TrackOptions | None
+) -> Callable[[Frame, Detections], Frame]:
+    """Boxes and labels, and with `track.trails` each track's recent path, drawn on a frame."""
+    from vidpipe.detectors.draw import annotate
+
+    if track is None or not track.trails:
+        return lambda frame, dets: annotate(frame, dets, names)
+    from vidpipe.detectors.trails import draw_trails
+    from vidpipe.pipeline.track import frame_time
+    from vidpipe.track.counting import Trails
+
+    trails = Trails(track.trails, track.lost_s)
+
+    def draw(frame: Frame, dets: Detections) -> Frame:
+        path = trails.update(dets, frame_time(frame))
+        return annotate(draw_trails(frame, path), dets, names)
+
+    return draw
+
+
+def _event_writer(
+    stack: contextlib.ExitStack, events: Any, track: TrackOptions | None, names: Sequence[str]
+) -> Callable[[Frame | None, Detections | None], dict[str, Any] | None]:
+    """One call per tracked frame that counts it and writes its events (to `events`, when
+    given); a last call with (None, None) writes the exits at the end and the totals, and
+    returns the totals. Without lines or zones it does nothing and returns None."""
+    if track is None or not (track.lines or track.zones):
+        return lambda frame, dets: None
+    from vidpipe.detectors.results import EventsJsonl
+    from vidpipe.pipeline.track import frame_time
+    from vidpipe.track.counting import Counter
+
+    counter = Counter(track.line_geometry(), track.zone_geometry(), track.lost_s)
+    out = None if events is None else stack.enter_context(EventsJsonl(os.fspath(events), names))
+
+    def count(frame: Frame | None, dets: Detections | None) -> dict[str, Any] | None:
+        if frame is None or dets is None:
+            found = counter.finish()
+            if out is not None:
+                out.write([*found, {"event": "totals", **counter.totals}])
+            return counter.totals
+        found = counter.update(dets, frame.index, frame.pts, frame_time(frame))
+        if out is not None:
+            out.write(found)
+        return None
+
+    return count
 
 
 def _with_codec(options: EncodeOptions, codec: str) -> EncodeOptions:
@@ -176,7 +252,7 @@ def _check_targets(src: Source, targets: list[Any], overwrite: bool) -> None:
     output is checked by its Sink)."""
     paths = [os.fspath(t) for t in targets if t is not None and os.fspath(t) != "-"]
     if len({os.path.abspath(p) for p in paths}) != len(paths):
-        raise InputError("the video, JSON Lines and COCO outputs must be different files")
+        raise InputError("the video, JSON Lines, COCO, MOT and events outputs must differ")
     for target in paths[1:] if targets[0] is not None else paths:
         path = Path(target)
         if path.exists() and path.resolve() == Path(src.path).resolve():
@@ -186,23 +262,23 @@ def _check_targets(src: Source, targets: list[Any], overwrite: bool) -> None:
 
 
 def _result_writers(
-    stack: contextlib.ExitStack, jsonl: Any, coco: Any, names: Sequence[str]
+    stack: contextlib.ExitStack, jsonl: Any, coco: Any, mot: Any, names: Sequence[str]
 ) -> Callable[[Frame, Detections], None]:
-    """The JSON Lines / COCO writers as one call per frame; their files appear only when the
-    whole run succeeds (entered on `stack`)."""
-    from vidpipe.detectors.results import CocoResults, DetectionsJsonl
+    """The JSON Lines / COCO / MOT writers as one call per frame; their files appear only when
+    the whole run succeeds (entered on `stack`)."""
+    from vidpipe.detectors.results import CocoResults, DetectionsJsonl, MotResults
 
-    lines: DetectionsJsonl | None = None
-    results: CocoResults | None = None
-    if jsonl is not None:
-        lines = stack.enter_context(DetectionsJsonl(os.fspath(jsonl), names))
-    if coco is not None:
-        results = stack.enter_context(CocoResults(os.fspath(coco), len(names)))
+    enter = stack.enter_context
+    lines = None if jsonl is None else enter(DetectionsJsonl(os.fspath(jsonl), names))
+    results = None if coco is None else enter(CocoResults(os.fspath(coco), len(names)))
+    tracks = None if mot is None else enter(MotResults(os.fspath(mot)))
 
     def write(frame: Frame, dets: Detections) -> None:
         if lines is not None:
             lines.write(frame.index, frame.pts, frame.time, dets)
         if results is not None:
             results.write(frame.index, dets)
+        if tracks is not None:
+            tracks.write(frame.index, dets)
 
     return write

@@ -1,0 +1,194 @@
+"""What tracks do over time: crossings of counting lines, entries, exits and dwell time in
+zones (`Counter`), and the recent path of each track (`Trails`), from tracked `Detections`.
+
+A track is where its box centre is. Both keep a little state per live track and forget a
+track `lost_s` seconds after its last detection (the tracker's buffer), so memory stays flat
+however long the video. Events are plain dicts, ready for JSON Lines:
+
+    {"event": "cross", "line": "gate", "direction": "in", "track_id": 3, "class_id": 2,
+     "index": 120, "pts": 61440, "time": 4.0}
+    {"event": "enter" | "exit", "zone": "dock", "track_id": 3, "class_id": 2, "index", "pts",
+     "time", "dwell": 2.5 (exit only, seconds inside)}
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vidpipe.track.options import Line, Zone
+from vidpipe.types import Detections
+
+
+def centres(dets: Detections) -> np.ndarray:
+    """`[N, 2]` float64 box centres (x, y) in displayed pixels."""
+    xyxy = dets.xyxy.astype(np.float64)
+    return (xyxy[:, :2] + xyxy[:, 2:]) / 2
+
+
+def side(line: Line, point: tuple[float, float]) -> float:
+    """> 0 right of the line (its "in" side), < 0 left, 0 on it (image coordinates)."""
+    x1, y1, x2, y2 = line.xyxy
+    return (x2 - x1) * (point[1] - y1) - (y2 - y1) * (point[0] - x1)
+
+
+def _within(line: Line, a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether the path a -> b (ends on either side of the line) passes between its ends."""
+    x1, y1, x2, y2 = line.xyxy
+    d = (x2 - x1, y2 - y1)
+    # The path's sides of the line's two ends must differ (or one end lies on the path).
+    s1 = (b[0] - a[0]) * (y1 - a[1]) - (b[1] - a[1]) * (x1 - a[0])
+    s2 = (b[0] - a[0]) * (y2 - a[1]) - (b[1] - a[1]) * (x2 - a[0])
+    return d != (0, 0) and s1 * s2 <= 0
+
+
+def inside(zone: Zone, point: tuple[float, float]) -> bool:
+    """Whether a point lies inside the polygon (even-odd rule)."""
+    x, y = point
+    result = False
+    pts = zone.points
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1], strict=True):
+        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
+            result = not result
+    return result
+
+
+@dataclass
+class _Seen:
+    """One live track: where and when it was last seen."""
+
+    class_id: int
+    time: float
+    index: int
+    pts: int | None
+    sides: dict[str, tuple[float, tuple[float, float]]] = field(default_factory=dict)
+    zones: dict[str, float] = field(default_factory=dict)  # zone -> time entered
+
+
+class Counter:
+    """Line crossings and zone visits of tracked detections, frame after frame.
+
+    lines, zones: the geometry (`TrackOptions.line_geometry()` / `zone_geometry()`).
+    lost_s: seconds after its last detection when a track is gone (leaving its zones).
+    `totals` holds the counts so far: {"lines": {name: {"in": n, "out": n}}, "zones":
+    {name: {"entries": n, "exits": n, "dwell": {track_id: seconds}}}}.
+    """
+
+    def __init__(self, lines: Sequence[Line], zones: Sequence[Zone], lost_s: float) -> None:
+        self.lines, self.zones, self.lost_s = tuple(lines), tuple(zones), lost_s
+        self._tracks: dict[int, _Seen] = {}
+        self.totals: dict[str, dict[str, Any]] = {
+            "lines": {line.name: {"in": 0, "out": 0} for line in self.lines},
+            "zones": {z.name: {"entries": 0, "exits": 0, "dwell": {}} for z in self.zones},
+        }
+
+    def update(
+        self, dets: Detections, index: int, pts: int | None, time: float
+    ) -> list[dict[str, Any]]:
+        """The events of one frame of tracked detections (`dets.tracker_id` set)."""
+        if dets.tracker_id is None:
+            raise ValueError("Counter needs tracked detections (tracker_id set)")
+        events = self._expire(time)
+        where = {"index": index, "pts": pts, "time": time}
+        for tid, cid, centre in zip(
+            dets.tracker_id.tolist(), dets.class_ids.tolist(), centres(dets).tolist(), strict=True
+        ):
+            seen = self._tracks.get(tid)
+            if seen is None:
+                seen = self._tracks[tid] = _Seen(cid, time, index, pts)
+            seen.class_id, seen.time, seen.index, seen.pts = cid, time, index, pts
+            who = {"track_id": tid, "class_id": cid}
+            point = (centre[0], centre[1])
+            for line in self.lines:
+                events += self._cross(line, seen, point, {**who, **where})
+            for zone in self.zones:
+                events += self._visit(zone, seen, inside(zone, point), {**who, **where}, time)
+        return events
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Exits of the tracks still inside a zone at the end, at their last sighting."""
+        return self._expire(None)
+
+    def _cross(
+        self, line: Line, seen: _Seen, point: tuple[float, float], base: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        s = side(line, point)
+        if s == 0:
+            return []  # on the line: wait for the side it goes to
+        before = seen.sides.get(line.name)
+        seen.sides[line.name] = (s, point)
+        if before is None or (before[0] > 0) == (s > 0) or not _within(line, before[1], point):
+            return []
+        direction = "in" if s > 0 else "out"
+        self.totals["lines"][line.name][direction] += 1
+        return [{"event": "cross", "line": line.name, "direction": direction, **base}]
+
+    def _visit(
+        self, zone: Zone, seen: _Seen, now_in: bool, base: dict[str, Any], time: float
+    ) -> list[dict[str, Any]]:
+        was_in = zone.name in seen.zones
+        if now_in == was_in:
+            return []
+        if now_in:
+            seen.zones[zone.name] = time
+            self.totals["zones"][zone.name]["entries"] += 1
+            return [{"event": "enter", "zone": zone.name, **base}]
+        return [self._exit(zone.name, base["track_id"], seen, base)]
+
+    def _exit(self, zone: str, tid: int, seen: _Seen, base: dict[str, Any]) -> dict[str, Any]:
+        entered = seen.zones.pop(zone)
+        dwell = round(base["time"] - entered, 6)
+        totals = self.totals["zones"][zone]
+        totals["exits"] += 1
+        totals["dwell"][tid] = round(totals["dwell"].get(tid, 0.0) + dwell, 6)
+        return {"event": "exit", "zone": zone, **base, "dwell": dwell}
+
+    def _expire(self, now: float | None) -> list[dict[str, Any]]:
+        """Forget the tracks not seen for lost_s (all of them when now is None); a forgotten
+        track leaves its zones at its last sighting."""
+        events = []
+        for tid in sorted(self._tracks):
+            seen = self._tracks[tid]
+            if now is not None and now - seen.time <= self.lost_s:
+                continue
+            base = {"track_id": tid, "class_id": seen.class_id, "index": seen.index,
+                    "pts": seen.pts, "time": seen.time}  # fmt: skip
+            events += [self._exit(zone, tid, seen, base) for zone in list(seen.zones)]
+            del self._tracks[tid]
+        return events
+
+
+class Trails:
+    """The last `length` box centres of each live track, for drawing.
+
+    >>> trails = Trails(length=3, lost_s=1.0)
+    >>> box = Detections(np.array([[0, 0, 10, 10]], np.float32), np.ones(1, np.float32),
+    ...                  np.zeros(1, np.int64), np.array([7]))
+    >>> [(tid, cid, pts.tolist()) for tid, cid, pts in trails.update(box, 0.0)]
+    [(7, 0, [[5.0, 5.0]])]
+    """
+
+    def __init__(self, length: int, lost_s: float) -> None:
+        self.length, self.lost_s = length, lost_s
+        self._paths: dict[int, tuple[float, int, deque[tuple[float, float]]]] = {}
+
+    def update(self, dets: Detections, time: float) -> list[tuple[int, int, np.ndarray]]:
+        """(track id, class id, `[K, 2]` float64 centres oldest first) of the tracks in
+        `dets`, after adding this frame's centres."""
+        if dets.tracker_id is None:
+            raise ValueError("Trails needs tracked detections (tracker_id set)")
+        for tid in [t for t, (seen, _, _) in self._paths.items() if time - seen > self.lost_s]:
+            del self._paths[tid]
+        out = []
+        for tid, cid, centre in zip(
+            dets.tracker_id.tolist(), dets.class_ids.tolist(), centres(dets).tolist(), strict=True
+        ):
+            path = self._paths.get(tid, (time, cid, deque(maxlen=self.length)))[2]
+            path.append((centre[0], centre[1]))
+            self._paths[tid] = (time, cid, path)
+            out.append((tid, cid, np.array(path, np.float64)))
+        return out
