@@ -6,13 +6,15 @@ with their object ids, and synthetic `Detections`. Kinds:
 
     "crossing"  1280x720, 10 s at 30 fps: two objects cross head-on, the nearer one passing in
                 front of the other (the far one hidden, then low-scored, while covered); one
-                walks down out of the frame and comes back up; two wander; a dog/cat flicker
+                rises and falls; two wander; a dog/cat flicker; one walks out of the frame's
+                right edge and comes back after about 0.9 s
     "vfr"       the same trajectories sampled at irregular times (15..60 fps, dropped frames)
     "skip"      the same, every 5th frame only (as if only I frames were decoded)
+    "gaps"      30 fps with 0.3 s of frames dropped every 2 s
 
 Trajectories are functions of time, so every variant sees the same motion. An object is in
 the ground truth while its box centre is inside the frame (MOTChallenge's convention of
-counting what can be seen), and the truth has the objects' own ids (1..5).
+counting what can be seen), and the truth has the objects' own ids (1..6).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def _objects() -> list[Obj]:
         Obj(3, CAR, (160, 90), 0, lambda t: (640 + 40 * np.sin(t), 150 + 95 * t - 19 * t * t)),
         Obj(4, DOG, (110, 80), 0, lambda t: (300 + 60 * np.cos(0.9 * t), 600 - 25 * t), CAT),
         Obj(5, CAR, (150, 85), 0, lambda t: (950 + 150 * np.sin(0.6 * t), 620 - 20 * t)),
+        Obj(6, PERSON, (60, 140), 0, lambda t: (1180 + 130 * np.sin(2 * np.pi * t / 4), 200)),
     ]
 
 
@@ -71,6 +74,8 @@ def frame_times(kind: str, seconds: float = 10.0, seed: int = 0) -> list[float]:
         return [i / 30 for i in range(int(seconds * 30))]
     if kind == "skip":
         return [i / 30 for i in range(0, int(seconds * 30), 5)]
+    if kind == "gaps":
+        return [i / 30 for i in range(int(seconds * 30)) if i % 60 < 51]
     if kind == "vfr":
         times, t = [], 0.0
         while t < seconds:

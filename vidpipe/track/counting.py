@@ -9,6 +9,9 @@ however long the video. Events are plain dicts, ready for JSON Lines:
      "index": 120, "pts": 61440, "time": 4.0}
     {"event": "enter" | "exit", "zone": "dock", "track_id": 3, "class_id": 2, "index", "pts",
      "time", "dwell": 2.5 (exit only, seconds inside)}
+
+A change counts once it has held SETTLE_S (a box jittering on an edge is one event, not
+many), dated by the frame where it began.
 """
 
 from __future__ import annotations
@@ -57,16 +60,29 @@ def inside(zone: Zone, point: tuple[float, float]) -> bool:
     return result
 
 
+SETTLE_S = 0.2  # a track must stay on a line's other side or in/out of a zone this long
+
+
+@dataclass
+class _Flip:
+    """A track's debounced state on one line or zone: `value` is the side (+1 / -1) or
+    inside (1) / outside (0) it settled on; a different observation starts `pending`, which
+    becomes the value once it has held SETTLE_S (events are dated by its first sighting)."""
+
+    value: int
+    point: tuple[float, float]  # last centre seen with `value`
+    pending: int | None = None
+    since: dict[str, Any] = field(default_factory=dict)  # index, pts, time of its start
+    since_point: tuple[float, float] = (0.0, 0.0)
+
+
 @dataclass
 class _Seen:
-    """One live track: where and when it was last seen."""
+    """One live track: when it was last seen, its lines' and zones' states."""
 
-    class_id: int
-    time: float
-    index: int
-    pts: int | None
-    sides: dict[str, tuple[float, tuple[float, float]]] = field(default_factory=dict)
-    zones: dict[str, float] = field(default_factory=dict)  # zone -> time entered
+    where: dict[str, Any]  # track_id, class_id, index, pts, time of its last sighting
+    flips: dict[str, _Flip] = field(default_factory=dict)  # by line or zone name
+    entered: dict[str, float] = field(default_factory=dict)  # zone -> time entered
 
 
 class Counter:
@@ -74,8 +90,11 @@ class Counter:
 
     lines, zones: the geometry (`TrackOptions.line_geometry()` / `zone_geometry()`).
     lost_s: seconds after its last detection when a track is gone (leaving its zones).
-    `totals` holds the counts so far: {"lines": {name: {"in": n, "out": n}}, "zones":
-    {name: {"entries": n, "exits": n, "dwell": {track_id: seconds}}}}.
+    A crossing, entry or exit counts once the track has stayed on the new side for SETTLE_S
+    (a box jittering on a zone's edge is not a stream of visits), dated by the frame where it
+    first was there; a track that ends there first counts too. `totals` holds the counts so
+    far: {"lines": {name: {"in": n, "out": n}}, "zones": {name: {"entries": n, "exits": n,
+    "dwell": {track_id: seconds}}}}.
     """
 
     def __init__(self, lines: Sequence[Line], zones: Sequence[Zone], lost_s: float) -> None:
@@ -93,71 +112,82 @@ class Counter:
         if dets.tracker_id is None:
             raise ValueError("Counter needs tracked detections (tracker_id set)")
         events = self._expire(time)
-        where = {"index": index, "pts": pts, "time": time}
         for tid, cid, centre in zip(
             dets.tracker_id.tolist(), dets.class_ids.tolist(), centres(dets).tolist(), strict=True
         ):
-            seen = self._tracks.get(tid)
-            if seen is None:
-                seen = self._tracks[tid] = _Seen(cid, time, index, pts)
-            seen.class_id, seen.time, seen.index, seen.pts = cid, time, index, pts
-            who = {"track_id": tid, "class_id": cid}
+            where = {"track_id": tid, "class_id": cid, "index": index, "pts": pts, "time": time}
+            seen = self._tracks.setdefault(tid, _Seen(where))
+            seen.where = where
             point = (centre[0], centre[1])
             for line in self.lines:
-                events += self._cross(line, seen, point, {**who, **where})
+                s = side(line, point)
+                if s != 0:
+                    events += self._observe(seen, line, 1 if s > 0 else -1, point, final=False)
             for zone in self.zones:
-                events += self._visit(zone, seen, inside(zone, point), {**who, **where}, time)
+                events += self._observe(seen, zone, int(inside(zone, point)), point, final=False)
         return events
 
     def finish(self) -> list[dict[str, Any]]:
-        """Exits of the tracks still inside a zone at the end, at their last sighting."""
+        """What the tracks still alive did last (exits at their last sighting)."""
         return self._expire(None)
 
-    def _cross(
-        self, line: Line, seen: _Seen, point: tuple[float, float], base: dict[str, Any]
+    def _observe(
+        self, seen: _Seen, geo: Line | Zone, value: int, point: tuple[float, float], final: bool
     ) -> list[dict[str, Any]]:
-        s = side(line, point)
-        if s == 0:
-            return []  # on the line: wait for the side it goes to
-        before = seen.sides.get(line.name)
-        seen.sides[line.name] = (s, point)
-        if before is None or (before[0] > 0) == (s > 0) or not _within(line, before[1], point):
+        flip = seen.flips.get(geo.name)
+        if flip is None:  # first sighting: a side of a line, or outside a zone to start from
+            start = value if isinstance(geo, Line) else 0
+            flip = seen.flips[geo.name] = _Flip(start, point)
+        if value == flip.value:
+            flip.point, flip.pending = point, None
             return []
-        direction = "in" if s > 0 else "out"
+        if flip.pending != value:
+            flip.pending, flip.since, flip.since_point = value, dict(seen.where), point
+        if not final and seen.where["time"] - flip.since["time"] < SETTLE_S:
+            return []
+        before, flip.value, flip.point, flip.pending = flip.point, value, point, None
+        if isinstance(geo, Line):
+            return self._crossed(geo, value, before, flip)
+        return self._visited(geo.name, value, seen, flip.since)
+
+    def _crossed(
+        self, line: Line, value: int, before: tuple[float, float], flip: _Flip
+    ) -> list[dict[str, Any]]:
+        if not _within(line, before, flip.since_point):
+            return []  # went round the line's end
+        direction = "in" if value > 0 else "out"
         self.totals["lines"][line.name][direction] += 1
-        return [{"event": "cross", "line": line.name, "direction": direction, **base}]
+        return [{"event": "cross", "line": line.name, "direction": direction, **flip.since}]
 
-    def _visit(
-        self, zone: Zone, seen: _Seen, now_in: bool, base: dict[str, Any], time: float
+    def _visited(
+        self, zone: str, value: int, seen: _Seen, since: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        was_in = zone.name in seen.zones
-        if now_in == was_in:
-            return []
-        if now_in:
-            seen.zones[zone.name] = time
-            self.totals["zones"][zone.name]["entries"] += 1
-            return [{"event": "enter", "zone": zone.name, **base}]
-        return [self._exit(zone.name, base["track_id"], seen, base)]
-
-    def _exit(self, zone: str, tid: int, seen: _Seen, base: dict[str, Any]) -> dict[str, Any]:
-        entered = seen.zones.pop(zone)
-        dwell = round(base["time"] - entered, 6)
         totals = self.totals["zones"][zone]
+        if value:
+            seen.entered[zone] = since["time"]
+            totals["entries"] += 1
+            return [{"event": "enter", "zone": zone, **since}]
+        dwell = round(since["time"] - seen.entered.pop(zone), 6)
         totals["exits"] += 1
+        tid = since["track_id"]
         totals["dwell"][tid] = round(totals["dwell"].get(tid, 0.0) + dwell, 6)
-        return {"event": "exit", "zone": zone, **base, "dwell": dwell}
+        return [{"event": "exit", "zone": zone, **since, "dwell": dwell}]
 
     def _expire(self, now: float | None) -> list[dict[str, Any]]:
-        """Forget the tracks not seen for lost_s (all of them when now is None); a forgotten
-        track leaves its zones at its last sighting."""
+        """Forget the tracks not seen for lost_s (all of them when now is None): a change
+        they were settling into counts, and a forgotten track leaves its zones at its last
+        sighting."""
         events = []
         for tid in sorted(self._tracks):
             seen = self._tracks[tid]
-            if now is not None and now - seen.time <= self.lost_s:
+            if now is not None and now - seen.where["time"] <= self.lost_s:
                 continue
-            base = {"track_id": tid, "class_id": seen.class_id, "index": seen.index,
-                    "pts": seen.pts, "time": seen.time}  # fmt: skip
-            events += [self._exit(zone, tid, seen, base) for zone in list(seen.zones)]
+            for geo in (*self.lines, *self.zones):
+                flip = seen.flips.get(geo.name)
+                if flip is not None and flip.pending is not None:
+                    events += self._observe(seen, geo, flip.pending, flip.since_point, final=True)
+            for zone in list(seen.entered):
+                events += self._visited(zone, 0, seen, seen.where)
             del self._tracks[tid]
         return events
 

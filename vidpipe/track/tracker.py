@@ -47,14 +47,15 @@ HISTORY = 8  # observations kept per track (OC-SORT's direction)
 class _Recipe:
     low_stage: bool  # BYTE: a second association with the low-score boxes
     fuse_score: bool  # BoT-SORT: IoU x score in the first association
-    direction: bool  # OC-SORT: OCM direction term, OCR and ORU
+    direction: bool  # OC-SORT: OCM direction term and ORU
+    recover: bool  # OCR: lost tracks matched by their last observed box
 
 
 RECIPES = {
-    "sort": _Recipe(low_stage=False, fuse_score=False, direction=False),
-    "bytetrack": _Recipe(low_stage=True, fuse_score=False, direction=False),
-    "botsort": _Recipe(low_stage=True, fuse_score=True, direction=False),
-    "ocsort": _Recipe(low_stage=True, fuse_score=False, direction=True),
+    "sort": _Recipe(low_stage=False, fuse_score=False, direction=False, recover=False),
+    "bytetrack": _Recipe(low_stage=True, fuse_score=False, direction=False, recover=True),
+    "botsort": _Recipe(low_stage=True, fuse_score=True, direction=False, recover=True),
+    "ocsort": _Recipe(low_stage=True, fuse_score=False, direction=True, recover=True),
 }
 
 
@@ -166,7 +167,7 @@ class Tracker:
         if low:  # lost tracks too (unlike the paper): an occluded object's faint box
             iou = iou_matrix(predicted[confirmed], boxes[low])  # re-links its track
             stage(confirmed, low, iou, iou >= LOW_IOU)
-        if recipe.direction and confirmed and high:
+        if recipe.recover and confirmed and high:
             last = kalman.xywh_to_xyxy(np.array([self._tracks[t].last_obs for t in confirmed]))
             iou = iou_matrix(last, boxes[high])
             stage(confirmed, high, iou, iou >= MATCH_IOU)
