@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from vidpipe.pipeline.stages import chroma_stage as chroma
     from vidpipe.pipeline.stages import gamma_stage as gamma
     from vidpipe.pipeline.track import track
-    from vidpipe.track.options import TrackOptions
+    from vidpipe.tracking.options import TrackOptions
     from vidpipe.types import ColorInfo, Detections, Frame, GopSummary, PictureType, VideoInfo
 
 __version__ = "0.1.0"
@@ -52,7 +52,7 @@ _WHERE = {
     "annotate": "vidpipe.detectors.draw", "ColorInfo": "vidpipe.types",
     "Detections": "vidpipe.types", "Frame": "vidpipe.types", "GopSummary": "vidpipe.types",
     "PictureType": "vidpipe.types", "VideoInfo": "vidpipe.types",
-    "track": "vidpipe.pipeline.track", "TrackOptions": "vidpipe.track.options",
+    "track": "vidpipe.pipeline.track", "TrackOptions": "vidpipe.tracking.options",
 }  # fmt: skip
 _RENAMED = {"gamma": "gamma_stage", "chroma": "chroma_stage"}  # stage functions' own names
 

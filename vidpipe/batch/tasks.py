@@ -20,7 +20,7 @@ from typing import Any
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
 from vidpipe.pipeline.options import OpOptions
-from vidpipe.track.options import TrackOptions, detect_conf
+from vidpipe.tracking.options import TrackOptions, detect_conf
 
 TASKS = ("detect", "gamma", "chroma", "frames")
 ENCODE_KEYS = ("codec", "crf", "preset")

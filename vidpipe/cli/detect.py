@@ -13,7 +13,7 @@ from vidpipe.cli.process import BACKEND, CODEC, progress, with_encoder_options
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode import EncodeOptions
 from vidpipe.pipeline.options import OpOptions
-from vidpipe.track.options import TRACK_CONF, TrackOptions, detect_conf
+from vidpipe.tracking.options import TRACK_CONF, TrackOptions, detect_conf
 
 _D = DetectOptions()  # the defaults
 _T = TrackOptions()

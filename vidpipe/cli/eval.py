@@ -11,7 +11,7 @@ import typer
 
 if TYPE_CHECKING:
     from vidpipe.detectors.coco import EvalReport
-    from vidpipe.track.evaluate import MotReport
+    from vidpipe.tracking.evaluate import MotReport
 
 SORTS = ("ap", "name")
 
@@ -74,7 +74,7 @@ def eval_command(
     evaluated; images without predictions count their objects as missed.
     """
     if mot:
-        from vidpipe.track.evaluate import evaluate_mot
+        from vidpipe.tracking.evaluate import evaluate_mot
 
         tracks = evaluate_mot(gt, pred, iou=iou)
         typer.echo(json.dumps(asdict(tracks)) if json_ else format_mot(tracks))

@@ -31,7 +31,7 @@ from vidpipe.io.source import Source
 from vidpipe.pipeline.detect import FrameDetector, detect
 from vidpipe.pipeline.options import OpOptions, Stage
 from vidpipe.runtime.concurrency import prefetch
-from vidpipe.track.options import TrackOptions
+from vidpipe.tracking.options import TrackOptions
 from vidpipe.types import Detections, Frame, VideoInfo
 
 QUEUE_FRAMES = 8  # frames held by the decode queue: memory does not grow with length
@@ -66,7 +66,7 @@ def process_file(
 @dataclass(frozen=True)
 class DetectResult:
     """What `detect_file` did: frames detected, the video written (None: no video), and for a
-    run counting lines or zones the totals (`vidpipe.track.counting.Counter.totals`)."""
+    run counting lines or zones the totals (`vidpipe.tracking.counting.Counter.totals`)."""
 
     frames: int
     video: EncodeResult | None
@@ -165,7 +165,7 @@ def _drawer(
         return lambda frame, dets: annotate(frame, dets, names)
     from vidpipe.detectors.trails import draw_trails
     from vidpipe.pipeline.track import frame_time
-    from vidpipe.track.counting import Trails
+    from vidpipe.tracking.counting import Trails
 
     trails = Trails(track.trails, track.lost_s)
 
@@ -186,7 +186,7 @@ def _event_writer(
         return lambda frame, dets: None
     from vidpipe.detectors.results import EventsJsonl
     from vidpipe.pipeline.track import frame_time
-    from vidpipe.track.counting import Counter
+    from vidpipe.tracking.counting import Counter
 
     counter = Counter(track.line_geometry(), track.zone_geometry(), track.lost_s)
     out = None if events is None else stack.enter_context(EventsJsonl(os.fspath(events), names))

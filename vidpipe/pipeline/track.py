@@ -2,7 +2,7 @@
 
     detect ─► (Frame, Detections) ─► track ─► (Frame, Detections with tracker_id) ─► annotate
 
-Each frame's detections go to one `vidpipe.track.tracker.Tracker` in display order with the
+Each frame's detections go to one `vidpipe.tracking.tracker.Tracker` in display order with the
 frame's own time (its pts in seconds), so the motion model sees the real time between frames
 (VFR, dropped or skipped frames), whatever batch size produced the detections.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-from vidpipe.track.kalman import REF_STEP_S
-from vidpipe.track.options import TrackOptions
-from vidpipe.track.tracker import Tracker
+from vidpipe.tracking.kalman import REF_STEP_S
+from vidpipe.tracking.options import TrackOptions
+from vidpipe.tracking.tracker import Tracker
 from vidpipe.types import Detections, Frame
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from vidpipe.track.options import Line, Zone
+from vidpipe.tracking.options import Line, Zone
 from vidpipe.types import Detections
 
 

@@ -1,4 +1,4 @@
-"""Line crossings and zone visits (vidpipe.track.counting) against the generated scene's
+"""Line crossings and zone visits (vidpipe.tracking.counting) against the generated scene's
 true crossings (computed from its trajectory formulas), and hand-made tracks."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scenes import scene
 
-from vidpipe.track.counting import Counter, Trails
-from vidpipe.track.options import TrackOptions
-from vidpipe.track.tracker import Tracker
+from vidpipe.tracking.counting import Counter, Trails
+from vidpipe.tracking.options import TrackOptions
+from vidpipe.tracking.tracker import Tracker
 from vidpipe.types import Detections
 
 # Persons 1 (x = 100 + 110 t, y 380) and 2 (x = 1180 - 110 t, y 400) are the only objects

@@ -46,7 +46,7 @@ class Zone:
 class TrackOptions:
     """A tracked run: the tracker, its thresholds, and what is counted.
 
-    tracker: "bytetrack" (default), "botsort", "ocsort" or "sort" (see `vidpipe.track`).
+    tracker: "bytetrack" (default), "botsort", "ocsort" or "sort" (see `vidpipe.tracking`).
     high: score from which a detection is "high" (leads the first association; below it a
         box only extends an existing track, bytetrack/botsort/ocsort). new_track: score a
         detection needs to start a track. lost_s: seconds a track is kept without a detection

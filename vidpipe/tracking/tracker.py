@@ -14,7 +14,7 @@ step is SciPy's `linear_sum_assignment`):
                re-estimated from the observations across a gap (ORU) (Cao et al. 2023)
 
 What differs from the reference code, for real video: the Kalman filter steps by the real
-time between frames (VFR, dropped or skipped frames; `vidpipe.track.kalman`), the lost-track
+time between frames (VFR, dropped or skipped frames; `vidpipe.tracking.kalman`), the lost-track
 buffer is in seconds, association ignores the class (a detector flickering between dog and
 cat keeps one track) and each track reports the class it was seen as most (score-weighted
 votes). Ids count from 1 in order of confirmation and are never reused; everything is
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from vidpipe.track import kalman
-from vidpipe.track.options import TrackOptions
+from vidpipe.tracking import kalman
+from vidpipe.tracking.options import TrackOptions
 from vidpipe.types import Detections
 
 MATCH_IOU = 0.2  # first association: least IoU with the predicted box (ByteTrack's 0.8 cost)
