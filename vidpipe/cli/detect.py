@@ -61,6 +61,15 @@ def detect_command(
     track_buffer: float = typer.Option(
         _T.lost_s, "--track-buffer", help="Seconds a lost track waits for its object to return."
     ),
+    track_high: float = typer.Option(
+        _T.high, "--track-high", help="Score from which a box leads the first association."
+    ),
+    track_new: float = typer.Option(
+        _T.new_track, "--track-new", help="Score a box needs to start a track."
+    ),
+    track_min_hits: int = typer.Option(
+        _T.min_hits, "--track-min-hits", help="Boxes in a row before a new track gets its id."
+    ),
     mot_path: str | None = typer.Option(None, "--mot", help="Tracks as MOTChallenge text."),
     trails: int = typer.Option(
         _T.trails, "--trails", help="With -o: draw each track's last N centres."
@@ -95,7 +104,8 @@ def detect_command(
     tracking = None
     if track is not None or count_line or zone:
         tracking = TrackOptions(
-            tracker=track or _T.tracker, lost_s=track_buffer, trails=trails,
+            tracker=track or _T.tracker, high=track_high, new_track=track_new,
+            lost_s=track_buffer, min_hits=track_min_hits, trails=trails,
             lines=tuple(count_line or ()), zones=tuple(zone or ()),
         )  # fmt: skip
     elif trails:
@@ -142,8 +152,8 @@ def register(app: typer.Typer) -> None:
         epilog=examples(
             "vidpipe detect clip.mp4 -o boxes.mp4 --json dets.jsonl",
             "vidpipe detect clip.mp4 --classes person,car --coco results.json -q",
-            "vidpipe detect clip.mp4 --track bytetrack -o tracks.mp4 --trails 30 --mot res.txt",
-            "vidpipe detect road.mp4 --count-line gate=0,400,1280,400 --events ev.jsonl",
+            "vidpipe detect clip.mp4 --track bytetrack -o out.mp4 --trails 30",
+            "vidpipe detect road.mp4 --count-line 0,400,1280,400 --events ev.jsonl",
             "vidpipe detect clip.mp4 -m yolox-s --device cuda --batch 32 -o boxes.mp4",
             "vidpipe detect dog.jpg -o boxes.png # a still image",
         ),
