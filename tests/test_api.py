@@ -224,9 +224,23 @@ def test_cli_and_batch_share_the_library_defaults() -> None:
     detect = vp.DetectOptions()
     for field in dataclasses.fields(vp.DetectOptions):
         name = "compile_" if field.name == "compile" else field.name
-        if name != "classes":
+        if name not in ("classes", "conf"):
             assert cli[name] == getattr(detect, field.name), field.name
+    # --conf unset is the library's default, or TRACK_CONF for a tracked run
+    from vidpipe.tracking.options import TRACK_CONF, detect_conf
+
+    assert cli["conf"] is None
+    assert detect_conf(None, None, detect.conf) == detect.conf
+    assert detect_conf(None, vp.TrackOptions(), detect.conf) == TRACK_CONF
     assert {k: DEFAULTS["detect"][k] for k in detect.to_dict()} == detect.to_dict()
+    track = vp.TrackOptions()
+    assert (cli["track_buffer"], cli["track_high"], cli["track_new"]) == (
+        track.lost_s, track.high, track.new_track,
+    )  # fmt: skip
+    assert (cli["track_min_hits"], cli["trails"]) == (track.min_hits, track.trails)
+    assert (DEFAULTS["detect"]["track_buffer"], DEFAULTS["detect"]["trails"]) == (
+        track.lost_s, track.trails,
+    )  # fmt: skip
     encode = vp.EncodeOptions()
     assert CODEC.default == encode.codec == DEFAULTS["gamma"]["codec"] == "auto"
     for task in ("detect", "gamma", "chroma"):

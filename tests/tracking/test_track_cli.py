@@ -79,11 +79,13 @@ def test_tracks_match_the_truth_whatever_the_batch(sprites, tmp_path: Path) -> N
     assert report["mostly_tracked"] == 2
 
 
-def test_python_stage_gives_the_cli_tracks(sprites) -> None:
+@pytest.mark.parametrize("tracker", ["bytetrack", "botsort"])
+def test_python_stage_tracks_both_objects(sprites, tracker: str) -> None:
+    """`vp.track` over `vp.detect`; botsort also reads each frame's luma (a still camera)."""
     clip, _ = sprites
     detector = vp.load_detector(vp.DetectOptions(model=str(NANO_ONNX), conf=0.1))
     with vp.open(clip) as src:
-        pairs = list(vp.track(vp.detect(src.frames(), detector), "bytetrack"))
+        pairs = list(vp.track(vp.detect(src.frames(), detector), tracker))
     ids = {int(i) for _, d in pairs for i in d.tracker_id}
     assert ids == {1, 2} and len(pairs) == FRAMES
 

@@ -192,3 +192,56 @@ def test_options_round_trip() -> None:
     o = TrackOptions(tracker="ocsort", lines=("gate=0,1,2,3",), zones=("0,0,4,0,4,4",))
     assert TrackOptions.from_dict(o.to_dict()) == o
     assert o.line_geometry()[0].name == "gate" and o.zone_geometry()[0].name == "zone1"
+
+
+def _shaky_camera(frames: int = 150, seed: int = 5):
+    """A handheld camera over a still scene: luma crops of a textured picture at a slowly
+    panning offset plus sudden jumps of 30..50 px; six still 40x40 objects in the scene,
+    their detections where the camera sees them. Returns (times, lumas, detections)."""
+    rng = np.random.default_rng(seed)
+    world = rng.normal(size=(1600, 2400)).cumsum(0).cumsum(1)
+    objects = rng.uniform([600, 500], [1300, 800], (6, 2))
+    offset, times, lumas, dets = np.array([500.0, 450.0]), [], [], []
+    for i in range(frames):
+        offset += [2.0, 0.5]
+        if i % 25 == 12:
+            offset += rng.choice([-1, 1], 2) * rng.uniform(30, 50, 2)
+        x, y = np.round(offset).astype(int)
+        lumas.append(world[y : y + 540, x : x + 960])
+        centre = objects - np.round(offset) + rng.normal(0, 1, objects.shape)
+        xyxy = np.concatenate([centre - 20, centre + 20], 1).astype(np.float32)
+        dets.append(Detections(xyxy, np.full(6, 0.9, np.float32), np.zeros(6, np.int64)))
+        times.append(i / 30)
+    return times, lumas, dets
+
+
+def test_botsort_follows_a_shaking_camera() -> None:
+    """Jumps larger than the objects: trackers without camera-motion compensation lose
+    them (new ids); botsort keeps all six ids from start to end."""
+    times, lumas, dets = _shaky_camera()
+    ids = {}
+    for name in ("bytetrack", "botsort"):
+        tracker = Tracker(TrackOptions(tracker=name))
+        seen = set()
+        for t, luma, d in zip(times, lumas, dets, strict=True):
+            seen |= set(tracker.update(d, t, luma).tracker_id.tolist())
+        ids[name] = seen
+    assert ids["botsort"] == {1, 2, 3, 4, 5, 6}
+    assert len(ids["bytetrack"]) > 6
+
+
+def test_camera_motion_on_a_real_picture(dog_rgb: np.ndarray) -> None:
+    """Shifts of crops of a real photograph (scaled to 1920 px), within 2 px."""
+    from PIL import Image
+
+    from vidpipe.tracking.motion import CameraMotion
+
+    luma = np.asarray(Image.fromarray(dog_rgb).convert("L").resize((2400, 1800)))
+    motion, (x, y) = CameraMotion(), (200, 300)
+    motion.shift(luma[y : y + 1080, x : x + 1920])
+    for dx, dy in [(13, -7), (40, 25), (-3, 2), (0, 0), (100, 0), (-17, 9)]:
+        x, y = x + dx, y + dy
+        got = motion.shift(luma[y : y + 1080, x : x + 1920])
+        assert np.allclose(got, (-dx, -dy), atol=2.0), (dx, dy, got)
+    flat = np.full((1080, 1920), 128, np.uint8)
+    assert motion.shift(flat) == (0.0, 0.0)  # nothing to correlate: no motion claimed

@@ -4,13 +4,16 @@
 
 Each frame's detections go to one `vidpipe.tracking.tracker.Tracker` in display order with the
 frame's own time (its pts in seconds), so the motion model sees the real time between frames
-(VFR, dropped or skipped frames), whatever batch size produced the detections.
+(VFR, dropped or skipped frames), whatever batch size produced the detections; a tracker
+that follows the camera (botsort) also gets the frame's luma as displayed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+
+import numpy as np
 
 from vidpipe.tracking.kalman import REF_STEP_S
 from vidpipe.tracking.options import TrackOptions
@@ -27,6 +30,17 @@ def frame_time(frame: Frame) -> float:
         return frame.time
     log.debug("frame %d has no timestamp: tracking it at index / 30", frame.index)
     return frame.index * REF_STEP_S
+
+
+def display_luma(frame: Frame) -> np.ndarray | None:
+    """`[H, W]` the frame's luma as displayed (a view; rotation applied), the mean of the
+    channels for packed RGB; None for planes that are not host numpy arrays."""
+    plane = frame.planes[0]
+    if not isinstance(plane, np.ndarray):
+        return None
+    if plane.ndim == 3:
+        plane = plane.mean(axis=2)
+    return np.rot90(plane, round(frame.rotation / 90) % 4)
 
 
 def track(
@@ -51,7 +65,8 @@ def track(
         tracker = Tracker(tracker)
     try:
         for frame, dets in pairs:
-            yield frame, tracker.update(dets, frame_time(frame))
+            luma = display_luma(frame) if tracker.uses_pictures else None
+            yield frame, tracker.update(dets, frame_time(frame), luma)
     finally:
         close = getattr(pairs, "close", None)
         if close is not None:

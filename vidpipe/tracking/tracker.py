@@ -7,8 +7,10 @@ step is SciPy's `linear_sum_assignment`):
     sort       Kalman prediction + IoU matching of every box (Bewley et al. 2016)
     bytetrack  + a second association of the low-score boxes to the tracks still unmatched,
                which keeps occluded objects (Zhang et al. 2022)
-    botsort    ByteTrack with BoT-SORT's xywh filter and IoU x score fusion in the first
-               association (Aharon et al. 2022; no ReID model, no camera-motion estimate)
+    botsort    ByteTrack with BoT-SORT's IoU x score fusion in the first association and
+               its camera-motion compensation: tracks move with the picture when the camera
+               pans or shakes (`vidpipe.tracking.motion`; a translation, where BoT-SORT fits
+               an affine warp; no ReID model) (Aharon et al. 2022)
     ocsort     ByteTrack's stages plus OC-SORT's velocity-direction consistency (OCM), a
                re-association by each lost track's last observation (OCR) and a velocity
                re-estimated from the observations across a gap (ORU) (Cao et al. 2023)
@@ -32,6 +34,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from vidpipe.tracking import kalman
+from vidpipe.tracking.motion import CameraMotion
 from vidpipe.tracking.options import TrackOptions
 from vidpipe.types import Detections
 
@@ -49,12 +52,13 @@ class _Recipe:
     fuse_score: bool  # BoT-SORT: IoU x score in the first association
     direction: bool  # OC-SORT: OCM direction term and ORU
     recover: bool  # OCR: lost tracks matched by their last observed box
+    camera: bool = False  # BoT-SORT: camera-motion compensation from the frames' luma
 
 
 RECIPES = {
     "sort": _Recipe(low_stage=False, fuse_score=False, direction=False, recover=False),
     "bytetrack": _Recipe(low_stage=True, fuse_score=False, direction=False, recover=True),
-    "botsort": _Recipe(low_stage=True, fuse_score=True, direction=False, recover=True),
+    "botsort": _Recipe(True, fuse_score=True, direction=False, recover=True, camera=True),
     "ocsort": _Recipe(low_stage=True, fuse_score=False, direction=True, recover=True),
 }
 
@@ -99,14 +103,21 @@ class Tracker:
         self._tracks: list[_Track] = []
         self._time: float | None = None
         self._next_id = 1
+        self._camera = CameraMotion() if self.recipe.camera else None
 
-    def update(self, dets: Detections, time: float) -> Detections:
+    @property
+    def uses_pictures(self) -> bool:
+        """Whether `update` wants each frame's luma (camera-motion compensation)."""
+        return self._camera is not None
+
+    def update(self, dets: Detections, time: float, luma: np.ndarray | None = None) -> Detections:
         """The detections that belong to a confirmed track, in their input order, with
         `tracker_id` set and `class_ids` replaced by each track's majority class.
 
         dets: one frame's detections (xyxy in displayed pixels, scores 0..1). time: the
         frame's time in seconds; it should not decrease (a frame earlier than the last one
-        is treated as simultaneous with it).
+        is treated as simultaneous with it). luma: `[H, W]` the frame's luma as displayed,
+        for a tracker that `uses_pictures` (botsort); without it the camera is taken as still.
         """
         first = self._time is None
         prev = self._time
@@ -114,6 +125,8 @@ class Tracker:
         now = time if prev is None else prev + dt
         self._time = now
         self._mean, self._cov = kalman.predict(self._mean, self._cov, dt)
+        if self._camera is not None and luma is not None:
+            self._follow_camera(*self._camera.shift(luma))
         self._keep([now - t.last_seen <= self.options.lost_s for t in self._tracks])
         matches, stale = self._associate(dets, prev)
         self._apply(matches, dets, now, prev)
@@ -199,6 +212,15 @@ class Tracker:
         return out
 
     # --- state ---------------------------------------------------------------------------
+
+    def _follow_camera(self, dx: float, dy: float) -> None:
+        """Move every track (its prediction and last observation) with the picture."""
+        if dx == 0.0 and dy == 0.0:
+            return
+        self._mean[:, 0] += dx
+        self._mean[:, 1] += dy
+        for track in self._tracks:
+            track.last_obs = track.last_obs + np.array([dx, dy, 0.0, 0.0])
 
     def _apply(self, matches: list[tuple[int, int]], dets: Detections, now: float,
                prev: float | None) -> None:  # fmt: skip
