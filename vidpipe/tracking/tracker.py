@@ -192,24 +192,21 @@ class Tracker:
         """OC-SORT's direction consistency `[R, N]` in -0.5..0.5: how well the direction from
         each track's last observation to each box agrees with the track's recent motion
         (0 for a track without enough history)."""
-        out = np.zeros((len(rows), len(boxes)))
-        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+        origin, unit = np.zeros((len(rows), 2)), np.zeros((len(rows), 2))
+        moving = np.zeros(len(rows), bool)
         for r, t in enumerate(rows):
             history = self._tracks[t].history
             if len(history) < 2:
                 continue
             t1, x1, y1 = history[-1]
-            older = [h for h in history if h[0] <= t1 - DIRECTION_S]
-            _, x0, y0 = older[-1] if older else history[0]
-            motion = np.array([x1 - x0, y1 - y0])
-            norm = math.hypot(*motion)
-            if norm == 0:
-                continue
-            toward = centres - np.array([x1, y1])
-            lengths = np.maximum(np.hypot(toward[:, 0], toward[:, 1]), 1e-6)
-            cos = np.clip(toward @ (motion / norm) / lengths, -1.0, 1.0)
-            out[r] = (np.pi / 2 - np.abs(np.arccos(cos))) / np.pi
-        return out
+            _, x0, y0 = next((h for h in reversed(history) if h[0] <= t1 - DIRECTION_S), history[0])
+            norm = math.hypot(x1 - x0, y1 - y0)
+            if norm > 0:
+                origin[r], unit[r], moving[r] = (x1, y1), ((x1 - x0) / norm, (y1 - y0) / norm), True
+        toward = (boxes[None, :, :2] + boxes[None, :, 2:]) / 2 - origin[:, None, :]
+        lengths = np.maximum(np.hypot(toward[..., 0], toward[..., 1]), 1e-6)
+        cos = np.clip(np.einsum("rnk,rk->rn", toward, unit) / lengths, -1.0, 1.0)
+        return np.where(moving[:, None], (np.pi / 2 - np.arccos(cos)) / np.pi, 0.0)
 
     # --- state ---------------------------------------------------------------------------
 
@@ -286,8 +283,8 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.zeros((len(a), len(b)))
     lo = np.maximum(a[:, None, :2], b[None, :, :2])
     hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    inter = np.prod(np.maximum(hi - lo, 0), axis=2)
+    area_a = np.prod(np.maximum(a[:, 2:] - a[:, :2], 0), axis=1)
+    area_b = np.prod(np.maximum(b[:, 2:] - b[:, :2], 0), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
