@@ -41,8 +41,11 @@ def test_counts_match_the_true_crossings(kind: str) -> None:
     zone = counter.totals["zones"]["dock"]
     assert (zone["entries"], zone["exits"]) == (2, 2)
     step = max(np.diff(sc.times))
-    for dwell in zone["dwell"].values():
+    dwells = [e["dwell"] for e in events if e["event"] == "exit"]
+    assert len(dwells) == 2 and zone["dwell_s"] == pytest.approx(sum(dwells), abs=1e-5)
+    for dwell in dwells:
         assert abs(dwell - 300 / 110) <= 2 * step + 0.05
+    assert zone["dwell_max_s"] == max(dwells)
     crossings = [e for e in events if e["event"] == "cross"]
     assert [e["direction"] for e in crossings] in (["in", "out"], ["out", "in"])
     assert all(abs(e["time"] - 1080 / 220) <= 2 * step + 0.2 for e in crossings)

@@ -138,7 +138,7 @@ def format_counts(counts: dict) -> str:
     """The totals of a counting run: one line per counting line and per zone."""
     rows = [f"line {name}: in {c['in']}, out {c['out']}" for name, c in counts["lines"].items()] + [
         f"zone {name}: entries {z['entries']}, exits {z['exits']}, "
-        f"dwell {sum(z['dwell'].values()):.1f} s over {len(z['dwell'])} tracks"
+        f"dwell {z['dwell_s']:.1f} s in all, longest {z['dwell_max_s']:.1f} s"
         for name, z in counts["zones"].items()
     ]
     return "\n".join(rows)

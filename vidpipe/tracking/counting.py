@@ -94,7 +94,8 @@ class Counter:
     (a box jittering on a zone's edge is not a stream of visits), dated by the frame where it
     first was there; a track that ends there first counts too. `totals` holds the counts so
     far: {"lines": {name: {"in": n, "out": n}}, "zones": {name: {"entries": n, "exits": n,
-    "dwell": {track_id: seconds}}}}.
+    "dwell_s": total seconds inside, "dwell_max_s": the longest visit}}} (per-track dwell is
+    in the exit events: the totals do not grow with the number of tracks).
     """
 
     def __init__(self, lines: Sequence[Line], zones: Sequence[Zone], lost_s: float) -> None:
@@ -102,7 +103,10 @@ class Counter:
         self._tracks: dict[int, _Seen] = {}
         self.totals: dict[str, dict[str, Any]] = {
             "lines": {line.name: {"in": 0, "out": 0} for line in self.lines},
-            "zones": {z.name: {"entries": 0, "exits": 0, "dwell": {}} for z in self.zones},
+            "zones": {
+                z.name: {"entries": 0, "exits": 0, "dwell_s": 0.0, "dwell_max_s": 0.0}
+                for z in self.zones
+            },
         }
 
     def update(
@@ -169,8 +173,8 @@ class Counter:
             return [{"event": "enter", "zone": zone, **since}]
         dwell = round(since["time"] - seen.entered.pop(zone), 6)
         totals["exits"] += 1
-        tid = since["track_id"]
-        totals["dwell"][tid] = round(totals["dwell"].get(tid, 0.0) + dwell, 6)
+        totals["dwell_s"] = round(totals["dwell_s"] + dwell, 6)
+        totals["dwell_max_s"] = max(totals["dwell_max_s"], dwell)
         return [{"event": "exit", "zone": zone, **since, "dwell": dwell}]
 
     def _expire(self, now: float | None) -> list[dict[str, Any]]:
