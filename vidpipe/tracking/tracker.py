@@ -128,7 +128,7 @@ class Tracker:
         if self._camera is not None and luma is not None:
             self._follow_camera(*self._camera.shift(luma))
         self._keep([now - t.last_seen <= self.options.lost_s for t in self._tracks])
-        matches, stale = self._associate(dets, prev)
+        matches, stale = self._associate(dets)
         self._apply(matches, dets, now, prev)
         fresh = self._start(dets, {d for _, d in matches}, now)
         pairs = [(d, self._tracks[t]) for t, d in [*matches, *fresh]]
@@ -146,9 +146,7 @@ class Tracker:
 
     # --- association ---------------------------------------------------------------------
 
-    def _associate(
-        self, dets: Detections, prev: float | None
-    ) -> tuple[list[tuple[int, int]], set[int]]:
+    def _associate(self, dets: Detections) -> tuple[list[tuple[int, int]], set[int]]:
         """(track, detection) pairs, stage after stage, and the tentative tracks left
         unmatched (they end)."""
         o, recipe = self.options, self.recipe
