@@ -95,3 +95,18 @@ def test_trails_are_bounded() -> None:
     other = _track([0], [0], tid=2)[0]
     trails.update(other, 2.0)  # track 1 not seen for 1.6 s: forgotten
     assert list(trails._paths) == [2]
+
+
+@pytest.mark.parametrize(("anchor", "crossing_s"), [("center", 0.6), ("bottom", 0.4)])
+def test_anchor_decides_which_point_crosses(anchor: str, crossing_s: float) -> None:
+    """A 40 px tall box moving down 100 px/s across y = 100 (into the line's right side, as
+    seen looking along it: "in"): its bottom edge crosses 0.2 s before its centre."""
+    line = TrackOptions(lines=("floor=0,100,200,100",)).line_geometry()
+    counter = Counter(line, (), lost_s=1.0, anchor=anchor)
+    events = []
+    for i in range(20):
+        t, top = i / 10, 20 + 100 * i / 10 + 0.5
+        box = Detections(np.array([[50, top, 60, top + 40]], np.float32),
+                         np.array([0.9], np.float32), np.array([0]), np.array([1]))  # fmt: skip
+        events += counter.update(box, i, None, t)
+    assert [(e["direction"], e["time"]) for e in events] == [("in", pytest.approx(crossing_s))]

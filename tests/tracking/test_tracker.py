@@ -172,6 +172,7 @@ def test_kalman_steps_by_time() -> None:
     ("options", "message"),
     [
         ({"tracker": "deepsort"}, "--track must be one of"),
+        ({"anchor": "top"}, "--anchor must be center or bottom"),
         ({"lost_s": -1}, "--track-buffer"),
         ({"high": 1.5}, "--track-high"),
         ({"min_hits": 0}, "--track-min-hits"),

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "count_line": [],
         "zone": [],
         "mot": False,
+        "anchor": TrackOptions().anchor,
     },
     "gamma": {"gamma": None, **_ENCODE_DEFAULTS},
     "chroma": {"to": None, **_ENCODE_DEFAULTS},
@@ -101,6 +102,7 @@ def track_options(options: Mapping[str, Any]) -> TrackOptions | None:
         tracker=options.get("track") or TrackOptions().tracker,
         lost_s=options.get("track_buffer", TrackOptions().lost_s),
         trails=options.get("trails", 0), lines=tuple(lines), zones=tuple(zones),
+        anchor=options.get("anchor", TrackOptions().anchor),
     )  # fmt: skip
 
 

@@ -61,6 +61,9 @@ def batch_command(
     zone: list[str] | None = typer.Option(
         None, "--zone", help="detect: zone [NAME=]x1,y1,x2,y2,x3,y3,... (repeatable)."
     ),
+    anchor: str | None = typer.Option(
+        None, "--anchor", help="detect: the box point lines and zones count (center, bottom)."
+    ),
     gamma: float | None = typer.Option(None, "--gamma", "-g", help="gamma: G in (0, 10]."),
     to: str | None = typer.Option(None, "--to", help="chroma: 420, 422 or 444."),
     codec: str | None = typer.Option(None, "--codec", help="Video encoder (default by container)."),
@@ -76,7 +79,7 @@ def batch_command(
         "coco": coco or None, "gamma": gamma, "to": to, "codec": codec, "crf": crf,
         "preset": preset, "max_det": max_det, "engine": engine, "track": track,
         "track_buffer": track_buffer, "trails": trails, "mot": mot or None,
-        "count_line": count_line or None, "zone": zone or None,
+        "count_line": count_line or None, "zone": zone or None, "anchor": anchor,
     }  # fmt: skip
     options = {k: v for k, v in given.items() if v is not None}
     _check_run(jobs, retries, report)

@@ -85,6 +85,9 @@ def detect_command(
         "--zone",
         help="Entries, exits and dwell time in polygon [NAME=]x1,y1,x2,y2,x3,y3,... (repeatable).",
     ),
+    anchor: str = typer.Option(
+        _T.anchor, "--anchor", help="The point of a box lines and zones count: center or bottom."
+    ),
     events_path: str | None = typer.Option(
         None, "--events", help="Line and zone events as JSON Lines, totals last."
     ),
@@ -106,7 +109,7 @@ def detect_command(
         tracking = TrackOptions(
             tracker=track or _T.tracker, high=track_high, new_track=track_new,
             lost_s=track_buffer, min_hits=track_min_hits, trails=trails,
-            lines=tuple(count_line or ()), zones=tuple(zone or ()),
+            lines=tuple(count_line or ()), zones=tuple(zone or ()), anchor=anchor,
         )  # fmt: skip
     elif trails:
         raise typer.BadParameter("--trails needs --track")

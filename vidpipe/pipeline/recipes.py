@@ -188,7 +188,7 @@ def _event_writer(
     from vidpipe.pipeline.track import frame_time
     from vidpipe.tracking.counting import Counter
 
-    counter = Counter(track.line_geometry(), track.zone_geometry(), track.lost_s)
+    counter = Counter(track.line_geometry(), track.zone_geometry(), track.lost_s, track.anchor)
     out = None if events is None else stack.enter_context(EventsJsonl(os.fspath(events), names))
 
     def count(frame: Frame | None, dets: Detections | None) -> dict[str, Any] | None:

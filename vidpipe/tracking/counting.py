@@ -1,9 +1,10 @@
 """What tracks do over time: crossings of counting lines, entries, exits and dwell time in
 zones (`Counter`), and the recent path of each track (`Trails`), from tracked `Detections`.
 
-A track is where its box centre is. Both keep a little state per live track and forget a
-track `lost_s` seconds after its last detection (the tracker's buffer), so memory stays flat
-however long the video. Events are plain dicts, ready for JSON Lines:
+A track is where its box's anchor is: its centre, or the middle of its bottom edge (`Trails`:
+its centre). Both keep a little state per live track and forget a track `lost_s` seconds after
+its last detection (the tracker's buffer), so memory stays flat however long the video.
+Events are plain dicts, ready for JSON Lines:
 
     {"event": "cross", "line": "gate", "direction": "in", "track_id": 3, "class_id": 2,
      "index": 120, "pts": 61440, "time": 4.0}
@@ -27,10 +28,15 @@ from vidpipe.tracking.options import Line, Zone
 from vidpipe.types import Detections
 
 
-def centres(dets: Detections) -> np.ndarray:
-    """`[N, 2]` float64 box centres (x, y) in displayed pixels."""
+def anchors(dets: Detections, anchor: str = "center") -> np.ndarray:
+    """`[N, 2]` float64 points (x, y) in displayed pixels that stand for the boxes: their
+    centres, or with anchor "bottom" the middle of their bottom edges (where a person or a
+    car meets the ground)."""
     xyxy = dets.xyxy.astype(np.float64)
-    return (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    points = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    if anchor == "bottom":
+        points[:, 1] = xyxy[:, 3]
+    return points
 
 
 def side(line: Line, point: tuple[float, float]) -> float:
@@ -90,6 +96,7 @@ class Counter:
 
     lines, zones: the geometry (`TrackOptions.line_geometry()` / `zone_geometry()`).
     lost_s: seconds after its last detection when a track is gone (leaving its zones).
+    anchor: the point of a box that crosses and enters: "center" or "bottom" (`anchors`).
     A crossing, entry or exit counts once the track has stayed on the new side for SETTLE_S
     (a box jittering on a zone's edge is not a stream of visits), dated by the frame where it
     first was there; a track that ends there first counts too. `totals` holds the counts so
@@ -98,8 +105,11 @@ class Counter:
     in the exit events: the totals do not grow with the number of tracks).
     """
 
-    def __init__(self, lines: Sequence[Line], zones: Sequence[Zone], lost_s: float) -> None:
-        self.lines, self.zones, self.lost_s = tuple(lines), tuple(zones), lost_s
+    def __init__(
+        self, lines: Sequence[Line], zones: Sequence[Zone], lost_s: float, anchor: str = "center"
+    ) -> None:
+        self.lines, self.zones = tuple(lines), tuple(zones)
+        self.lost_s, self.anchor = lost_s, anchor
         self._tracks: dict[int, _Seen] = {}
         self.totals: dict[str, dict[str, Any]] = {
             "lines": {line.name: {"in": 0, "out": 0} for line in self.lines},
@@ -117,7 +127,10 @@ class Counter:
             raise ValueError("Counter needs tracked detections (tracker_id set)")
         events = self._expire(time)
         for tid, cid, centre in zip(
-            dets.tracker_id.tolist(), dets.class_ids.tolist(), centres(dets).tolist(), strict=True
+            dets.tracker_id.tolist(),
+            dets.class_ids.tolist(),
+            anchors(dets, self.anchor).tolist(),
+            strict=True,
         ):
             where = {"track_id": tid, "class_id": cid, "index": index, "pts": pts, "time": time}
             seen = self._tracks.setdefault(tid, _Seen(where))
@@ -219,7 +232,7 @@ class Trails:
             del self._paths[tid]
         out = []
         for tid, cid, centre in zip(
-            dets.tracker_id.tolist(), dets.class_ids.tolist(), centres(dets).tolist(), strict=True
+            dets.tracker_id.tolist(), dets.class_ids.tolist(), anchors(dets).tolist(), strict=True
         ):
             path = self._paths.get(tid, (time, cid, deque(maxlen=self.length)))[2]
             path.append((centre[0], centre[1]))

@@ -17,6 +17,7 @@ from typing import Any
 from vidpipe.errors import InputError
 
 TRACKERS = ("bytetrack", "botsort", "ocsort", "sort")
+ANCHORS = ("center", "bottom")  # the point of a box that lines and zones count
 # Detector score threshold of a tracked run unless --conf is given: the BYTE association
 # (bytetrack, botsort, ocsort) recovers occluded objects from low-score boxes, so a tracked run
 # keeps boxes down to this score (as Ultralytics' `track` does); the tracker's own `high`
@@ -55,6 +56,8 @@ class TrackOptions:
     trails: draw the last N box centres of each track (0: none).
     lines: counting lines, "x1,y1,x2,y2" or "name=x1,y1,x2,y2" (named line1, line2, ... in
         order otherwise). zones: polygons, "x1,y1,x2,y2,x3,y3,..." or "name=...".
+    anchor: the point of a box that crosses lines and enters zones: "center", or "bottom"
+        (the middle of its bottom edge: where people and vehicles meet the ground).
     Raises InputError naming the bad option.
     """
 
@@ -66,6 +69,7 @@ class TrackOptions:
     trails: int = 0
     lines: tuple[str, ...] = ()
     zones: tuple[str, ...] = ()
+    anchor: str = "center"
 
     def __post_init__(self) -> None:
         for name in ("lines", "zones"):
@@ -117,6 +121,8 @@ def _check(o: TrackOptions) -> None:
     for flag, value, least in (("track-min-hits", o.min_hits, 1), ("trails", o.trails, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise InputError(f"--{flag} must be an integer >= {least}, got {value!r}")
+    if o.anchor not in ANCHORS:
+        raise InputError(f"--anchor must be {' or '.join(ANCHORS)}, not {o.anchor!r}")
     names = [line.name for line in o.line_geometry()] + [z.name for z in o.zone_geometry()]
     if len(set(names)) != len(names):
         raise InputError(f"line and zone names must differ: {', '.join(names)}")
