@@ -23,6 +23,7 @@ import numpy as np
 from vidpipe.detectors.families import Loaded, Request
 from vidpipe.detectors.hub import MODELS
 from vidpipe.detectors.preprocess import MARGIN, InputSpec
+from vidpipe.detectors.recognize import check_yolox
 from vidpipe.detectors.runtimes import RUNTIMES, Graph, load_graph, pick
 from vidpipe.detectors.yolox.grid import decode
 from vidpipe.errors import InputError, VidpipeError
@@ -85,8 +86,9 @@ def _graph(path: Path, engine: str, workers: int) -> tuple[Graph, int | None]:
         graph_path, size = exported_onnx(path)
         return load_graph(graph_path, engine, workers), size
     cached = cached_export(path)
-    if cached is not None:
+    if cached is not None:  # exported from YOLOX weights: checked then
         return load_graph(cached[0], engine, workers), cached[1]
+    check_yolox(path)  # another family's export would run here with YOLOX's decoding
     graph = load_graph(path, engine, workers)
     if len(graph.input_shape) == 4 and graph.input_shape[2:] != (None, None):
         try:

@@ -1,0 +1,106 @@
+"""Recognising another family's ONNX export (vidpipe.detectors.recognize): by the output's
+shape against the input's anchor grid and by the exporters' metadata, so that no foreign
+file is run with YOLOX's decoding (it gave wrong boxes, or an internal error, before)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import NANO_ONNX, needs_nano, run_cli
+
+from vidpipe.detectors.recognize import Signature, anchor_cells, check_yolox, layout, signature
+from vidpipe.errors import InputError
+
+COCO80 = str({i: f"class{i}" for i in range(80)})
+ULTRALYTICS = {"author": "Ultralytics", "stride": "32", "task": "detect", "imgsz": "[160, 160]"}
+
+
+def onnx_file(path: Path, output: list[int | None], metadata: dict[str, str] | None = None,
+              size: int = 160) -> Path:  # fmt: skip
+    """A runnable graph with a [1, 3, size, size] input and an output of the given shape
+    (a constant, dynamic axes declared as such), with `metadata_props`."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    concrete = [d if d is not None else 7 for d in output]
+    const = numpy_helper.from_array(np.zeros(concrete, np.float32), "const")
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["const"], ["output"])],
+        "fake",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, output)],
+        [const],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    for key, value in (metadata or {}).items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(path))
+    return path
+
+
+CELLS = anchor_cells(160, 160)  # 525
+
+
+@pytest.mark.parametrize(
+    ("output", "metadata", "expected"),
+    [
+        ([1, CELLS, 85], {}, "yolox"),
+        ([1, None, 85], {}, "yolox"),  # dynamic, no metadata: what YOLOX's exporter writes
+        ([1, CELLS, 6], {}, "yolox"),  # a one-class YOLOX, not an end-to-end output
+        ([1, 3 * CELLS, 85], {}, "yolov5"),
+        ([1, None, 85], {"stride": "32", "names": COCO80}, "yolov5"),
+        ([1, 84, CELLS], {}, "yolov8"),
+        ([1, 84, None], ULTRALYTICS, "yolov8"),
+        ([1, 300, 6], {}, "e2e"),
+        ([1, 300, 6], ULTRALYTICS, "e2e"),
+        ([1, 300, 84], {**ULTRALYTICS, "names": COCO80}, "rtdetr"),
+        ([1, 85], {}, None),
+    ],
+)
+def test_layouts(tmp_path: Path, output: list, metadata: dict, expected: str | None) -> None:
+    sig = signature(onnx_file(tmp_path / "m.onnx", output, metadata))
+    assert layout(sig) == expected
+    if expected in ("yolox", None):
+        check_yolox(tmp_path / "m.onnx")
+    else:
+        with pytest.raises(InputError, match="would misread its boxes"):
+            check_yolox(tmp_path / "m.onnx")
+
+
+def test_names_from_metadata() -> None:
+    sig = Signature((1, 3, 640, 640), (1, 84, 8400), {"names": "{0: 'person', 1: 'bicycle'}"})
+    assert sig.names == ["person", "bicycle"]
+    assert Signature((1,), (1,), {"names": "not python"}).names is None
+
+
+@needs_nano
+def test_the_reference_yolox_export_is_yolox() -> None:
+    sig = signature(NANO_ONNX)
+    assert (sig.input, sig.output, layout(sig)) == ((1, 3, 416, 416), (1, 3549, 85), "yolox")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    (tmp_path / "junk.onnx").write_bytes(b"\x00garbage")
+    with pytest.raises(InputError, match="not a readable ONNX model"):
+        signature(tmp_path / "junk.onnx")
+
+
+@pytest.mark.parametrize(
+    ("output", "metadata", "named"),
+    [([1, 84, CELLS], ULTRALYTICS, "YOLOv8"), ([1, 3 * CELLS, 85], {}, "YOLOv5")],
+)
+def test_detect_refuses_a_foreign_export(
+    tmp_path: Path, dog_clip: Path, output: list, metadata: dict, named: str
+) -> None:
+    """One error line naming the layout, exit 2, nothing written (before: 0 correct boxes,
+    or an internal error)."""
+    model = onnx_file(tmp_path / "foreign.onnx", output, metadata)
+    out = tmp_path / "dets.jsonl"
+    done = run_cli("detect", str(dog_clip), "--model", str(model), "--json", str(out))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0]
+    assert not out.exists()
