@@ -140,7 +140,10 @@ def _broken_files(folder: Path, state: dict[str, torch.Tensor]) -> dict[str, tup
         ),
     }
     if NANO_ONNX.is_file():
-        cases["truncated-onnx"] = (half(folder / "truncated.onnx", NANO_ONNX), "Protobuf parsing")
+        cases["truncated-onnx"] = (
+            half(folder / "truncated.onnx", NANO_ONNX),
+            "not a readable ONNX model",
+        )
     return cases
 
 
