@@ -256,7 +256,8 @@ def bench_commands(
     ours += ["--engine", args.engine] if args.engine else []
     ours += ["--batch", str(args.batch)] if args.batch else []
     cuda = ["--cuda"] if args.device.startswith("cuda") else []
-    peer = [sys.executable, str(SCRIPTS / "peer_detect.py"), path, str(model), *cuda]
+    peer = [sys.executable, str(SCRIPTS / "peer_detect.py"), path, str(model), *cuda,
+            "--layout", args.layout]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-detect-") as tmp:
         out = Path(tmp)
         sides = [
@@ -355,6 +356,8 @@ def cmd_detect(args: argparse.Namespace) -> dict[str, object]:
     model = args.model_dir / "yolox_nano.onnx"
     if not model.is_file():
         raise common.BenchError(f"{model} not found (--model-dir)")
+    if args.layout == "yolov8":  # the same weights in a YOLOv8 export's layout
+        model = wrapped_yolov8(model, args.media)
     ffmpeg = common.find_ffmpeg()
     tools = {"ffmpeg": ffmpeg, "ffprobe": common.find_ffprobe(ffmpeg)}
     tools["vidpipe"] = common.find_vidpipe()
@@ -372,6 +375,19 @@ def cmd_detect(args: argparse.Namespace) -> dict[str, object]:
         rows += stage_rates(sample.path, model, sample.frames, args.device, args.batch, args.engine)
     report = {"sample": asdict(sample), "tools": tools, "model": str(model)}
     return {**report, "device": args.device, "engine": args.engine, "measurements": rows}
+
+
+def wrapped_yolov8(nano: Path, media: Path) -> Path:
+    """yolox_nano.onnx wrapped as a YOLOv8 export (tests/foreign_models.py: RGB 0..1 input,
+    `[1, 84, N]` output, Ultralytics' metadata), made once into `media`."""
+    sys.path.insert(0, str(SCRIPTS.parent / "tests"))
+    from foreign_models import COCO80, ultralytics_metadata, wrap_nano
+
+    out = media / "yolox_nano_as_yolov8.onnx"
+    if not out.is_file():
+        media.mkdir(parents=True, exist_ok=True)
+        wrap_nano(nano, out, "yolov8", metadata=ultralytics_metadata(COCO80))
+    return out
 
 
 def _even(text: str) -> int:
@@ -413,3 +429,10 @@ def add_detect_parser(sub: argparse._SubParsersAction) -> None:
         "--batch", type=int, default=None, help="vidpipe --batch (default: its own)"
     )
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage rates")
+    parser.add_argument(
+        "--layout",
+        choices=("yolox", "yolov8"),
+        default="yolox",
+        help="yolov8: the same weights as a YOLOv8 export (vidpipe's yolov8 family; the peer "
+        "as Ultralytics' ONNX Runtime example)",
+    )

@@ -198,6 +198,32 @@ def test_a_bad_model_fails_its_client_only(
     assert len(good.infer(1)) == 1
 
 
+@pytest.mark.parametrize("layout", ["yolov8", "e2e"])
+def test_a_foreign_export_through_the_server_matches_the_local_detector(
+    clips: Path, tmp_path: Path, harness: _InProcessServer, layout: str
+) -> None:
+    """The wire carries the family's input (R'G'B', centred on 114) and each frame's offset:
+    YOLOX-Nano wrapped as a YOLOv8 / end-to-end export gives what it gives in-process."""
+    from foreign_models import COCO80, ultralytics_metadata, wrap_nano
+
+    from vidpipe.batch.tasks import load_task_detector
+
+    model = wrap_nano(NANO_ONNX, tmp_path / "m.onnx", layout,
+                      metadata=ultralytics_metadata(COCO80, end2end=layout == "e2e"))  # fmt: skip
+    options = _options(model=str(model))
+    local = load_task_detector(options)
+    (remote,) = harness.connect(1, options)
+    assert remote.input_spec.placement == "center" and remote.input_spec.channels == "rgb"
+    frames = _frames(clips / "b.mp4", 3)  # rotated: a tall picture, padded left and right
+    harness.background(remote.prepare, frames)
+    harness.until(lambda: harness.server.waiting, "the request")
+    harness.server.forward(harness.server.take())
+    want = local(frames)
+    assert sum(len(d) for d in want) >= 3
+    for got, expected in zip(remote.infer(3), want, strict=True):
+        assert_same_detections(got, expected)
+
+
 def test_a_dead_server_is_one_clear_error(clips: Path) -> None:
     with model_server.ModelServers(["cpu"], threads=1) as servers:
         (address,) = servers.addresses

@@ -307,7 +307,7 @@ def test_a_new_family_plugs_into_load_detector(
     monkeypatch.setattr(families, "FAMILIES", {"fake": "fake_family"})
     from vidpipe.detectors import detector as detector_module
 
-    monkeypatch.setattr(detector_module, "family_for", lambda path, name: "fake")
+    monkeypatch.setattr(detector_module, "family_for", lambda path, fmt: ("fake", None))
     weights = tmp_path / "fake.onnx"
     weights.write_bytes(b"not read by the fake family")
     detector = load_detector(str(weights), device="cpu")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import NANO_ONNX, needs_nano, run_cli
 
-from vidpipe.detectors.recognize import Signature, anchor_cells, check_yolox, layout, signature
+from vidpipe.detectors.recognize import Signature, anchor_cells, candidates, identify, signature
 from vidpipe.errors import InputError
 
 COCO80 = str({i: f"class{i}" for i in range(80)})
@@ -47,27 +47,39 @@ CELLS = anchor_cells(160, 160)  # 525
 @pytest.mark.parametrize(
     ("output", "metadata", "expected"),
     [
-        ([1, CELLS, 85], {}, "yolox"),
-        ([1, None, 85], {}, "yolox"),  # dynamic, no metadata: what YOLOX's exporter writes
-        ([1, CELLS, 6], {}, "yolox"),  # a one-class YOLOX, not an end-to-end output
-        ([1, 3 * CELLS, 85], {}, "yolov5"),
-        ([1, None, 85], {"stride": "32", "names": COCO80}, "yolov5"),
-        ([1, 84, CELLS], {}, "yolov8"),
-        ([1, 84, None], ULTRALYTICS, "yolov8"),
-        ([1, 300, 6], {}, "e2e"),
-        ([1, 300, 6], ULTRALYTICS, "e2e"),
-        ([1, 300, 84], {**ULTRALYTICS, "names": COCO80}, "rtdetr"),
-        ([1, 85], {}, None),
+        ([1, CELLS, 85], {}, ["yolox"]),
+        ([1, None, 85], {}, ["yolox", "yolov5", "rtdetr"]),  # dynamic: run once to count
+        ([1, CELLS, 6], {}, ["yolox"]),  # a one-class YOLOX, not an end-to-end output
+        ([1, 3 * CELLS, 85], {}, ["yolov5"]),
+        ([1, 3 * anchor_cells(160, 160, (8, 16, 32, 64)), 85], {}, ["yolov5"]),  # P6
+        ([1, None, 85], {"stride": "32", "names": COCO80}, ["yolov5"]),
+        ([1, 84, CELLS], {}, ["yolov8"]),
+        ([1, 84, None], ULTRALYTICS, ["yolov8"]),
+        ([1, 300, 6], {}, ["e2e"]),
+        ([1, 300, 6], ULTRALYTICS, ["e2e"]),
+        ([1, 300, 84], {**ULTRALYTICS, "names": COCO80}, ["rtdetr"]),
+        ([1, 300, 84], {}, ["rtdetr"]),  # fixed rows, not a grid of the input: queries
+        ([1, 300, 85], ULTRALYTICS, ["yolov5", "rtdetr"]),  # no names: either
+        ([1, 85], {}, []),
     ],
 )
-def test_layouts(tmp_path: Path, output: list, metadata: dict, expected: str | None) -> None:
+def test_layouts(tmp_path: Path, output: list, metadata: dict, expected: list[str]) -> None:
     sig = signature(onnx_file(tmp_path / "m.onnx", output, metadata))
-    assert layout(sig) == expected
-    if expected in ("yolox", None):
-        check_yolox(tmp_path / "m.onnx")
-    else:
-        with pytest.raises(InputError, match="would misread its boxes"):
-            check_yolox(tmp_path / "m.onnx")
+    assert candidates(sig) == expected
+    if len(expected) == 1:
+        assert identify(tmp_path / "m.onnx") == (expected[0], sig)
+    elif not expected:
+        with pytest.raises(InputError, match="is not a detector output vidpipe reads"):
+            identify(tmp_path / "m.onnx")
+
+
+def test_a_dynamic_graph_is_counted_at_a_probe_size() -> None:
+    """[1, ?, 85] without metadata: 84 predictions at 64 x 64 are YOLOX's (one per cell),
+    252 YOLOv5's (three), 300 a DETR's queries."""
+    sig = Signature((1, 3, None, None), (1, None, 85))
+    assert candidates(sig, 84, (64, 64)) == ["yolox"]
+    assert candidates(sig, 252, (64, 64)) == ["yolov5"]
+    assert candidates(sig, 300, (64, 64)) == ["rtdetr"]
 
 
 def test_names_from_metadata() -> None:
@@ -79,7 +91,8 @@ def test_names_from_metadata() -> None:
 @needs_nano
 def test_the_reference_yolox_export_is_yolox() -> None:
     sig = signature(NANO_ONNX)
-    assert (sig.input, sig.output, layout(sig)) == ((1, 3, 416, 416), (1, 3549, 85), "yolox")
+    assert (sig.input, sig.output) == ((1, 3, 416, 416), (1, 3549, 85))
+    assert identify(NANO_ONNX) == ("yolox", sig)
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -88,19 +101,18 @@ def test_unreadable_file(tmp_path: Path) -> None:
         signature(tmp_path / "junk.onnx")
 
 
-@pytest.mark.parametrize(
-    ("output", "metadata", "named"),
-    [([1, 84, CELLS], ULTRALYTICS, "YOLOv8"), ([1, 3 * CELLS, 85], {}, "YOLOv5")],
-)
-def test_detect_refuses_a_foreign_export(
-    tmp_path: Path, dog_clip: Path, output: list, metadata: dict, named: str
-) -> None:
-    """One error line naming the layout, exit 2, nothing written (before: 0 correct boxes,
-    or an internal error)."""
-    model = onnx_file(tmp_path / "foreign.onnx", output, metadata)
+def test_detect_refuses_an_export_it_cannot_read(tmp_path: Path, dog_clip: Path) -> None:
+    """One error line naming what is wrong, exit 2, nothing written."""
+    cases = [
+        (onnx_file(tmp_path / "a.onnx", [1, 85]), "is not a detector output"),
+        (onnx_file(tmp_path / "b.onnx", [1, 300, 85], ULTRALYTICS), "fits yolov5 or rtdetr"),
+        (onnx_file(tmp_path / "c.onnx", [1, 84, CELLS], {**ULTRALYTICS, "task": "pose"}),
+         "a pose model"),
+    ]  # fmt: skip
     out = tmp_path / "dets.jsonl"
-    done = run_cli("detect", str(dog_clip), "--model", str(model), "--json", str(out))
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0]
-    assert not out.exists()
+    for model, message in cases:
+        done = run_cli("detect", str(dog_clip), "--model", str(model), "--json", str(out))
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+        assert not out.exists()

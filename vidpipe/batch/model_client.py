@@ -6,10 +6,11 @@ Wire protocol: a Unix socket per server; one connection per job; `multiprocessin
 framing (pickled messages, the images as one raw bytes message). Requests and answers:
 
     ("open", options)                  ─► ("ready", {names, num_classes, input, device})
-    ("run", frames, scales, sizes_wh)
+    ("run", frames, scales, sizes_wh, offsets)
       + the letterboxed images:           ─► ("result", [Detections, one per frame])
         uint8 frames x 3 x H x W, 0..255 (input: the model's `InputSpec` but its scale,
-        `wire_spec`; a quarter of float32, half of fp16; the server applies the scale)
+        `wire_spec`: size, channel order, pad value and placement; a quarter of float32, half
+        of fp16; the server applies the scale; scales and offsets map the boxes back)
     any request may be answered ("error", reason) instead: that job fails.
 
 Answers come in request order, so several "run" requests may be in flight on a connection.
@@ -51,7 +52,7 @@ class RemoteDetector:
 
         batch = letterbox(frames, self.input_spec, dtype="uint8")
         try:
-            self._conn.send(("run", len(frames), batch.scales, batch.sizes_wh))
+            self._conn.send(("run", len(frames), batch.scales, batch.sizes_wh, batch.offsets))
             self._conn.send_bytes(batch.images.reshape(-1))  # flat: send_bytes takes len()
         except OSError:
             raise VidpipeError("the model server stopped") from None
@@ -85,11 +86,13 @@ class RemoteDetector:
 def wire_spec(spec: Any) -> dict[str, Any]:
     """An `InputSpec` as the server announces it: the letterbox the client makes, in uint8
     0..255 (the server applies the spec's scale after the upload)."""
-    return {"size_wh": list(spec.size_wh), "channels": spec.channels, "pad": spec.pad_value}
+    return {"size_wh": list(spec.size_wh), "channels": spec.channels, "pad": spec.pad_value,
+            "placement": spec.placement}  # fmt: skip
 
 
 def spec_from_wire(values: dict[str, Any]) -> Any:
     """The client's `InputSpec` from the server's announcement (scale 1: uint8 on the wire)."""
     from vidpipe.detectors.preprocess import InputSpec
 
-    return InputSpec(tuple(values["size_wh"]), values["channels"], 1.0, values["pad"])
+    return InputSpec(tuple(values["size_wh"]), values["channels"], 1.0, values["pad"],
+                     placement=values["placement"])  # fmt: skip

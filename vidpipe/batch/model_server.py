@@ -87,15 +87,16 @@ def parse_gpus(text: str) -> tuple[str, ...]:
 class _Client:
     conn: Connection
     key: DetectOptions | None = None  # the detector it opened
-    header: tuple[int, tuple[float, ...], tuple[tuple[int, int], ...]] | None = None
+    header: tuple[int, tuple[Any, ...], tuple[tuple[int, int], ...], tuple[Any, ...]] | None = None
 
 
 @dataclass
 class _Request:
     client: _Client
     frames: int
-    scales: tuple[float, ...]
+    scales: tuple[Any, ...]  # a float, or an (x, y) pair where the input is stretched
     sizes_wh: tuple[tuple[int, int], ...]
+    offsets: tuple[tuple[int, int], ...]
 
 
 @dataclass
@@ -207,7 +208,7 @@ class ModelServer:
         taken: list[_Request] = []
         used = 0
         for client in list(self.waiting):
-            frames, scales, sizes_wh = client.header  # type: ignore[misc]
+            frames, scales, sizes_wh, offsets = client.header  # type: ignore[misc]
             if client.key != key or (taken and used + frames * frame_bytes > len(staging)):
                 continue
             self.waiting.remove(client)
@@ -222,7 +223,7 @@ class ModelServer:
                 self._send(client, ("error", f"{got} bytes for {frames} frames {width}x{height}"))
                 self._drop(client)
                 continue
-            taken.append(_Request(client, frames, scales, sizes_wh))
+            taken.append(_Request(client, frames, scales, sizes_wh, offsets))
             used += got
         return taken
 
@@ -251,6 +252,7 @@ class ModelServer:
                     images,
                     tuple(s for r in requests for s in r.scales),
                     tuple(s for r in requests for s in r.sizes_wh),
+                    tuple(o for r in requests for o in r.offsets),
                 )
                 results = detector.infer(batch)  # ends with the boxes' host copy: in sync
         except Exception as exc:

@@ -139,14 +139,22 @@ def _check_encoder(merged: dict[str, Any]) -> None:
 
 
 def check_model(options: Mapping[str, Any]) -> None:
-    """InputError when a detect job's model is neither a local file nor a known name
-    (checked once in the driver, before any worker starts; nothing is downloaded)."""
+    """InputError when a detect job's model is neither a local file nor a known name, when
+    its family cannot be told (an ambiguous export without --model-format) or its --names
+    file is unreadable (checked once in the driver, before any worker starts; nothing is
+    downloaded)."""
+    from vidpipe.detectors.detector import read_names
+    from vidpipe.detectors.families import family_for
     from vidpipe.detectors.hub import MODELS, canonical_name, resolve_model
 
     model = str(options["model"])
-    if canonical_name(model) in MODELS:
-        return  # found locally or pulled by the worker
-    resolve_model(model, download=False)
+    if canonical_name(model) not in MODELS:  # a name: found locally or pulled by the worker
+        model_format = options.get("model_format", "auto")
+        family_for(
+            resolve_model(model, download=False), None if model_format == "auto" else model_format
+        )
+    if isinstance(options.get("names"), str):
+        read_names(Path(options["names"]))
 
 
 def output_names(task: str, stem: str, input_suffix: str, options: Mapping[str, Any]) -> list[str]:

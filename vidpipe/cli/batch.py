@@ -29,6 +29,10 @@ def batch_command(
     ),
     report: Path | None = typer.Option(None, "--report", help="Write a JSON report here."),
     model: str | None = typer.Option(None, "--model", "-m", help="detect: model name or file."),
+    model_format: str | None = typer.Option(
+        None, "--model-format", help="detect: the export's layout (as vidpipe detect)."
+    ),
+    names: Path | None = typer.Option(None, "--names", help="detect: class names file."),
     conf: float | None = typer.Option(None, "--conf", help="detect: minimum score."),
     iou: float | None = typer.Option(None, "--iou", help="detect: NMS IoU threshold."),
     batch: int | None = typer.Option(None, "--batch", help="detect: frames per forward pass."),
@@ -74,7 +78,9 @@ def batch_command(
     resumes (done jobs are skipped, failed ones retried, interrupted ones redone). Exit 1 when
     a job failed."""
     given = {
-        "model": model, "conf": conf, "iou": iou, "batch": batch, "device": device,
+        "model": model, "model_format": model_format,
+        "names": str(names.resolve()) if names is not None else None, "conf": conf,
+        "iou": iou, "batch": batch, "device": device,
         "classes": classes or None, "size": size, "video": video or None,
         "coco": coco or None, "gamma": gamma, "to": to, "codec": codec, "crf": crf,
         "preset": preset, "max_det": max_det, "engine": engine, "track": track,

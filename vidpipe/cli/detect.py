@@ -29,7 +29,20 @@ def detect_command(
     ),
     coco_path: str | None = typer.Option(None, "--coco", help="Detections in COCO results format."),
     model: str = typer.Option(
-        _D.model, "--model", "-m", help="yolox-nano .. yolox-x, or a .pth/.onnx/.safetensors"
+        _D.model,
+        "--model",
+        "-m",
+        help="yolox-nano .. yolox-x, a YOLOX .pth/.safetensors/.onnx, or an ONNX or OpenVINO "
+        "(.xml) export of YOLOv5, YOLOv8/11, YOLOv10/YOLO26 (end-to-end) or RT-DETR.",
+    ),
+    model_format: str = typer.Option(
+        _D.model_format,
+        "--model-format",
+        help="The export's layout where the file does not tell: yolox, yolov5, yolov8, e2e "
+        "or rtdetr (auto: from its output and metadata).",
+    ),
+    names: str | None = typer.Option(
+        None, "--names", help="Class names: a file, one per line (or a YAML names: list)."
     ),
     batch: int | None = typer.Option(
         _D.batch,
@@ -100,7 +113,8 @@ def detect_command(
     backend: str = BACKEND,
     options: EncodeOptions | None = None,
 ) -> None:
-    """Detect objects (YOLOX, COCO classes) in every frame. Without -o, --json or --coco the
+    """Detect objects (YOLOX, or your own YOLOv5/v8/11, end-to-end or RT-DETR export) in
+    every frame. Without -o, --json or --coco the
     detections go to stdout as JSON Lines."""
     from vidpipe.pipeline.recipes import detect_file
 
@@ -114,8 +128,8 @@ def detect_command(
     elif trails:
         raise typer.BadParameter("--trails needs --track")
     detect = DetectOptions(
-        model=model, device=device, engine=engine, size=size,
-        conf=detect_conf(conf, tracking, _D.conf), iou=iou, max_det=max_det,
+        model=model, model_format=model_format, names=names, device=device, engine=engine,
+        size=size, conf=detect_conf(conf, tracking, _D.conf), iou=iou, max_det=max_det,
         classes=tuple(classes) if classes else None, batch=batch, compile=compile_,
     )  # fmt: skip
     ops = OpOptions(gamma=gamma, chroma=chroma)

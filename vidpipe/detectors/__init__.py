@@ -4,7 +4,9 @@ input_spec) made by `load_detector` from `DetectOptions`.
     options.py      DetectOptions (validated once; the CLI's and batch's defaults)
     detector.py     Detector, load_detector, devices, CPU thread use
     families.py     the registry of model families (module + `load(path, request)`)
+    recognize.py    which family an exported graph is (output shape, exporters' metadata)
     yolox/          the YOLOX family: modules, weights, grid decode, ONNX export, engines
+    foreign/        other projects' exports: YOLOv5, YOLOv8/11, end-to-end, RT-DETR
     runtimes.py     CPU runtimes for exported graphs: onnxruntime, OpenVINO
     hub.py          named models: download, cache, checksums
     preprocess.py   InputSpec and the letterbox on the host (numpy + swscale)

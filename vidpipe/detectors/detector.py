@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,9 @@ class Detector:
         classes: Sequence[int] | None = None,
         batch: int = 8,
         parallel: int = 1,
+        names: Sequence[str] | None = None,
+        output: str = "objectness",
+        nms: bool = True,
     ) -> None:
         self.device = device
         self.parallel = parallel
@@ -67,8 +71,9 @@ class Detector:
         self.input_spec = input_spec
         self.dtype = dtype
         self.num_classes = num_classes
-        self.names = class_names(num_classes)
-        self.options = {"conf": conf, "iou": iou, "max_det": max_det, "classes": classes}
+        self.names = tuple(names) if names is not None else class_names(num_classes)
+        self.options = {"conf": conf, "iou": iou, "max_det": max_det, "classes": classes,
+                        "output": output, "nms": nms}  # fmt: skip
         self._forward = forward
 
     def __call__(self, frames: Sequence[Frame]) -> list[Detections]:
@@ -109,7 +114,8 @@ class Detector:
     def infer(self, batch: Letterbox) -> list[Detections]:
         """Forward pass and post-processing of a prepared batch."""
         pred = self._forward(batch.images)
-        found = postprocess(pred, scales=batch.scales, sizes_wh=batch.sizes_wh, **self.options)
+        found = postprocess(pred, scales=batch.scales, sizes_wh=batch.sizes_wh,
+                            offsets=batch.offsets, **self.options)  # fmt: skip
         return [dataclasses.replace(dets, names=self.names) for dets in found]
 
 
@@ -149,9 +155,11 @@ def _cuda_count() -> int:
 
 def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> Detector:
     """A Detector for a model name (`yolox-nano` .. `yolox-x`, pulled when missing) or file
-    (.pth / .onnx / .safetensors), or for a whole `DetectOptions`; keywords are its fields
-    (device, engine, size, conf, iou, max_det, classes, batch, compile), e.g.
-    `load_detector("yolox-s", conf=0.4, classes=["person"])`.
+    (.pth / .safetensors / .onnx / OpenVINO .xml: YOLOX, or a YOLOv5, YOLOv8/11, end-to-end
+    or RT-DETR export), or for a whole `DetectOptions`; keywords are its fields (model_format,
+    names, device, engine, size, conf, iou, max_det, classes, batch, compile), e.g.
+    `load_detector("yolox-s", conf=0.4, classes=["person"])` or
+    `load_detector("yolov8n.onnx", names="classes.txt")`.
 
     Raises InputError for a bad option, a missing model file or an unusable device."""
     if isinstance(model, DetectOptions):
@@ -161,18 +169,57 @@ def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> 
     device = resolve_device(opts.device)
     path = resolve_model(opts.model)
     name = canonical_name(str(opts.model))
-    request = Request(name, device, opts.engine, opts.size, opts.compile, thread_budget())
-    loaded = load_family(family_for(path, name), path, request)
-    names = class_names(loaded.num_classes)
+    family, sig = family_for(path, None if opts.model_format == "auto" else opts.model_format)
+    request = Request(name, device, opts.engine, opts.size, opts.compile, thread_budget(), sig,
+                      auto_device=opts.device == "auto")  # fmt: skip
+    loaded = load_family(family, path, request)
+    names = _names(opts.names, loaded) if opts.names else loaded.names
+    names = names or class_names(loaded.num_classes)
     keep = parse_classes(opts.classes, names) if opts.classes else None
-    log.debug("model %s on %s (%s)", path, device, loaded.engine)
+    log.debug("model %s (%s) on %s (%s)", path, family, device, loaded.engine)
     return Detector(
-        loaded.forward, num_classes=loaded.num_classes, input_spec=loaded.spec,
+        loaded.forward, num_classes=loaded.num_classes or len(names), input_spec=loaded.spec,
         device=loaded.device, dtype=loaded.dtype, engine=loaded.engine, classes=keep,
         conf=opts.conf, iou=opts.iou, max_det=opts.max_det,
         batch=opts.batch or loaded.batch or DEFAULT_BATCH["cpu" if device == "cpu" else "cuda"],
-        parallel=loaded.parallel,
+        parallel=loaded.parallel, names=names, output=loaded.output, nms=loaded.nms,
     )  # fmt: skip
+
+
+def _names(names: str | tuple[str, ...], loaded: Any) -> tuple[str, ...]:
+    """The class names `--names` gives (a file or a tuple), as many as the model's classes
+    (any number where the output does not tell the count)."""
+    found = read_names(Path(names)) if isinstance(names, str) else tuple(names)
+    if loaded.num_classes and len(found) != loaded.num_classes:
+        raise InputError(f"--names gives {len(found)} names for a model of "
+                         f"{loaded.num_classes} classes")  # fmt: skip
+    return found
+
+
+def read_names(path: Path) -> tuple[str, ...]:
+    """Class names from a file: one per line (blank lines skipped), or YAML (.yaml / .yml)
+    with a `names:` list or {id: name} mapping as datasets and exporters write them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--names {path}: cannot read it ({exc})") from None
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            values = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise InputError(f"--names {path}: not valid YAML") from None
+        values = values.get("names") if isinstance(values, dict) else None
+        if isinstance(values, dict):
+            values = [values[k] for k in sorted(values)]
+        if not isinstance(values, list) or not values:
+            raise InputError(f"--names {path}: no `names:` list or mapping in it")
+        return tuple(str(v) for v in values)
+    found = tuple(line.strip() for line in text.splitlines() if line.strip())
+    if not found:
+        raise InputError(f"--names {path}: no names in it")
+    return found
 
 
 def class_names(num_classes: int) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidpipe.detectors.preprocess import InputSpec, Letterbox, canvas_wh, fit
+from vidpipe.detectors.preprocess import InputSpec, Letterbox, canvas_wh, fit, offset
 from vidpipe.ops.color import resolve_matrix, resolve_range, yuv_to_rgb
 from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import Frame
@@ -35,17 +35,20 @@ def letterbox_on_device(
     spec = InputSpec.square(spec) if isinstance(spec, int) else spec
     width, height = canvas_wh(frames, spec)
     images = torch.full((len(frames), 3, height, width), spec.pad_value, dtype=dtype, device=device)
-    scales, sizes = [], []
+    scales, sizes, offsets = [], [], []
     for i, frame in enumerate(frames):
         scale, (out_w, out_h), shown = fit(frame, spec)
+        x, y = offset(spec, (width, height), (out_w, out_h))
         rgb = _resized_rgb(frame, device, (out_w, out_h))  # [h', w', 3] 0..1, upright
         planes = rgb.flip(-1) if spec.channels == "bgr" else rgb
-        images[i, :, :out_h, :out_w] = (planes.permute(2, 0, 1) * 255.0).clamp_(0, 255)
+        picture = (planes.permute(2, 0, 1) * 255.0).clamp_(0, 255)
+        images[i, :, y : y + out_h, x : x + out_w] = picture
         scales.append(scale)
         sizes.append(shown)
+        offsets.append((x, y))
     if spec.scale != 1.0:
         images.mul_(spec.scale)
-    return Letterbox(images, tuple(scales), tuple(sizes))
+    return Letterbox(images, tuple(scales), tuple(sizes), tuple(offsets))
 
 
 def _resized_rgb(frame: Frame, device: torch.device, out_wh: tuple[int, int]) -> torch.Tensor:

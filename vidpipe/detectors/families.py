@@ -1,9 +1,11 @@
 """The registry of detector families: which code turns a weight file into a running model.
 
 A family is a module with `load(path, request) -> Loaded`: the forward callable (images as
-its `InputSpec` says -> decoded `[B, N, 5 + C]`), its class count, input, dtype and device.
-`load_detector` resolves the model file, picks the family here and wraps what it loaded in a
-`Detector` (letterbox, forward, NMS). A new family is its module and one line in `FAMILIES`.
+its `InputSpec` says -> decoded predictions in one of postprocess' `OUTPUTS`), its class count
+and names, input, dtype and device. `load_detector` resolves the model file, picks the family
+here (`family_for`: YOLOX for checkpoints; for exported graphs what `recognize` reads from the
+graph and its metadata, or `--model-format`) and wraps what it loaded in a `Detector`
+(letterbox, forward, NMS). A new family is its module and one line in `FAMILIES`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vidpipe.detectors.recognize import Signature, identify
 from vidpipe.errors import InputError
 
 if TYPE_CHECKING:
     from vidpipe.detectors.preprocess import InputSpec
 
-# family name -> the module that loads it (imported when used)
-FAMILIES: dict[str, str] = {"yolox": "vidpipe.detectors.yolox.family"}
+# family name -> the module that loads it (imported when used); recognize.FORMATS' names
+FAMILIES: dict[str, str] = {
+    "yolox": "vidpipe.detectors.yolox.family",
+    "yolov5": "vidpipe.detectors.foreign.yolov5",
+    "yolov8": "vidpipe.detectors.foreign.yolov8",
+    "e2e": "vidpipe.detectors.foreign.e2e",
+    "rtdetr": "vidpipe.detectors.foreign.rtdetr",
+}
+EXPORTS = (".onnx", ".xml")  # exported graphs: any family; other weight files are YOLOX's
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class Request:
     size: int | None
     compile: bool
     workers: int
+    signature: Signature | None = None  # an export's, as recognised
+    auto_device: bool = False  # the device was "auto": a CPU fallback is allowed
 
 
 @dataclass(frozen=True)
@@ -55,13 +67,20 @@ class Loaded:
     device: str
     parallel: int = 1
     batch: int | None = None
+    names: tuple[str, ...] | None = None
+    output: str = "objectness"
+    nms: bool = True
 
 
-def family_for(path: Path, name: str | None) -> str:
-    """The family of a model file. Every weight format vidpipe reads today (.pth,
-    .safetensors, .onnx) is YOLOX's; a family reading other exports decides here by the
-    file's contents."""
-    return "yolox"
+def family_for(path: Path, model_format: str | None = None) -> tuple[str, Signature | None]:
+    """(family, signature) of a model file: a checkpoint (.pth, .safetensors) is YOLOX's
+    (`model_format` must agree); an export (.onnx, .xml) is what `recognize.identify` reads
+    from its graph and metadata, or `model_format` where it fits."""
+    if path.suffix.lower() not in EXPORTS:
+        if model_format not in (None, "yolox"):
+            raise InputError(f"--model-format {model_format}: {path} is a YOLOX checkpoint")
+        return "yolox", None
+    return identify(path, model_format)
 
 
 def load_family(family: str, path: Path, request: Request) -> Loaded:

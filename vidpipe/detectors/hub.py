@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 RELEASE_URL = "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0"
 SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".onnx")  # find_local's order
+FILE_SUFFIXES = (*SUFFIXES, ".xml")  # a file may also be an OpenVINO IR (.xml + .bin)
 DEFAULT_MODEL = "yolox-nano"
 MODEL_DIR_ENV = "VIDPIPE_MODEL_DIR"
 BASE_URL_ENV = "VIDPIPE_MODEL_BASE_URL"
@@ -128,9 +129,10 @@ def list_models() -> list[tuple[ModelSpec, Path | None]]:
 
 
 def resolve_model(spec: str | os.PathLike[str], *, download: bool = True) -> Path:
-    """The weight file `spec` means: an existing file, or a model name (found locally, else
-    pulled when `download`). Raises InputError for a directory, an unsupported suffix, a
-    missing file, a name not present locally (download False) or an unknown name."""
+    """The weight file `spec` means: an existing file, an OpenVINO export's folder (its one
+    .xml), or a model name (found locally, else pulled when `download`). Raises InputError
+    for another directory, an unsupported suffix, a missing file, a name not present locally
+    (download False) or an unknown name."""
     text = os.fspath(spec)
     if not text.strip():
         raise InputError("empty model name or path")
@@ -140,17 +142,21 @@ def resolve_model(spec: str | os.PathLike[str], *, download: bool = True) -> Pat
         return _resolve_name(key, download)
     path = Path(text).expanduser()
     if path.is_dir():
-        raise InputError(f"{text}: is a directory, not a model file")
+        found = sorted(path.glob("*.xml"))
+        if len(found) != 1:
+            raise InputError(f"{text}: is a directory, not a model file (nor an OpenVINO "
+                             "export's folder with one .xml)")  # fmt: skip
+        return found[0]
     suffix = path.suffix.lower()
     if path.exists():
-        if suffix not in SUFFIXES:
-            raise InputError(f"{text}: unsupported model file; use {', '.join(SUFFIXES)}")
+        if suffix not in FILE_SUFFIXES:
+            raise InputError(f"{text}: unsupported model file; use {', '.join(FILE_SUFFIXES)}")
         return path
-    if looks_like_path or suffix in SUFFIXES:
+    if looks_like_path or suffix in FILE_SUFFIXES:
         raise InputError(f"model file not found: {text}")
     raise InputError(
         f"unknown model {text!r}; known models: {', '.join(MODELS)} "
-        f"(or a {' / '.join(SUFFIXES)} file)"
+        f"(or a {' / '.join(FILE_SUFFIXES)} file)"
     )
 
 

@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vidpipe.detectors.recognize import FORMATS
 from vidpipe.errors import InputError
 
 ENGINES = ("auto", "openvino", "onnxruntime", "torch")
+MODEL_FORMATS = ("auto", *FORMATS)
 DEFAULT_BATCH = {"cpu": 1, "cuda": 16}  # frames per forward pass when `batch` is None
 
 
@@ -24,7 +26,13 @@ class DetectOptions:
     """A detection run's model and thresholds.
 
     model: a model name (`yolox-nano` .. `yolox-x`, pulled once when missing) or a weight
-        file (.pth / .onnx / .safetensors). device: "auto" (CUDA when there is one), "cpu",
+        file: YOLOX's (.pth / .safetensors / .onnx) or another family's export (.onnx, or
+        OpenVINO's .xml: YOLOv5, YOLOv8/11, end-to-end, RT-DETR layouts).
+    model_format: "auto" (read from the graph and its metadata; an ambiguous file is an
+        error naming the candidates) or the family's layout: yolox, yolov5, yolov8, e2e,
+        rtdetr. names: the class names, a file (one per line, or a YAML `names:` list or
+        mapping) or a tuple (None: the file's metadata, else COCO's for 80 classes, else
+        the ids). device: "auto" (CUDA when there is one), "cpu",
         "cuda" or "cuda:N". engine: "openvino" or "onnxruntime" (CPU runtimes; a .pth
         checkpoint is exported to ONNX once, into the cache), "torch", or "auto" (the
         fastest CPU runtime installed on a CPU, OpenVINO first; torch on CUDA).
@@ -38,6 +46,8 @@ class DetectOptions:
     """
 
     model: str = "yolox-nano"
+    model_format: str = "auto"
+    names: str | tuple[str, ...] | None = None
     device: str = "auto"
     engine: str = "auto"
     size: int | None = None
@@ -53,12 +63,15 @@ class DetectOptions:
             object.__setattr__(self, "classes", (self.classes,))
         elif self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
+        if isinstance(self.names, list):
+            object.__setattr__(self, "names", tuple(self.names))
         _check(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """The options as JSON-ready values (classes as a list)."""
+        """The options as JSON-ready values (tuples as lists)."""
         values = dataclasses.asdict(self)
-        values["classes"] = list(self.classes) if self.classes is not None else None
+        for key in ("classes", "names"):
+            values[key] = list(values[key]) if isinstance(values[key], tuple) else values[key]
         return values
 
     @classmethod
@@ -85,6 +98,15 @@ def _check(o: DetectOptions) -> None:
         o.device in ("auto", "cpu", "cuda") or o.device.startswith("cuda:")
     ):
         raise InputError(f"--device must be auto, cpu or cuda[:N], not {o.device!r}")
+    if o.model_format not in MODEL_FORMATS:
+        raise InputError(
+            f"--model-format must be one of {', '.join(MODEL_FORMATS)}, not {o.model_format!r}"
+        )
+    if o.names is not None and not (
+        (isinstance(o.names, str) and o.names.strip())
+        or (isinstance(o.names, tuple) and o.names and all(isinstance(n, str) for n in o.names))
+    ):
+        raise InputError("--names must be a file of class names (or a list of names)")
     if o.engine not in ENGINES:
         raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {o.engine!r}")
     if o.size is not None and (_number("size", o.size, int) <= 0 or o.size % 32):

@@ -1,10 +1,17 @@
 """Post-processing: decoded predictions -> class-aware (batched) NMS -> `Detections`.
 
-`postprocess` takes the decoded output of a letterboxed batch, `[B, N, 5 + C]` (cx, cy, w, h in
-input pixels, objectness, class probabilities), as a numpy array or a torch tensor. On the
-host the candidates and NMS are numpy; a tensor on a GPU has its candidates picked and NMS'd
-there (`nms_torch`), and only the kept boxes come back. The mapping back to frame pixels and
-the split per image run in numpy. No torch import: a torch tensor brings its own module.
+`postprocess` takes the decoded output of a letterboxed batch in one of `OUTPUTS` (boxes in
+input pixels):
+
+    objectness  [B, N, 5 + C]  cx, cy, w, h, objectness, class probabilities (YOLOX, YOLOv5)
+    scores      [B, N, 4 + C]  cx, cy, w, h, class scores (YOLOv8 transposed, RT-DETR)
+    boxes       [B, N, 6]      x1, y1, x2, y2, score, class id (end-to-end exports)
+
+as a numpy array or a torch tensor, and runs NMS unless the model did (`nms=False`: an
+end-to-end export, a DETR's set of queries). On the host the candidates and NMS are numpy; an
+objectness tensor on a GPU has its candidates picked and NMS'd there (`nms_torch`), and only
+the kept boxes come back. The mapping back to frame pixels and the split per image run in
+numpy. No torch import: a torch tensor brings its own module.
 
 NMS itself is `vidpipe.detectors.nms` (numpy) and `nms_torch` (on a device).
 """
@@ -20,19 +27,30 @@ import numpy as np
 from vidpipe.detectors.nms import batched_nms
 from vidpipe.types import Detections
 
-__all__ = ["batched_nms", "postprocess"]
+__all__ = ["OUTPUTS", "batched_nms", "postprocess"]
+
+OUTPUTS = ("objectness", "scores", "boxes")
+_MIN_COLUMNS = {"objectness": 6, "scores": 5, "boxes": 6}
 
 
 def _check_post_args(
     pred: Any,
-    scales: Sequence[float],
+    output: str,
+    scales: Sequence[Any],
     sizes_wh: Sequence[tuple[int, int]],
     conf: float,
     iou: float,
     max_det: int,
 ) -> None:
-    if getattr(pred, "ndim", None) != 3 or pred.shape[2] < 6:
-        raise ValueError(f"pred must be an array [B, N, 5 + C] with C >= 1, got {_shape(pred)}")
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
+    columns = _MIN_COLUMNS[output]
+    if getattr(pred, "ndim", None) != 3 or pred.shape[2] < columns:
+        raise ValueError(
+            f"pred must be an array [B, N, >= {columns}] ({output}), got {_shape(pred)}"
+        )
+    if output == "boxes" and pred.shape[2] != 6:
+        raise ValueError(f"boxes pred must be [B, N, 6], got {_shape(pred)}")
     floating = pred.is_floating_point() if _is_torch(pred) else pred.dtype.kind == "f"
     if not floating:
         raise ValueError(f"pred must be floating point, got {pred.dtype}")
@@ -48,7 +66,7 @@ def _check_post_args(
             f"need one scale and one size per image: B={batch}, "
             f"len(scales)={len(scales)}, len(sizes_wh)={len(sizes_wh)}"
         )
-    if not all(math.isfinite(s) and s > 0 for s in scales):
+    if not all(math.isfinite(s) and s > 0 for s in np.ravel(np.asarray(scales, dtype=float))):
         raise ValueError(f"scales must be finite and > 0, got {list(scales)}")
     if not all(len(wh) == 2 and wh[0] > 0 and wh[1] > 0 for wh in sizes_wh):
         raise ValueError(f"sizes_wh must be (W, H) pairs > 0, got {list(sizes_wh)}")
@@ -61,24 +79,34 @@ def _shape(x: Any) -> Any:
 def postprocess(
     pred: Any,
     *,
-    scales: Sequence[float],
+    scales: Sequence[float | tuple[float, float]],
     sizes_wh: Sequence[tuple[int, int]],
+    offsets: Sequence[tuple[float, float]] = (),
     conf: float = 0.25,
     iou: float = 0.45,
     max_det: int = 300,
     classes: Sequence[int] | None = None,
+    output: str = "objectness",
+    nms: bool = True,
 ) -> list[Detections]:
-    """Decoded YOLOX predictions of a letterboxed batch -> one Detections per image.
+    """Decoded predictions of a letterboxed batch -> one Detections per image.
 
     Args:
-        pred: `[B, N, 5 + C]` float16/float32 on any device; per anchor cx, cy, w, h in
-            letterboxed-input pixels, objectness (a probability 0..1), then C class
-            probabilities 0..1. Not modified.
-        scales: per image, the letterbox scale (input pixels per source pixel); the source image
-            sits at the top-left of the letterboxed input.
+        pred: float16/float32 on any device, boxes in letterboxed-input pixels, as `output`
+            says: "objectness" `[B, N, 5 + C]` per anchor cx, cy, w, h, objectness (a
+            probability 0..1), then C class probabilities 0..1; "scores" `[B, N, 4 + C]` cx,
+            cy, w, h, then C class scores 0..1; "boxes" `[B, N, 6]` x1, y1, x2, y2, score
+            0..1, class id. Not modified.
+        scales: per image, the letterbox scale (input pixels per source pixel), or an (x, y)
+            pair for a stretched input.
         sizes_wh: per image, the source size (W, H) in pixels; boxes are clipped to 0..W, 0..H.
-        conf: keep candidates whose score = objectness * best class probability is >= conf.
+        offsets: per image, (x, y) of the source image's top-left corner on the input; empty:
+            the top-left of the input.
+        conf: keep candidates whose score (objectness * best class probability; the best
+            class score) is >= conf.
         iou: class-aware NMS drops a box whose IoU with a better box is > iou.
+        nms: False where the model has already picked its boxes (end-to-end exports, DETRs):
+            the candidates are kept as they are.
         max_det: at most this many detections per image (the highest scores).
         classes: keep only these class ids (None: all).
 
@@ -91,26 +119,42 @@ def postprocess(
         ValueError: malformed pred, conf outside [0, 1], iou outside (0, 1], max_det < 1, or
             scales / sizes_wh not one (valid) entry per image.
     """
-    _check_post_args(pred, scales, sizes_wh, conf, iou, max_det)
+    _check_post_args(pred, output, scales, sizes_wh, conf, iou, max_det)
     batch = int(pred.shape[0])
-    if _is_torch(pred) and pred.device.type != "cpu":
+    if _is_torch(pred) and pred.device.type != "cpu" and output == "objectness" and nms:
         image, xyxy, score, cls = _kept_on_device(pred, conf, iou, classes)
     else:
-        host = pred.detach().numpy() if _is_torch(pred) else pred
-        image, cand, score, cls = _candidates(host, conf, classes)
-        xyxy = _xyxy(cand)
-        keep = batched_nms(xyxy, score, image * (host.shape[2] - 5) + cls, iou)
-        keep = keep[np.argsort(image[keep], kind="stable")]  # by image, by score within
+        host = pred.detach().cpu().numpy() if _is_torch(pred) else pred
+        image, xyxy, score, cls = _candidates(host, output, conf, classes)
+        if nms:
+            keep = batched_nms(xyxy, score, image * (int(cls.max(initial=0)) + 1) + cls, iou)
+            keep = keep[np.argsort(image[keep], kind="stable")]  # by image, by score within
+        else:
+            keep = np.lexsort((-score, image))  # by image, by score within
         image, xyxy, score, cls = image[keep], xyxy[keep], score[keep], cls[keep]
     top = _rank_in_image(image, batch) < max_det
     image, xyxy, score, cls = image[top], xyxy[top], score[top], cls[top]
-    scale = np.asarray(scales, dtype=np.float32)[image]
-    limits = np.asarray([list(s) * 2 for s in sizes_wh], dtype=np.float32).reshape(-1, 4)[image]
-    boxes = np.minimum(np.maximum(xyxy / scale[:, None], 0), limits)
+    boxes = _to_frame(xyxy, image, scales, offsets, sizes_wh)
     table = np.concatenate(
         [boxes, score[:, None], cls[:, None], image[:, None]], axis=1, dtype=np.float32
     )  # ids are exact in float32 (< 2**24)
     return _split_by_image(table, batch)
+
+
+def _to_frame(
+    xyxy: np.ndarray,
+    image: np.ndarray,
+    scales: Sequence[Any],
+    offsets: Sequence[tuple[float, float]],
+    sizes_wh: Sequence[tuple[int, int]],
+) -> np.ndarray:
+    """Boxes `[K, 4]` in input pixels of images `image` -> source pixels, clipped."""
+    scale = np.asarray(scales, dtype=np.float32)
+    scale = (np.repeat(scale[:, None], 4, 1) if scale.ndim == 1 else np.tile(scale, 2))[image]
+    shift = np.zeros((len(sizes_wh), 2), np.float32) if not offsets else np.asarray(offsets)
+    shift = np.tile(shift.astype(np.float32), 2)[image]
+    limits = np.asarray([list(s) * 2 for s in sizes_wh], dtype=np.float32).reshape(-1, 4)[image]
+    return np.minimum(np.maximum((xyxy - shift) / scale, 0), limits)
 
 
 def _is_torch(array: Any) -> bool:
@@ -123,21 +167,33 @@ def _xyxy(cxcywh: np.ndarray) -> np.ndarray:
 
 
 def _candidates(
-    pred: np.ndarray, conf: float, classes: Sequence[int] | None
+    pred: np.ndarray, output: str, conf: float, classes: Sequence[int] | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(image index, cx cy w h float32, score, class id) of the anchors scoring >= conf. The
-    score is objectness x best class probability <= objectness, so only anchors with
-    objectness >= conf are looked at (a few of thousands)."""
-    image, anchor = np.nonzero(pred[..., 4] >= conf)
-    rows = pred[image, anchor]  # [M, 5 + C]
-    class_id = rows[:, 5:].argmax(axis=1)
-    score = rows[:, 4].astype(np.float32) * rows[np.arange(len(rows)), 5 + class_id].astype(
-        np.float32
-    )
+    """(image index, xyxy float32, score, class id) of the predictions scoring >= conf. With
+    objectness the score is objectness x best class probability <= objectness, so only
+    anchors with objectness >= conf are looked at (a few of thousands)."""
+    if output == "boxes":
+        image, row = np.nonzero(pred[..., 4] >= conf)
+        rows = pred[image, row].astype(np.float32)
+        xyxy, score, class_id = rows[:, :4], rows[:, 4], np.rint(rows[:, 5]).astype(np.int64)
+    elif output == "scores":
+        best = pred[..., 4:].max(axis=-1)
+        image, row = np.nonzero(best >= conf)
+        rows = pred[image, row]
+        class_id = rows[:, 4:].argmax(axis=1)
+        score, xyxy = best[image, row].astype(np.float32), _xyxy(rows[:, :4].astype(np.float32))
+    else:
+        image, row = np.nonzero(pred[..., 4] >= conf)
+        rows = pred[image, row]  # [M, 5 + C]
+        class_id = rows[:, 5:].argmax(axis=1)
+        score = rows[:, 4].astype(np.float32) * rows[np.arange(len(rows)), 5 + class_id].astype(
+            np.float32
+        )
+        xyxy = _xyxy(rows[:, :4].astype(np.float32))
     mask = score >= conf
     if classes is not None:
         mask &= np.isin(class_id, np.asarray(list(classes), dtype=np.int64))
-    return (image[mask].astype(np.int64), rows[mask, :4].astype(np.float32), score[mask],
+    return (image[mask].astype(np.int64), xyxy[mask], score[mask],
             class_id[mask].astype(np.int64))  # fmt: skip
 
 

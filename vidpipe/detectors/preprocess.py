@@ -36,6 +36,7 @@ from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import Frame
 
 PAD_VALUE = 114.0
+PLACEMENTS = ("top-left", "center", "stretch")  # InputSpec.placement
 MARGIN = 128  # padding kept below / right of the picture on a cut-down canvas (InputSpec)
 
 # vidpipe.ops.color's matrix names -> swscale's
@@ -46,7 +47,7 @@ _SWS_MATRIX = {"bt601": "ITU601", "bt709": "ITU709", "bt2020": "BT2020", "smpte2
 @dataclass(frozen=True, slots=True)
 class InputSpec:
     """What a detector's network takes: `[B, 3, H, W]`, the picture scaled to fit (aspect
-    kept) at the top-left of the canvas, the rest `pad_value`.
+    kept) on the canvas as `placement` says, the rest `pad_value`.
 
     size_wh: (W, H) of the input in pixels: the picture is scaled to fit it. channels: "bgr"
     (YOLOX) or "rgb" order of the 3 planes. scale: the 0..255 values are multiplied by it
@@ -58,6 +59,10 @@ class InputSpec:
     (zero padding) changes what it sees near it (YOLOX-Nano on real 2.35:1 footage, F1 at IoU
     0.7 against the square input: margin 0 (416 x 192): 0.93; 64: 0.97; 128 (416 x 320):
     0.98, what the runtimes are held to; see MARGIN).
+    placement: "top-left" (YOLOX: the picture's size truncated, at the canvas' top-left
+    corner), "center" (Ultralytics' letterbox: the size rounded, the padding split evenly,
+    the odd pixel below / right) or "stretch" (resized to the whole canvas, the aspect not
+    kept: RT-DETR; no stride cut-down).
     """
 
     size_wh: tuple[int, int]
@@ -66,6 +71,7 @@ class InputSpec:
     pad_value: float = PAD_VALUE
     stride: int = 0
     margin: int = 0
+    placement: Literal["top-left", "center", "stretch"] = "top-left"
 
     def __post_init__(self) -> None:
         w, h = self.size_wh
@@ -77,6 +83,8 @@ class InputSpec:
             raise ValueError(f"scale must be positive, got {self.scale}")
         if self.stride < 0 or self.margin < 0:
             raise ValueError(f"stride and margin must be >= 0, got {self.stride}, {self.margin}")
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, not {self.placement!r}")
 
     @classmethod
     def square(cls, size: int) -> InputSpec:
@@ -90,13 +98,17 @@ class Letterbox:
 
     images: `[B, 3, H, W]` as the `InputSpec` says: a numpy array on the host (float32, or
         uint8 0..255 before the scale), a torch tensor on a device.
-    scales: per image, letterbox pixels per display pixel.
+    scales: per image, letterbox pixels per display pixel (a float; an (x, y) pair where the
+        placement stretches).
     sizes_wh: per image, (width, height) of the displayed frame (rotation applied).
+    offsets: per image, (x, y) of the picture's top-left corner on the canvas in letterbox
+        pixels; empty: all at (0, 0).
     """
 
     images: Any
-    scales: tuple[float, ...]
+    scales: tuple[float | tuple[float, float], ...]
     sizes_wh: tuple[tuple[int, int], ...]
+    offsets: tuple[tuple[int, int], ...] = ()
 
 
 def display_size(frame: Frame) -> tuple[int, int]:
@@ -105,19 +117,33 @@ def display_size(frame: Frame) -> tuple[int, int]:
     return (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
 
 
-def fit(frame: Frame, spec: InputSpec) -> tuple[float, tuple[int, int], tuple[int, int]]:
+def fit(
+    frame: Frame, spec: InputSpec
+) -> tuple[float | tuple[float, float], tuple[int, int], tuple[int, int]]:
     """(scale, (w', h') of the picture on the canvas, (w, h) displayed) for `frame`: the
-    aspect kept, sizes truncated as YOLOX does (at least 1 pixel)."""
+    aspect kept, sizes truncated as YOLOX does or rounded as Ultralytics does (centred; at
+    least 1 pixel); stretched: the (x, y) scales to the whole canvas."""
     width, height = spec.size_wh
     w, h = display_size(frame)
+    if spec.placement == "stretch":
+        return (width / w, height / h), (width, height), (w, h)
     scale = min(width / w, height / h)
-    return scale, (max(1, int(w * scale)), max(1, int(h * scale))), (w, h)
+    size = round if spec.placement == "center" else int
+    return scale, (max(1, size(w * scale)), max(1, size(h * scale))), (w, h)
+
+
+def offset(spec: InputSpec, canvas: tuple[int, int], picture: tuple[int, int]) -> tuple[int, int]:
+    """(x, y) of the picture's top-left corner on a `canvas` (W, H): centred as Ultralytics'
+    letterbox rounds it (`round(pad / 2 - 0.1)`), else (0, 0)."""
+    if spec.placement != "center":
+        return 0, 0
+    return (round((canvas[0] - picture[0]) / 2 - 0.1), round((canvas[1] - picture[1]) / 2 - 0.1))
 
 
 def canvas_wh(frames: Sequence[Frame], spec: InputSpec) -> tuple[int, int]:
     """(W, H) of the batch's canvas: `spec.size_wh`, or with a stride the smallest multiple
     of it that holds every frame's picture and the margin (at most `size_wh`)."""
-    if not spec.stride or not frames:
+    if not spec.stride or not frames or spec.placement == "stretch":
         return spec.size_wh
     pictures = [fit(frame, spec)[1] for frame in frames]
     step = spec.stride
@@ -140,17 +166,20 @@ def letterbox(
     wire = dtype == "uint8"
     fill, scale_by = (round(spec.pad_value), 1.0) if wire else (spec.pad_value, spec.scale)
     images = np.full((len(frames), 3, height, width), fill * scale_by, np.dtype(dtype))
-    scales, sizes = [], []
+    scales, sizes, offsets = [], [], []
     for i, frame in enumerate(frames):
         scale, (out_w, out_h), shown = fit(frame, spec)
+        x, y = offset(spec, (width, height), (out_w, out_h))
         picture = _scaled(frame, (out_w, out_h), spec.channels).transpose(2, 0, 1)
+        target = images[i, :, y : y + out_h, x : x + out_w]
         if scale_by == 1.0:
-            images[i, :, :out_h, :out_w] = picture
+            target[...] = picture
         else:
-            np.multiply(picture, np.float32(scale_by), out=images[i, :, :out_h, :out_w])
+            np.multiply(picture, np.float32(scale_by), out=target)
         scales.append(scale)
         sizes.append(shown)
-    return Letterbox(images, tuple(scales), tuple(sizes))
+        offsets.append((x, y))
+    return Letterbox(images, tuple(scales), tuple(sizes), tuple(offsets))
 
 
 _local = threading.local()  # one swscale context cache per thread

@@ -75,16 +75,48 @@ class Graph:
         raise NotImplementedError
 
 
-def load_graph(path: Path, engine: str, workers: int, scale: float = 1.0) -> Graph:
-    """`path` (.onnx) ready on `engine` ("openvino" or "onnxruntime") with `workers` parallel
-    runs, taking uint8 images times `scale`. Raises VidpipeError when the engine is not
-    installed, InputError when it cannot read the file."""
+def load_graph(
+    path: Path, engine: str, workers: int, scale: float = 1.0, device: str = "cpu"
+) -> Graph:
+    """`path` (.onnx; OpenVINO also .xml) ready on `engine` ("openvino" or "onnxruntime")
+    with `workers` parallel runs, taking uint8 images times `scale`; `device` "cuda:N" runs
+    it with onnxruntime's CUDA (else TensorRT) execution provider, fed host arrays. Raises
+    VidpipeError when the engine or provider is not installed, InputError when it cannot read
+    the file."""
     if engine not in RUNTIMES:
         raise InputError(f"unknown CPU runtime {engine!r}; known: {', '.join(RUNTIMES)}")
     if not installed(engine):
         raise VidpipeError(f"--engine {engine} needs `pip install {engine}`")
-    graph = (OpenVinoGraph if engine == "openvino" else OrtGraph)(path, max(1, workers), scale)
-    return graph
+    if engine == "openvino":
+        if device != "cpu":
+            raise InputError(f"--device {device}: OpenVINO runs here on the CPU only")
+        return OpenVinoGraph(path, max(1, workers), scale)
+    if path.suffix.lower() == ".xml":
+        raise InputError(f"{path}: an OpenVINO model runs with --engine openvino")
+    return OrtGraph(path, max(1, workers), scale, gpu_providers(device))
+
+
+GPU_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")  # the first installed
+
+
+def gpu_providers(device: str) -> list[Any]:
+    """onnxruntime's providers for `device`: the CPU's, or for "cuda:N" the first of
+    GPU_PROVIDERS that this onnxruntime has (onnxruntime-gpu) on GPU N; VidpipeError when it
+    has none."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    import onnxruntime as ort
+
+    index = int(device.partition(":")[2] or 0)
+    available = ort.get_available_providers()
+    for provider in GPU_PROVIDERS:
+        if provider in available:
+            return [(provider, {"device_id": index}), "CPUExecutionProvider"]
+    raise VidpipeError(
+        f"--device {device}: this export runs on a GPU through onnxruntime-gpu (CUDA or "
+        f"TensorRT execution provider), and this onnxruntime has {', '.join(available)}; "
+        "`pip install onnxruntime-gpu`, or use --device cpu"
+    )
 
 
 def _dims(shape: object) -> tuple[int | None, ...]:
@@ -93,11 +125,17 @@ def _dims(shape: object) -> tuple[int | None, ...]:
 
 class OrtGraph(Graph):
     """onnxruntime: one session, single-threaded runs (several at once from several
-    threads)."""
+    threads); on a GPU where `providers` name one."""
 
     engine = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike[str], workers: int, scale: float) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        workers: int,
+        scale: float,
+        providers: list[Any] | None = None,
+    ) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -109,10 +147,13 @@ class OrtGraph(Graph):
         options.enable_mem_pattern = False
         try:
             self.session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
+                str(path), options, providers=providers or ["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own exception types
             raise InputError(f"{path}: onnxruntime cannot load it ({_first_line(exc)})") from None
+        provider = self.session.get_providers()[0]
+        if provider != "CPUExecutionProvider":  # e.g. onnxruntime-cuda
+            self.engine = "onnxruntime-" + provider.removesuffix("ExecutionProvider").lower()
         inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
         self.input_name = inp.name
         self.input_shape, self.output_shape = _dims(inp.shape), _dims(out.shape)
@@ -134,7 +175,7 @@ class OpenVinoGraph(Graph):
     def __init__(self, path: str | os.PathLike[str], workers: int, scale: float) -> None:
         import openvino as ov
 
-        core = _ov_core()
+        core = ov_core()
         try:
             model = core.read_model(str(path))
             ppp = ov.preprocess.PrePostProcessor(model)  # uint8 in, f32 times scale inside
@@ -175,7 +216,7 @@ class OpenVinoGraph(Graph):
 
 
 @functools.cache
-def _ov_core() -> Any:
+def ov_core() -> Any:
     """The process's one OpenVINO Core, never released: a Core released while another had
     run a model left the process crashing (SIGSEGV) at its next SIGALRM (OpenVINO 2026.4)."""
     import openvino as ov

@@ -23,7 +23,6 @@ import numpy as np
 from vidpipe.detectors.families import Loaded, Request
 from vidpipe.detectors.hub import MODELS
 from vidpipe.detectors.preprocess import MARGIN, InputSpec
-from vidpipe.detectors.recognize import check_yolox
 from vidpipe.detectors.runtimes import RUNTIMES, Graph, load_graph, pick
 from vidpipe.detectors.yolox.grid import decode
 from vidpipe.errors import InputError, VidpipeError
@@ -46,6 +45,10 @@ def engine_for(request: Request) -> str:
 def load(path: Path, request: Request) -> Loaded:
     """The YOLOX model in `path` ready to run as `request` asks (engine, device, size)."""
     engine = engine_for(request)
+    if path.suffix.lower() == ".xml" and engine != "openvino":  # an OpenVINO IR of YOLOX
+        if request.engine not in ("auto", "openvino") or request.device != "cpu":
+            raise InputError(f"{path}: an OpenVINO model runs with --engine openvino on the CPU")
+        engine = "openvino"
     if engine == "torch":
         from vidpipe.detectors.yolox.torch_engine import load_torch
 
@@ -82,13 +85,14 @@ def _graph(path: Path, engine: str, workers: int) -> tuple[Graph, int | None]:
     dynamic one (made once; where it cannot be made, the file itself)."""
     from vidpipe.detectors.yolox.export import cached_export, exported_onnx
 
+    if path.suffix.lower() == ".xml":
+        return load_graph(path, engine, workers), None
     if path.suffix.lower() != ".onnx":
         graph_path, size = exported_onnx(path)
         return load_graph(graph_path, engine, workers), size
     cached = cached_export(path)
     if cached is not None:  # exported from YOLOX weights: checked then
         return load_graph(cached[0], engine, workers), cached[1]
-    check_yolox(path)  # another family's export would run here with YOLOX's decoding
     graph = load_graph(path, engine, workers)
     if len(graph.input_shape) == 4 and graph.input_shape[2:] != (None, None):
         try:
