@@ -495,3 +495,30 @@ def test_cli_errors_for_foreign_exports(wrapped: dict[str, Path], dog_clip: Path
         assert done.returncode == 2, done.stderr
         assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
         assert not out.exists()
+
+
+@needs_nano
+def test_batch_runs_a_foreign_export_and_checks_it_first(
+    wrapped: dict[str, Path], dog_clip: Path, tmp_path: Path
+) -> None:
+    """`batch --task detect` with an export and --names: the ledger's options, the names in
+    every row; an ambiguous export is refused before any job starts (exit 2, no OUTDIR)."""
+    names = tmp_path / "names.yaml"
+    names.write_text("names: [" + ", ".join(f"c{i}" for i in range(80)) + "]\n")
+    out = tmp_path / "out"
+    done = run_cli("-q", "batch", str(dog_clip), "-o", str(out), "--task", "detect", "--model",
+                   str(wrapped["yolov5"]), "--names", str(names), "--device", "cpu",
+                   timeout=240)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in (out / "dog.jsonl").read_text().splitlines()]
+    assert {"c16", "c1"} <= {d["label"] for row in rows for d in row["detections"]}
+    meta = {k: v for k, v in META.items() if k != "names"}
+    ambiguous = graph_file(tmp_path / "amb.onnx", random_raw("rtdetr", 1), metadata=meta)
+    done = run_cli("batch", str(dog_clip), "-o", str(tmp_path / "out2"), "--task", "detect",
+                   "--model", str(ambiguous))  # fmt: skip
+    assert done.returncode == 2 and "--model-format yolov5|rtdetr" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out2").exists()
+    done = run_cli("batch", str(dog_clip), "-o", str(tmp_path / "out3"), "--task", "detect",
+                   "--model", str(ambiguous), "--model-format", "rtdetr", "--names",
+                   str(tmp_path / "missing.txt"))  # fmt: skip
+    assert done.returncode == 2 and "missing.txt: cannot read it" in done.stderr

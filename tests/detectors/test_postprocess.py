@@ -626,3 +626,25 @@ def test_kept_on_device_matches_the_host_path(seed: int) -> None:
     columns = [boxes, score[top, None], cls[top, None], image[top, None]]
     table = np.concatenate(columns, axis=1, dtype=np.float32)
     assert_same(pp._split_by_image(table, 3), host)
+
+
+@pytest.mark.parametrize("output", ["scores", "boxes"])
+def test_other_layouts_and_offsets_from_a_tensor_equal_numpy(output: str) -> None:
+    """The "scores" and "boxes" layouts (foreign exports) from a torch tensor give what the
+    numpy array gives; offsets and (x, y) scales map the boxes back per image."""
+    rng = np.random.default_rng(3)
+    pred = rng.uniform(0, 1, (2, 50, 7 if output == "scores" else 6)).astype(np.float32)
+    pred[..., :4] = rng.uniform(10, 300, (2, 50, 4))
+    if output == "boxes":
+        pred[..., 2:4] = pred[..., :2] + rng.uniform(5, 60, (2, 50, 2))
+        pred[..., 5] = rng.integers(0, 3, (2, 50))
+    kw = {"scales": [0.5, (0.25, 0.75)], "sizes_wh": [(800, 700), (1300, 500)],
+          "offsets": [(10, 30), (0, 0)], "output": output, "nms": output == "scores"}  # fmt: skip
+    want = postprocess(pred, **kw)
+    assert_same(postprocess(torch.from_numpy(pred), **kw), want)
+    big = [(9999, 9999)] * 2  # the boxes in input pixels, unclipped
+    plain = postprocess(pred, **{**kw, "offsets": (), "scales": [1.0, 1.0], "sizes_wh": big})
+    images = [((0.5, 0.5), (10, 30), (800, 700)), ((0.25, 0.75), (0, 0), (1300, 500))]
+    for got, base, ((sx, sy), (dx, dy), (w, h)) in zip(want, plain, images, strict=True):
+        expect = (base.xyxy - [dx, dy, dx, dy]) / [sx, sy, sx, sy]
+        np.testing.assert_allclose(got.xyxy, np.clip(expect, 0, [w, h, w, h]), rtol=1e-5)

@@ -121,7 +121,7 @@ def assert_like(got: np.ndarray, want: np.ndarray, region: tuple[int, int], *, m
 
 def _torch_letterbox(frames, spec) -> Letterbox:
     batch = letterbox_on_device(frames, spec, CPU)
-    return Letterbox(batch.images.numpy(), batch.scales, batch.sizes_wh)
+    return Letterbox(batch.images.numpy(), batch.scales, batch.sizes_wh, batch.offsets)
 
 
 @pytest.fixture(params=["swscale", "torch"])
@@ -278,6 +278,32 @@ def test_a_strided_spec_cuts_the_canvas_down_to_the_picture(lb, dog_rgb: np.ndar
     assert lb(tall, spec).images.shape == (1, 3, 416, 288)  # 144 + 128 -> 288 wide
     with pytest.raises(ValueError, match="margin"):
         InputSpec((64, 64), stride=32, margin=-1)
+
+
+def test_a_centred_canvas_holds_the_top_left_picture_at_its_offset(lb, dog_rgb: np.ndarray) -> None:
+    """Ultralytics' placement: the same picture as at the top-left, moved by the offset
+    (half the padding, rounded as its letterbox rounds), the rest the pad value."""
+    frames = [make_frame(dog_rgb, "rgb24"), make_frame(dog_rgb[:300], "rgb24")]
+    corner = lb(frames, InputSpec((320, 320), "rgb", 1 / 255))
+    centred = lb(frames, InputSpec((320, 320), "rgb", 1 / 255, placement="center"))
+    assert centred.offsets == ((0, 40), (0, 97)) and centred.scales == corner.scales
+    for i, (width, height) in enumerate([(320, 240), (320, 125)]):
+        x, y = centred.offsets[i]
+        picture = centred.images[i, :, y : y + height, x : x + width]
+        np.testing.assert_array_equal(picture, corner.images[i, :, :height, :width])
+        pad = np.ones((320, 320), bool)
+        pad[y : y + height, x : x + width] = False
+        np.testing.assert_allclose(centred.images[i][:, pad], 114 / 255, rtol=1e-6)
+
+
+def test_a_stretched_canvas_is_opencvs_resize(cv2, lb, dog_rgb: np.ndarray) -> None:
+    """RT-DETR's placement: the whole canvas is the picture, scaled per axis (INTER_LINEAR)."""
+    spec = InputSpec((320, 256), "rgb", 1.0, placement="stretch", stride=32)
+    batch = lb([make_frame(dog_rgb, "rgb24")], spec)
+    assert batch.images.shape == (1, 3, 256, 320)
+    assert batch.scales == ((320 / 768, 256 / 576),) and batch.offsets == ((0, 0),)
+    want = cv2.resize(dog_rgb, (320, 256), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+    assert np.abs(batch.images[0] - want).max() <= 1.0
 
 
 def test_a_new_family_plugs_into_load_detector(

@@ -66,7 +66,7 @@ def _check_post_args(
             f"need one scale and one size per image: B={batch}, "
             f"len(scales)={len(scales)}, len(sizes_wh)={len(sizes_wh)}"
         )
-    if not all(math.isfinite(s) and s > 0 for s in np.ravel(np.asarray(scales, dtype=float))):
+    if not all(math.isfinite(s) and s > 0 for s in np.ravel(_scale_xy(scales))):
         raise ValueError(f"scales must be finite and > 0, got {list(scales)}")
     if not all(len(wh) == 2 and wh[0] > 0 and wh[1] > 0 for wh in sizes_wh):
         raise ValueError(f"sizes_wh must be (W, H) pairs > 0, got {list(sizes_wh)}")
@@ -149,12 +149,17 @@ def _to_frame(
     sizes_wh: Sequence[tuple[int, int]],
 ) -> np.ndarray:
     """Boxes `[K, 4]` in input pixels of images `image` -> source pixels, clipped."""
-    scale = np.asarray(scales, dtype=np.float32)
-    scale = (np.repeat(scale[:, None], 4, 1) if scale.ndim == 1 else np.tile(scale, 2))[image]
+    scale = np.tile(_scale_xy(scales), 2)[image]  # [K, 4]: x y x y
     shift = np.zeros((len(sizes_wh), 2), np.float32) if not offsets else np.asarray(offsets)
     shift = np.tile(shift.astype(np.float32), 2)[image]
     limits = np.asarray([list(s) * 2 for s in sizes_wh], dtype=np.float32).reshape(-1, 4)[image]
     return np.minimum(np.maximum((xyxy - shift) / scale, 0), limits)
+
+
+def _scale_xy(scales: Sequence[Any]) -> np.ndarray:
+    """Per image (x, y) scales `[B, 2]` float32 from floats or (x, y) pairs."""
+    pairs = [(s, s) if np.ndim(s) == 0 else tuple(s) for s in scales]
+    return np.asarray(pairs, dtype=np.float32).reshape(-1, 2)
 
 
 def _is_torch(array: Any) -> bool:
