@@ -40,21 +40,24 @@ META = ultralytics_metadata(NAMES, imgsz=SIZE)
 
 
 def graph_file(path: Path, raw: np.ndarray, *, metadata: dict[str, str] | None = None,
-               size: int = SIZE, batch: int | None = 1) -> Path:  # fmt: skip
+               size: int = SIZE, batch: int | None = 1, half: bool = False) -> Path:  # fmt: skip
     """An ONNX model `images` [batch, 3, size, size] -> `output0` = `raw` (a constant of
-    shape [1, R, C], repeated per image), with `metadata_props`."""
-    const = numpy_helper.from_array(raw.astype(np.float32), "raw")
+    shape [1, R, C], repeated per image), with `metadata_props`; float16 in and out where
+    `half` (what an export with half=True takes and gives)."""
+    dtype = np.float16 if half else np.float32
+    const = numpy_helper.from_array(raw.astype(dtype), "raw")
     nodes = [  # output = raw + 0 * mean(images): the input is used, the output known
         helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=1),
         helper.make_node("Reshape", ["mean", "b11"], ["mean3"]),  # [B, 1, 1]
         helper.make_node("Mul", ["mean3", "zero"], ["nothing"]),
         helper.make_node("Add", ["raw", "nothing"], ["output0"]),
     ]
+    kind = TensorProto.FLOAT16 if half else TensorProto.FLOAT
     graph = helper.make_graph(
         nodes, "known",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, size, size])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [batch, *raw.shape[1:]])],
-        [const, numpy_helper.from_array(np.zeros((1, 1), np.float32), "zero"),
+        [helper.make_tensor_value_info("images", kind, [batch, 3, size, size])],
+        [helper.make_tensor_value_info("output0", kind, [batch, *raw.shape[1:]])],
+        [const, numpy_helper.from_array(np.zeros((1, 1), dtype), "zero"),
          numpy_helper.from_array(np.array([-1, 1, 1], np.int64), "b11")],
     )  # fmt: skip
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -152,6 +155,16 @@ def test_decoding_matches_the_reference(tmp_path: Path, kind: str, width: int, h
         assert len(want) > 3
         np.testing.assert_allclose(rows_of(got), want, atol=2e-3)
         assert got.names == tuple(NAMES)
+
+
+def test_a_half_precision_export(tmp_path: Path) -> None:
+    """An export made with half=True takes and gives float16: fed float16, decoded as the
+    reference decodes its float16 output."""
+    raw = random_raw("yolov8", 7).astype(np.float16).astype(np.float32)
+    model = graph_file(tmp_path / "half.onnx", raw, metadata=META, half=True)
+    (got,) = vp.load_detector(str(model), device="cpu")([rgb_frame(640, 360)])
+    np.testing.assert_allclose(rows_of(got), reference_decode("yolov8", raw, 640, 360, SIZE),
+                               atol=2e-3)  # fmt: skip
 
 
 def test_two_sizes_in_one_batch_keep_their_own_geometry(tmp_path: Path) -> None:
@@ -522,3 +535,40 @@ def test_batch_runs_a_foreign_export_and_checks_it_first(
                    "--model", str(ambiguous), "--model-format", "rtdetr", "--names",
                    str(tmp_path / "missing.txt"))  # fmt: skip
     assert done.returncode == 2 and "missing.txt: cannot read it" in done.stderr
+
+
+@needs_nano
+def test_models_info_says_what_a_file_is(wrapped: dict[str, Path], tmp_path: Path) -> None:
+    done = run_cli("models", "info", str(wrapped["yolov8"]), "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert (info["family"], info["output"], info["nms"], info["classes"]) == (
+        "yolov8", "scores", True, 80)  # fmt: skip
+    assert info["input"] == {"size_wh": [416, 416], "channels": "rgb", "scale": 1 / 255,
+                             "pad": 114.0, "placement": "center", "stride": 0}  # fmt: skip
+    assert info["names"][:2] == ["person", "bicycle"]
+    done = run_cli("models", "info", str(wrapped["e2e"]))
+    assert done.returncode == 0 and "family   e2e" in done.stdout and "no NMS" in done.stdout
+
+
+def _cuda_onnxruntime() -> bool:
+    import onnxruntime
+
+    from vidpipe.detectors.detector import _cuda_count, _may_have_cuda
+
+    gpu = _may_have_cuda() and _cuda_count() > 0
+    return gpu and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+@needs_nano
+@pytest.mark.cuda
+@pytest.mark.skipif(not _cuda_onnxruntime(), reason="needs a GPU and onnxruntime-gpu")
+def test_a_foreign_export_on_cuda_matches_the_cpu(wrapped: dict[str, Path], dog_clip: Path
+                                                  ) -> None:  # fmt: skip
+    with vp.open(dog_clip) as source:
+        frames = list(source.frames())[:8]
+    gpu = vp.load_detector(str(wrapped["yolov8"]), device="cuda", batch=8)
+    assert gpu.engine == "onnxruntime-cuda"
+    cpu = vp.load_detector(str(wrapped["yolov8"]), device="cpu")
+    for a, b in zip(gpu(frames), cpu(frames), strict=True):
+        assert f1_at(rows_of(a), rows_of(b)) == 1.0

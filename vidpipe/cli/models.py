@@ -1,4 +1,5 @@
-"""`vidpipe models list|pull|path`: the model folder, which models are there, downloads."""
+"""`vidpipe models list|pull|path|info|convert`: the model folder, which models are there,
+downloads, and what vidpipe reads a model file as."""
 
 from __future__ import annotations
 
@@ -71,6 +72,61 @@ def path_command(
             f"model {spec.name} is not in {model_dir()}; run `vidpipe models pull {spec.name}`"
         )
     typer.echo(str(path))
+
+
+@models_app.command(
+    "info",
+    epilog=examples(
+        "vidpipe models info yolov8n.onnx",
+        "vidpipe models info custom.onnx --model-format yolov5 --names classes.txt --json",
+    ),
+)
+def info_command(
+    model: str = typer.Argument(..., help="A model name or file (as detect --model)."),
+    model_format: str = typer.Option("auto", "--model-format", help="As detect --model-format."),
+    names: str | None = typer.Option(None, "--names", help="As detect --names."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """What vidpipe reads a model as: its family, input (size, channels, scale, letterbox),
+    output, classes and the CPU runtime that runs it."""
+    import json
+
+    from vidpipe.detectors.detector import load_detector
+    from vidpipe.detectors.hub import resolve_model
+
+    det = load_detector(model, model_format=model_format, names=names, device="cpu")
+    spec = det.input_spec
+    info = {
+        "file": str(resolve_model(model, download=False)),
+        "family": det.family,
+        "engine": det.engine,
+        "input": {
+            "size_wh": list(spec.size_wh),
+            "channels": spec.channels,
+            "scale": spec.scale,
+            "pad": spec.pad_value,
+            "placement": spec.placement,
+            "stride": spec.stride,
+        },
+        "output": det.options["output"],
+        "nms": det.options["nms"],
+        "classes": det.num_classes,
+        "names": list(det.names),
+    }
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    size = "x".join(map(str, spec.size_wh)) + (f" (cut down in steps of {spec.stride})"
+                                               if spec.stride else "")  # fmt: skip
+    shown = ", ".join(det.names[:8]) + (", ..." if len(det.names) > 8 else "")
+    for key, value in (
+        ("file", info["file"]), ("family", det.family), ("engine", det.engine),
+        ("input", f"{size}, {spec.channels.upper()} x {spec.scale:.4g}, {spec.placement} on "
+                  f"{spec.pad_value:g}"),
+        ("output", f"{det.options['output']}, {'NMS after' if det.options['nms'] else 'no NMS'}"),
+        ("classes", f"{det.num_classes}: {shown}" if det.names else str(det.num_classes)),
+    ):  # fmt: skip
+        typer.echo(f"{key:<8} {value}")
 
 
 @models_app.command(

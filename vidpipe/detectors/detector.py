@@ -63,8 +63,10 @@ class Detector:
         names: Sequence[str] | None = None,
         output: str = "objectness",
         nms: bool = True,
+        family: str = "",
     ) -> None:
         self.device = device
+        self.family = family  # e.g. "yolox", "yolov8" (families.FAMILIES)
         self.parallel = parallel
         self.engine = engine
         self.batch = batch  # frames per forward pass
@@ -183,6 +185,7 @@ def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> 
         conf=opts.conf, iou=opts.iou, max_det=opts.max_det,
         batch=opts.batch or loaded.batch or DEFAULT_BATCH["cpu" if device == "cpu" else "cuda"],
         parallel=loaded.parallel, names=names, output=loaded.output, nms=loaded.nms,
+        family=family,
     )  # fmt: skip
 
 

@@ -156,6 +156,8 @@ class OrtGraph(Graph):
             self.engine = "onnxruntime-" + provider.removesuffix("ExecutionProvider").lower()
         inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
         self.input_name = inp.name
+        # an export made with half=True takes float16 (the scale applied in float32 first)
+        self.input_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
         self.input_shape, self.output_shape = _dims(inp.shape), _dims(out.shape)
         self.workers, self.scale = workers, scale
 
@@ -163,7 +165,8 @@ class OrtGraph(Graph):
         floats = images.astype(np.float32)
         if self.scale != 1.0:
             floats *= np.float32(self.scale)
-        return self.session.run(None, {self.input_name: floats})[0]
+        feed = floats if self.input_dtype is np.float32 else floats.astype(self.input_dtype)
+        return self.session.run(None, {self.input_name: feed})[0]
 
 
 class OpenVinoGraph(Graph):
