@@ -5,7 +5,8 @@ float32 [1, 3, 416, 416] BGR 0..255, output ``output`` [1, 3549, 85] raw) into a
 looks like a YOLOv5, YOLOv8 or end-to-end (NMS inside the graph) export: input ``images``
 float32 [1, 3, 416, 416] RGB 0..1, output ``output0``. The metadata helpers write what the
 Ultralytics / YOLOv5 exporters write. ``nms_reference`` and ``f1_at`` are plain numpy
-references for comparing detections. Only ``onnx`` and numpy are used.
+references for comparing detections. Only ``onnx`` and numpy are used (and vidpipe's
+COCO names, as labels).
 """
 
 from __future__ import annotations
@@ -16,24 +17,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from vidpipe.detectors.coco import COCO_NAMES
+
 SIZE = 416
 STRIDES = (8, 16, 32)
 E2E_IOU = 0.45
 E2E_SCORE = 0.05
 E2E_MAX_DET = 100
 
-COCO80: list[str] = [
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich",
-    "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote",
-    "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
-    "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
-]  # fmt: skip
+COCO80: list[str] = list(COCO_NAMES)  # the exporters' names of an 80-class COCO model
 
 
 def _grids(size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:

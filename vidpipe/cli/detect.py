@@ -172,6 +172,7 @@ def register(app: typer.Typer) -> None:
             "vidpipe detect clip.mp4 --track bytetrack -o out.mp4 --trails 30",
             "vidpipe detect road.mp4 --count-line 0,400,1280,400 --events ev.jsonl",
             "vidpipe detect clip.mp4 -m yolox-s --device cuda --batch 32 -o boxes.mp4",
+            "vidpipe detect clip.mp4 -m yolov8n.onnx --names classes.txt -o boxes.mp4",
             "vidpipe detect dog.jpg -o boxes.png # a still image",
         ),
     )(with_encoder_options(detect_command))

@@ -78,7 +78,7 @@ def path_command(
     "info",
     epilog=examples(
         "vidpipe models info yolov8n.onnx",
-        "vidpipe models info custom.onnx --model-format yolov5 --names classes.txt --json",
+        "vidpipe models info custom.onnx --model-format yolov5 --names c.txt",
     ),
 )
 def info_command(
