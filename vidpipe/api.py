@@ -24,7 +24,8 @@ def open(path: str | os.PathLike[str], mode: Literal["r"] = "r", **options: Any)
 @overload
 def open(path: str | os.PathLike[str], mode: Literal["w"], **options: Any) -> Sink: ...
 def open(path: str | os.PathLike[str], mode: str = "r", **options: Any) -> Source | Sink:
-    """A video to read (`mode="r"`: a `Source`; option `backend="av"|"ffmpeg"`) or to write
+    """A video to read (`mode="r"`: a `Source`; options `backend="av"|"ffmpeg"`, and for a
+    network URL `allow_url=True`, `timeout=` seconds) or to write
     (`mode="w"`: a `Sink`; options `like=source`, `width=`, `height=`, `rate=`, and the
     `EncodeOptions` fields such as `codec=`, `crf=`, `overwrite=`). Both are context managers.
     """

@@ -173,7 +173,10 @@ def test_protocol_that_is_no_file_is_refused(
     assert main(["frames", "--backend", backend, name]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == f"error: {name}: URLs and FFmpeg protocols are refused (only local files)\n"
+    assert err == (
+        f"error: {name}: URLs and FFmpeg protocols are refused (only local files; "
+        "--allow-url opens network inputs)\n"
+    )
     assert ffmpeg_argvs == []
 
 

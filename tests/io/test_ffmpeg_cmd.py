@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io import ffmpeg_cmd
 from vidpipe.io.ffmpeg_cmd import decode_argv, encode_argv, find_ffmpeg
 
@@ -210,7 +210,12 @@ def test_encode_argv_needs_absolute_paths_and_is_pure() -> None:
     with pytest.raises(ValueError, match="absolute"):
         _encode_argv(output="out.mp4")
     with pytest.raises(ValueError, match="absolute"):
-        _encode_argv(source="http://example.invalid/a.mp4")
+        _encode_argv(source="clip.mp4")
+    with pytest.raises(InputError, match="the concat: protocol is refused"):
+        _encode_argv(source="concat:/a.mp4|/b.mp4")
+    url = _encode_argv(source="https://example.invalid/a.mp4")  # an opted-in network input
+    assert ("-protocol_whitelist", "http,https,tcp,tls,crypto") in _pairs(url)
+    assert ("-protocol_whitelist", "file,pipe") in _pairs(url)  # the video pipe's
     weird = "/tmp/-i; rm -rf ~ $(x).mp4"
     argv = _encode_argv(source=weird)
     assert argv[argv.index(weird) - 1] == "-i" and argv.count(weird) == 1

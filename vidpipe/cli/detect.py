@@ -9,7 +9,15 @@ from __future__ import annotations
 import typer
 
 from vidpipe.cli.main import quiet_progress
-from vidpipe.cli.process import BACKEND, CODEC, progress, with_encoder_options
+from vidpipe.cli.process import (
+    ALLOW_URL,
+    BACKEND,
+    CODEC,
+    TIMEOUT,
+    open_source,
+    progress,
+    with_encoder_options,
+)
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode import EncodeOptions
 from vidpipe.pipeline.options import OpOptions
@@ -111,6 +119,8 @@ def detect_command(
     ),
     codec: str = CODEC,
     backend: str = BACKEND,
+    allow_url: bool = ALLOW_URL,
+    timeout: float | None = TIMEOUT,
     options: EncodeOptions | None = None,
 ) -> None:
     """Detect objects (YOLOX, or your own YOLOv5/v8/11, end-to-end or RT-DETR export) in
@@ -137,11 +147,12 @@ def detect_command(
     if all(o is None for o in outputs):
         json_path = "-"
     assert options is not None  # given by with_encoder_options
-    result = detect_file(
-        source, video=output, jsonl=json_path, coco=coco_path, mot=mot_path, events=events_path,
-        detect_options=detect, track=tracking, ops=ops, encode=options, backend=backend,
-        observe=progress("detect"),  # type: ignore[arg-type]
-    )  # fmt: skip
+    with open_source(source, backend, allow_url, timeout) as src:
+        result = detect_file(
+            src, video=output, jsonl=json_path, coco=coco_path, mot=mot_path,
+            events=events_path, detect_options=detect, track=tracking, ops=ops, encode=options,
+            observe=progress("detect"),  # type: ignore[arg-type]
+        )  # fmt: skip
     if quiet_progress() is True:
         return
     if result.video is not None:  # on stderr: stdout may carry JSON

@@ -11,12 +11,12 @@ import typer
 from tqdm import tqdm
 
 from vidpipe.cli.main import quiet_progress
+from vidpipe.cli.process import ALLOW_URL, BACKEND, TIMEOUT, open_source
 from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS
 from vidpipe.io.decode_av import Skip
 from vidpipe.io.image import save_image
-from vidpipe.io.source import Source
 from vidpipe.types import Frame, PictureType, frame_record
 
 _TYPES = [t.name for t in PictureType if t is not PictureType.NONE]
@@ -66,7 +66,9 @@ def frames_command(
     as_csv: bool = typer.Option(False, "--csv", help="CSV with a header line."),
     out_dir: Path | None = typer.Option(None, "-o", "--output", help="Write images here."),
     image_format: str = typer.Option("png", "--format", help="png or jpg."),
-    backend: str = typer.Option("av", "--backend", help="Decoder: av or ffmpeg."),
+    backend: str = BACKEND,
+    allow_url: bool = ALLOW_URL,
+    timeout: float | None = TIMEOUT,
 ) -> None:
     """List frames in display order (index, pts, time, type, key, packet size) or extract them."""
     if as_json and as_csv:
@@ -76,7 +78,7 @@ def frames_command(
     if backend not in BACKENDS:
         raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}")
     wanted, skip = _plan(types, keyframes)
-    with Source(file, backend=backend) as src:  # type: ignore[arg-type]
+    with open_source(file, backend, allow_url, timeout) as src:
         if out_dir is not None:
             _prepare_dir(out_dir)
         frames = src.frames(skip, stats=DecodeStats())

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from vidpipe.cli.process import ALLOW_URL, TIMEOUT
 from vidpipe.io.probe import probe
 from vidpipe.types import VideoInfo
 
@@ -83,9 +84,13 @@ def probe_command(
     file: str = typer.Argument(..., help="Video file."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     gop: bool = typer.Option(False, "--gop", help="Decode everything for I/P/B and GOP stats."),
+    allow_url: bool = ALLOW_URL,
+    timeout: float | None = TIMEOUT,
 ) -> None:
     """Describe a video file: container, video and audio streams, optionally the GOPs."""
-    info = probe(file, gop=gop)
+    if timeout is not None and not timeout > 0:
+        raise typer.BadParameter(f"--timeout must be > 0 seconds, got {timeout}")
+    info = probe(file, gop=gop, allow_urls=allow_url, timeout_s=timeout)
     typer.echo(json.dumps(info_dict(info)) if as_json else info_table(info))
 
 

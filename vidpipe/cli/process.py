@@ -22,6 +22,24 @@ _OPS = OpOptions()
 
 OUT = typer.Option(..., "-o", "--output", help="Output file (written atomically).")
 BACKEND = typer.Option("av", "--backend", help="Decoder: av or ffmpeg.")
+ALLOW_URL = typer.Option(
+    False,
+    "--allow-url",
+    help="Also read network inputs: http(s), rtsp(s), rtmp, srt, udp, tcp URLs (no other "
+    "protocol, redirects included); credentials in them are never printed.",
+)
+TIMEOUT = typer.Option(
+    None, "--timeout", help="Seconds a URL's opening and each of its reads may take (30)."
+)
+
+
+def open_source(source: str, backend: str, allow_url: bool, timeout: float | None) -> Any:
+    """The command's input as a `Source`: a local file, or an opted-in URL."""
+    from vidpipe.io.source import Source
+
+    return Source(source, backend=backend, allow_url=allow_url, timeout=timeout)  # type: ignore[arg-type]
+
+
 CODEC = typer.Option(
     _ENCODE.codec,
     "--codec",
@@ -88,14 +106,13 @@ def progress(label: str) -> Callable[[Iterator[Frame], VideoInfo], Iterator[Fram
     return observe
 
 
-def _run(source: str, output: str, ops: OpOptions, options: EncodeOptions | None, backend: str):
+def _run(source: str, output: str, ops: OpOptions, options: EncodeOptions | None, backend: str,
+         allow_url: bool, timeout: float | None):  # fmt: skip
     from vidpipe.pipeline.recipes import process_file
 
     assert options is not None  # given by with_encoder_options
-    result = process_file(
-        source, output, ops, encode=options, backend=backend,  # type: ignore[arg-type]
-        observe=progress("frames"),
-    )  # fmt: skip
+    with open_source(source, backend, allow_url, timeout) as src:
+        result = process_file(src, output, ops, encode=options, observe=progress("frames"))
     typer.echo(f"wrote {result.path} ({result.frames} frames, {result.codec} {result.pix_fmt})")
 
 
@@ -106,10 +123,13 @@ def gamma_command(
     on: str = typer.Option(_OPS.gamma_on, "--on", help="luma (Y only) or rgb (per R, G, B)."),
     codec: str = CODEC,
     backend: str = BACKEND,
+    allow_url: bool = ALLOW_URL,
+    timeout: float | None = TIMEOUT,
     options: EncodeOptions | None = None,
 ) -> None:
     """Gamma-correct every frame: out = max * (in / max) ** (1 / G)."""
-    _run(source, output, OpOptions(gamma=gamma, gamma_on=on), options, backend)  # type: ignore[arg-type]
+    ops = OpOptions(gamma=gamma, gamma_on=on)
+    _run(source, output, ops, options, backend, allow_url, timeout)
 
 
 def chroma_command(
@@ -122,11 +142,13 @@ def chroma_command(
     up: str = typer.Option(_OPS.chroma_up, "--up", help="Upsampling: nearest or bilinear."),
     codec: str = CODEC,
     backend: str = BACKEND,
+    allow_url: bool = ALLOW_URL,
+    timeout: float | None = TIMEOUT,
     options: EncodeOptions | None = None,
 ) -> None:
     """Resample the chroma planes to 4:2:0, 4:2:2 or 4:4:4 (siting of the stream honoured)."""
     ops = OpOptions(chroma=to, chroma_up=up, chroma_down=filter_)
-    _run(source, output, ops, options, backend)
+    _run(source, output, ops, options, backend, allow_url, timeout)
 
 
 def register(app: typer.Typer) -> None:

@@ -30,6 +30,7 @@ class DecodeStats:
     truncated: bool = False
     expected_packets: int = 0  # the container's frame count, 0 when it records none
     empty_packets: int = 0  # index entries without data (AVI: dropped/repeated frames)
+    timed_out: bool = False  # a network input stopped sending (its read timeout)
 
 
 def check_damage(path: str, stats: DecodeStats) -> None:
@@ -43,6 +44,8 @@ def check_damage(path: str, stats: DecodeStats) -> None:
             of,
             stats.corrupt_frames,
         )
+    if stats.timed_out:
+        raise InputError(f"{path}: timed out waiting for data ({stats.packets} packets read)")
     if stats.truncated:
         expected = f" of {stats.expected_packets}" if stats.expected_packets else ""
         reason = stats.demux_error or "ended early"

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
+from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode_av import Skip, decode_av
-from vidpipe.io.inputs import resolve_input
+from vidpipe.io.inputs import is_url, resolve_input
 from vidpipe.io.probe import probe
 from vidpipe.types import Frame, PictureType, VideoInfo
 
@@ -28,18 +29,23 @@ def decode(
     info: VideoInfo | None = None,
     allow_urls: bool = False,
     stats: DecodeStats | None = None,
+    timeout_s: float | None = None,
 ) -> Iterator[Frame]:
     """Frames of the first video stream of `path`, in display order.
 
     skip: "nonintra" keeps I frames only, "nonkey" key frames only (the PyAV backend does
     not even decode the others). `info` saves a second probe when the caller has one.
     Raises InputError for bad input (before the first frame), FFmpegError when the ffmpeg
-    subprocess fails.
+    subprocess fails. A URL (`allow_urls`) is read by the PyAV backend, every read bounded
+    by `timeout_s` (InputError when it passes).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     resolved = resolve_input(path, allow_urls=allow_urls)
-    info = info if info is not None else probe(path, allow_urls=allow_urls)
+    if backend == "ffmpeg" and is_url(resolved):
+        raise InputError("--backend ffmpeg reads local files; a URL is read with --backend av")
+    if info is None:
+        info = probe(path, allow_urls=allow_urls, timeout_s=timeout_s)
     if backend == "av":
         frames = decode_av(
             resolved,
@@ -48,6 +54,7 @@ def decode(
             chroma_location=info.color.chroma_location,
             rotation=info.rotation,
             stats=stats,
+            timeout_s=timeout_s,
         )
     else:
         from vidpipe.io.decode_ffmpeg import decode_ffmpeg

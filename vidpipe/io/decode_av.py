@@ -24,7 +24,7 @@ import numpy as np
 from vidpipe.errors import InputError
 from vidpipe.io.avnames import color_info
 from vidpipe.io.damage import DecodeStats, check_damage
-from vidpipe.io.inputs import LITERAL_NAME_OPTIONS
+from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_url, open_options, redact
 from vidpipe.io.packets import LOOKAHEAD, BestEffort, StreamPackets, default_step
 from vidpipe.pixfmt import LAYOUTS, canonical_pix_fmt
 from vidpipe.types import Frame, PictureType
@@ -56,6 +56,25 @@ def frame_planes(frame: av.VideoFrame) -> tuple[str, tuple[np.ndarray, ...]]:
             arr = arr.reshape(plane.height, plane.width, 3)
         planes.append(arr)
     return pix_fmt, tuple(planes[: layout.planes])
+
+
+def open_container(path: str, timeout_s: float | None = None) -> av.container.InputContainer:
+    """av.open for reading a resolved input with its `open_options` (a file's name taken
+    literally; a URL's protocol whitelist and I/O timeouts, also PyAV's own on opening and
+    each read); FFmpeg's refusal becomes a one-line InputError."""
+    url = is_url(path)
+    limit = (timeout_s or NETWORK_TIMEOUT_S) if url else None
+    try:
+        return av.open(path, options=open_options(path, timeout_s),
+                       timeout=(limit, limit) if url else None)  # fmt: skip
+    except av.error.ExitError:  # PyAV's timeout interrupted FFmpeg
+        raise InputError(f"{redact(path)}: timed out after {limit:g} s") from None
+    except av.error.FFmpegError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if url and isinstance(exc, TimeoutError):
+            raise InputError(f"{redact(path)}: timed out after {limit:g} s") from None
+        what = "cannot open it" if url else "not a readable video file"
+        raise InputError(f"{redact(path)}: {what} ({reason})") from None
 
 
 class Decoded(NamedTuple):
@@ -162,18 +181,17 @@ def decode_av(
     chroma_location: str = "unspecified",
     rotation: int = 0,
     stats: DecodeStats | None = None,
+    timeout_s: float | None = None,
 ) -> Iterator[Frame]:
-    """Decode one video stream of a local file with PyAV.
+    """Decode one video stream of a local file or URL with PyAV.
 
-    `path` must come from `resolve_input` (absolute, local). Yields `Frame`s in display order;
+    `path` must come from `resolve_input` (absolute, local; or an allowed URL, opened with
+    its whitelist and `timeout_s` on every read). Yields `Frame`s in display order;
     with `skip="nonintra"` / `"nonkey"` the decoder only decodes I / key frames (same frames,
     same indexes as a full decode). Bad packets are counted in `stats` and logged at the end.
     """
     stats = stats if stats is not None else DecodeStats()
-    try:
-        container = av.open(path, options=dict(LITERAL_NAME_OPTIONS))
-    except av.error.FFmpegError as exc:
-        raise InputError(f"{path}: cannot open ({exc.strerror})") from None
+    container = open_container(path, timeout_s)
     try:
         stream = container.streams[stream_index]
         time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
@@ -195,4 +213,4 @@ def decode_av(
             )
     finally:
         container.close()
-    check_damage(path, stats)
+    check_damage(redact(path), stats)

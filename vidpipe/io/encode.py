@@ -32,8 +32,8 @@ import av.error
 import numpy as np
 
 from vidpipe.errors import VidpipeError
+from vidpipe.io.decode_av import open_container
 from vidpipe.io.image import to_av_frame
-from vidpipe.io.inputs import LITERAL_NAME_OPTIONS
 from vidpipe.io.output import (
     WRITERS,
     EncodeOptions,
@@ -318,7 +318,7 @@ class _SourceCopy:
 
     def __init__(self, source: str, out: av.container.OutputContainer, indexes: tuple[int, ...]):
         self._out = out
-        self._in = av.open(source, options=dict(LITERAL_NAME_OPTIONS)) if indexes else None
+        self._in = open_container(source) if indexes else None
         self._map: dict[int, av.stream.Stream] = {}
         self._packets: Iterator[av.Packet] = iter(())
         self._next: av.Packet | None = None

@@ -19,6 +19,7 @@ from fractions import Fraction
 import ffmpeg
 
 from vidpipe.errors import FFmpegError, VidpipeError
+from vidpipe.io.inputs import check_url, is_url, open_options
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,16 @@ def binary_version(binary: str) -> str:
         return f"unknown ({exc})"
     words = out.split()
     return words[2] if len(words) > 2 and words[0] == "ffmpeg" else "unknown"
+
+
+def _source_options(source: str) -> dict[str, str]:
+    """Input options of the file or URL whose streams an encode copies: a file may only be
+    read as a file; a URL gets its scheme's whitelist and I/O timeout (`open_options`)."""
+    if not is_url(source):
+        return {"protocol_whitelist": "file,pipe"}
+    options = open_options(source)
+    options.pop("timeout", None)  # RTSP's own: the ffmpeg CLI takes it as an output option
+    return options
 
 
 def decode_argv(
@@ -165,10 +176,13 @@ def encode_argv(
     may end in anything); `faststart` adds `-movflags +faststart` (MP4/MOV). `crf`, `preset`
     and `threads` (0: ffmpeg's default, auto) are encoder options; `color` maps ffmpeg's
     colour options (`color_range`, `colorspace`, `color_primaries`, `color_trc`) to values.
-    Only the `file` and `pipe` protocols may be opened.
+    Only the `file` and `pipe` protocols may be opened, and for a `source` URL (an opted-in
+    network input) its scheme's protocols.
     """
     for name, path in (("output", output), ("source", source)):
-        if path is not None and not os.path.isabs(path):
+        if name == "source" and path is not None and is_url(path):
+            check_url(path)  # a network scheme's URL, nothing else
+        elif path is not None and not os.path.isabs(path):
             raise ValueError(f"encode_argv needs an absolute local {name} path, got {path!r}")
     video_opts: dict[str, object] = {"noautorotate": None}
     if rotation_keep and display_rotation:
@@ -176,7 +190,7 @@ def encode_argv(
     video = ffmpeg.input("pipe:0", format="nut", protocol_whitelist="file,pipe", **video_opts)
     streams = [video["v:0"]]
     if source is not None:
-        src = ffmpeg.input(source, protocol_whitelist="file,pipe")
+        src = ffmpeg.input(source, **_source_options(source))
         if source_streams is None:
             streams += [src["a?"], src["s?"]]
         else:

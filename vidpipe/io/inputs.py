@@ -1,14 +1,22 @@
-"""Input resolution: what counts as a local video file, and refusal of URLs and protocols.
+"""Input resolution: what counts as a local video file, which network URLs may be opened (only
+when asked), and the options every open of an input gets.
 
 Every decoder and prober calls `resolve_input` first, so a user's path is never handed to
-FFmpeg as a URL (`http://...`), a protocol (`concat:a|b`, `pipe:`) or an option (`-i`), and
-opens it with `LITERAL_NAME_OPTIONS`, so a `%` in its name is never read as a pattern.
+FFmpeg as a URL (`http://...`), a protocol (`concat:a|b`, `pipe:`) or an option (`-i`)
+unless the caller opted in (`allow_urls`, the CLI's `--allow-url`); even then only the
+network schemes of `NETWORK_SCHEMES`, each opened with FFmpeg's `protocol_whitelist` limited
+to the protocols it needs, so a redirect or a playlist cannot reach `file:`, `concat:`,
+`pipe:` or `subfile:`. `open_options` gives every open its options: a local file's name is
+taken literally (`LITERAL_NAME_OPTIONS`); a URL gets the whitelist and FFmpeg's I/O
+timeouts. `redact` hides credentials (`rtsp://user:pass@host`, `?token=...`) wherever an
+input is named: messages, logs, reports.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from pathlib import Path
 
 from vidpipe.errors import InputError
@@ -24,6 +32,21 @@ _PROTOCOL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*|subfile,[^:]*):")
 # use: there it goes with `-f image2` only, see `ffmpeg_cmd.decode_argv`.)
 LITERAL_NAME_OPTIONS = {"pattern_type": "none"}
 
+# scheme -> FFmpeg's protocol_whitelist for it: what the scheme's own protocol opens below it
+# (TLS, TCP, RTP over UDP, ...). Nothing else is ever opened for a URL, redirects included.
+NETWORK_SCHEMES = {
+    "http": "http,https,tcp,tls,crypto",
+    "https": "http,https,tcp,tls,crypto",
+    "rtsp": "rtsp,rtsps,rtp,srtp,udp,tcp,tls",
+    "rtsps": "rtsp,rtsps,rtp,srtp,udp,tcp,tls",
+    "rtmp": "rtmp,rtmps,tcp,tls",
+    "srt": "srt,udp",
+    "udp": "udp,rtp",
+    "tcp": "tcp",
+}
+NETWORK_TIMEOUT_S = 30.0  # a URL's open and each read, unless the caller says (--timeout)
+_SECRET_KEYS = re.compile(r"pass|pwd|token|secret|key|auth|sig|credential", re.IGNORECASE)
+
 
 def looks_like_url(text: str) -> bool:
     """True when FFmpeg would take `text` as a URL or protocol rather than a plain file name.
@@ -33,20 +56,81 @@ def looks_like_url(text: str) -> bool:
     return bool(_PROTOCOL.match(text)) and not re.match(r"^[A-Za-z]:[\\/]", text)
 
 
+def is_url(text: str) -> bool:
+    """Whether a resolved input is a network URL (a local file resolves to an absolute path)."""
+    return looks_like_url(text) and not os.path.isabs(text)
+
+
+def redact(text: str) -> str:
+    """`text` with a URL's credentials hidden: the user and password (`user:pass@`) and the
+    values of query parameters named like secrets (password, token, key, auth, sig)."""
+    if not looks_like_url(text):
+        return text
+    try:
+        parts = urllib.parse.urlsplit(text)
+    except ValueError:
+        return text.split("@")[-1] if "@" in text else text
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = "&".join(
+        f"{key}=***" if _SECRET_KEYS.search(key) else f"{key}={value}" if sep else key
+        for key, sep, value in (item.partition("=") for item in parts.query.split("&") if item)
+    )
+    if (netloc, query) == (parts.netloc, parts.query):
+        return text  # nothing hidden: as given, character for character
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def check_url(text: str) -> str:
+    """`text` when it is a URL of a scheme in NETWORK_SCHEMES with a host; else InputError."""
+    scheme = text.partition(":")[0].lower()
+    if scheme not in NETWORK_SCHEMES:
+        raise InputError(
+            f"{redact(text)}: the {scheme.split(',')[0]}: protocol is refused; "
+            f"--allow-url opens {', '.join(NETWORK_SCHEMES)} URLs"
+        )
+    try:
+        host = urllib.parse.urlsplit(text).hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise InputError(f"{redact(text)}: not a {scheme} URL (no host)")
+    return text
+
+
+def open_options(resolved: str, timeout_s: float | None = None) -> dict[str, str]:
+    """FFmpeg's options for opening a resolved input: a file's name taken literally; a URL's
+    protocol whitelist and I/O timeout (`timeout_s`, else NETWORK_TIMEOUT_S: every blocking
+    read or write of its connection)."""
+    if not is_url(resolved):
+        return dict(LITERAL_NAME_OPTIONS)
+    scheme = resolved.partition(":")[0].lower()
+    micros = str(round((timeout_s or NETWORK_TIMEOUT_S) * 1e6))
+    options = {"protocol_whitelist": NETWORK_SCHEMES[scheme], "rw_timeout": micros}
+    if scheme in ("rtsp", "rtsps"):
+        options["timeout"] = micros  # the RTSP demuxer's own socket timeout
+    return options
+
+
 def resolve_input(path: str | os.PathLike[str], *, allow_urls: bool = False) -> str:
     """Check an input and return the string to give FFmpeg.
 
     Local files come back as absolute paths, so a name starting with "-" or containing ":"
     can never be read as an option or a protocol. URLs and protocols are refused with an
-    `InputError` unless `allow_urls` is set, in which case they are passed through unchanged.
+    `InputError` unless `allow_urls` is set; then a URL of NETWORK_SCHEMES comes back
+    unchanged and any other protocol is still refused.
     """
     text = os.fspath(path)
     if not text:
         raise InputError("empty input path")
     if looks_like_url(text) and not Path(text).exists():
         if allow_urls:
-            return text
-        raise InputError(f"{text}: URLs and FFmpeg protocols are refused (only local files)")
+            return check_url(text)
+        raise InputError(
+            f"{redact(text)}: URLs and FFmpeg protocols are refused (only local files; "
+            "--allow-url opens network inputs)"
+        )
     p = Path(text)
     if not p.exists():
         raise InputError(f"{text}: no such file")

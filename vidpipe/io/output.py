@@ -26,6 +26,7 @@ import av.error
 
 from vidpipe.errors import VidpipeError
 from vidpipe.io import avnames
+from vidpipe.io.inputs import is_url, redact
 
 if TYPE_CHECKING:  # `check_codec` in the batch driver needs PyAV only, not numpy
     from vidpipe.types import ColorInfo
@@ -152,9 +153,13 @@ def check_output(output: str | os.PathLike[str], source: str | None, overwrite: 
         raise VidpipeError(f"{text}: output directory {target.parent} does not exist")
     if target.is_dir():
         raise VidpipeError(f"{text}: is a directory")
-    if source is not None and (
-        os.path.realpath(target) == os.path.realpath(source)
-        or (target.exists() and os.path.samefile(target, source))
+    if (
+        source is not None
+        and not is_url(source)
+        and (
+            os.path.realpath(target) == os.path.realpath(source)
+            or (target.exists() and os.path.samefile(target, source))
+        )
     ):
         raise VidpipeError(f"{text}: refusing to write over the input file {source}")
     if (target.exists() or target.is_symlink()) and not overwrite:
@@ -238,7 +243,7 @@ def check_pix_fmt(codec: av.Codec, pix_fmt: str | None) -> None:
 def source_streams(source: str, muxer: str) -> tuple[tuple[int, ...], Fraction | None]:
     """Indexes of `source`'s audio / subtitle streams `muxer` can hold (others are skipped
     with a warning), and its first video stream's average frame rate (a rate-control hint)."""
-    from vidpipe.io.probe import open_container
+    from vidpipe.io.decode_av import open_container
 
     with av.open(_NamedBuffer("probe"), "w", format=muxer) as probe:
         supported = probe.supported_codecs
@@ -252,7 +257,7 @@ def source_streams(source: str, muxer: str) -> tuple[tuple[int, ...], Fraction |
                 keep.append(stream.index)
             else:
                 log.warning("%s: %s stream %d (%s) cannot go into %s; not copied",
-                            source, stream.type, stream.index, name, muxer)  # fmt: skip
+                            redact(source), stream.type, stream.index, name, muxer)  # fmt: skip
         video = container.streams.video[0] if container.streams.video else None
         rate = (video.average_rate or video.guessed_rate) if video is not None else None
     return tuple(keep), (Fraction(rate) if rate else None)

@@ -180,7 +180,10 @@ class StreamPackets:
             except StopIteration:
                 break
             except av.error.FFmpegError as exc:
-                stats.demux_error = str(exc.strerror or exc)
+                # PyAV's read timeout interrupts FFmpeg (ExitError); FFmpeg's own is ETIMEDOUT
+                stats.timed_out = isinstance(exc, (av.error.ExitError, TimeoutError))
+                stats.demux_error = "timed out waiting for data" if stats.timed_out else str(
+                    exc.strerror or exc)  # fmt: skip
                 break
             if not packet.size:
                 if packet.dts is not None or packet.pts is not None:

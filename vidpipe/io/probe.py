@@ -20,8 +20,8 @@ import av.logging
 from vidpipe.errors import InputError
 from vidpipe.io.avnames import FIELD_ORDER, color_info
 from vidpipe.io.damage import DecodeStats, check_damage
-from vidpipe.io.decode_av import iter_av_frames
-from vidpipe.io.inputs import LITERAL_NAME_OPTIONS, resolve_input
+from vidpipe.io.decode_av import iter_av_frames, open_container
+from vidpipe.io.inputs import is_url, redact, resolve_input
 from vidpipe.io.packets import DTS_ONLY_FORMATS
 from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import AudioInfo, GopSummary, PictureType, VideoInfo
@@ -31,31 +31,27 @@ log = logging.getLogger(__name__)
 _NOTIMESTAMPS = 0x100  # AVFMT_NOTIMESTAMPS: a demuxer of raw streams without timestamps
 
 
-def open_container(path: str) -> av.container.InputContainer:
-    """av.open for reading (a `%` in the name taken literally); FFmpeg's refusal becomes a
-    one-line InputError."""
-    try:
-        return av.open(path, options=dict(LITERAL_NAME_OPTIONS))
-    except av.error.FFmpegError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise InputError(f"{path}: not a readable video file ({reason})") from None
-
-
-def probe(path: str, *, gop: bool = False, allow_urls: bool = False) -> VideoInfo:
+def probe(
+    path: str, *, gop: bool = False, allow_urls: bool = False, timeout_s: float | None = None
+) -> VideoInfo:
     """Describe the container, its first video stream and its audio streams.
 
-    With `gop=True` the whole stream is decoded for picture-type statistics.
-    Raises InputError for anything that is not a file with a decodable video stream.
+    With `gop=True` the whole stream is decoded for picture-type statistics. A URL (with
+    `allow_urls`) is read up to its first frame only: where the container records no frame
+    count, it is 0 (a live stream has none). Raises InputError for anything that is not a
+    file with a decodable video stream (or a URL that does not give one within
+    `timeout_s`).
     """
     resolved = resolve_input(path, allow_urls=allow_urls)
-    with open_container(resolved) as container:
+    path = redact(path)
+    with open_container(resolved, timeout_s) as container:
         if not container.streams.video:
             raise InputError(f"{path}: no video stream (audio-only or data file)")
         stream = container.streams.video[0]
         if stream.codec_context is None:  # a codec id FFmpeg has no decoder for
             raise InputError(f"{path}: no decoder for its video stream (unknown codec)")
         first = _first_frame(container, stream, path)
-        info = _video_info(path, container, stream, first)
+        info = _video_info(path, container, stream, first, resolved)
     # The decoder freed (its frame threads joined) before FFmpeg's log is switched on
     # briefly to read the siting.
     del stream, container
@@ -71,6 +67,8 @@ def _first_frame(container, stream, path: str) -> av.VideoFrame:
     stats = DecodeStats()
     for decoded in iter_av_frames(container, stream, stats=stats):
         return decoded.frame
+    if stats.timed_out:
+        raise InputError(f"{path}: timed out waiting for data")
     raise InputError(f"{path}: no decodable video frame ({stats.demux_error or 'no frames'})")
 
 
@@ -131,7 +129,7 @@ def _fraction(value: object) -> Fraction | None:
     return frac if frac > 0 else None
 
 
-def _video_info(path: str, container, stream, first: av.VideoFrame) -> VideoInfo:
+def _video_info(path: str, container, stream, first: av.VideoFrame, resolved: str) -> VideoInfo:
     ctx = stream.codec_context
     pix_fmt = ctx.pix_fmt or first.format.name
     bit_depth, subsampling = _bit_depth_and_subsampling(pix_fmt)
@@ -141,8 +139,11 @@ def _video_info(path: str, container, stream, first: av.VideoFrame) -> VideoInfo
         duration = float(stream.duration * time_base)
     elif container.duration:
         duration = container.duration / av.time_base
-    # AVI counts its empty index entries (dropped or repeated frames) as frames.
-    frame_count = _count_packets(path) if _is_dts_only(container) else stream.frames
+    # AVI counts its empty index entries (dropped or repeated frames) as frames. A URL is
+    # never read through to count (it may never end).
+    network = is_url(resolved)
+    frame_count = _count_packets(resolved) if _is_dts_only(container) and not network else (
+        stream.frames)  # fmt: skip
     frame_rate = _fraction(stream.guessed_rate or stream.base_rate)
     avg_frame_rate = _fraction(stream.average_rate)
     if container.format.flags & _NOTIMESTAMPS:
@@ -169,7 +170,7 @@ def _video_info(path: str, container, stream, first: av.VideoFrame) -> VideoInfo
         avg_frame_rate=avg_frame_rate,
         time_base=time_base,
         duration=duration,
-        frame_count=frame_count or _count_packets(path),
+        frame_count=frame_count or (0 if network else _count_packets(resolved)),
         bit_rate=stream.bit_rate or container.bit_rate or None,
         audio=tuple(_audio_info(s) for s in container.streams.audio),
     )

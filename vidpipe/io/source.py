@@ -5,7 +5,8 @@
         for frame in src.frames():          # display order, either backend
             ...
 
-The Source is the only place that knows what the input is (a local file today). Sinks made
+The Source is the only place that knows what the input is (a local file, or an opted-in
+network URL: `allow_url=True`, `timeout=`). Sinks made
 `like=src` take its streams to copy and its frame rate from it; nothing re-probes it. Frame
 iterators it hands out are closed with it (a decoder's file or ffmpeg child released).
 """
@@ -16,11 +17,11 @@ import os
 import weakref
 from collections.abc import Iterator
 
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS, Backend, decode
 from vidpipe.io.decode_av import Skip
-from vidpipe.io.inputs import resolve_input
+from vidpipe.io.inputs import is_url, redact, resolve_input
 from vidpipe.io.probe import probe
 from vidpipe.types import Frame, VideoInfo
 
@@ -30,18 +31,32 @@ SKIPS: tuple[str, ...] = ("none", "nonintra", "nonkey")
 class Source:
     """A video input opened once: `.info` (its `VideoInfo`), `.frames()`, a context manager.
 
-    path: a local video file (URLs and FFmpeg protocols are refused). backend: "av" (PyAV,
-    in-process) or "ffmpeg" (an ffmpeg child). Raises InputError for a bad input (missing,
-    empty, not a video) when made.
+    path: a local video file, or with `allow_url` a network URL (http, https, rtsp, rtsps,
+    rtmp, srt, udp, tcp; other protocols are refused either way). backend: "av" (PyAV,
+    in-process) or "ffmpeg" (an ffmpeg child; local files). timeout: seconds a URL's opening
+    and each of its reads may take (None: `NETWORK_TIMEOUT_S`). Raises InputError for a bad
+    input (missing, empty, not a video, refused, timed out) when made.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, backend: Backend = "av") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        backend: Backend = "av",
+        allow_url: bool = False,
+        timeout: float | None = None,
+    ) -> None:
         if backend not in BACKENDS:
             raise VidpipeError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-        self.name = os.fspath(path)  # as given, for messages
-        self.path = resolve_input(path)  # what FFmpeg is given
+        if timeout is not None and not timeout > 0:
+            raise InputError(f"--timeout must be > 0 seconds, got {timeout}")
+        self.name = redact(os.fspath(path))  # as given (credentials hidden), for messages
+        self.path = resolve_input(path, allow_urls=allow_url)  # what FFmpeg is given
+        if backend == "ffmpeg" and is_url(self.path):
+            raise InputError("--backend ffmpeg reads local files; a URL is read with --backend av")
         self.backend: Backend = backend
-        self.info: VideoInfo = probe(self.path)
+        self.timeout = timeout
+        self.info: VideoInfo = probe(self.path, allow_urls=allow_url, timeout_s=timeout)
         self._open: weakref.WeakSet[Iterator[Frame]] = weakref.WeakSet()
         self._closed = False
 
@@ -56,7 +71,8 @@ class Source:
             raise VidpipeError(f"{self.name}: the source is closed")
         if skip not in SKIPS:
             raise VidpipeError(f"skip must be one of {', '.join(SKIPS)}, not {skip!r}")
-        frames = decode(self.path, backend=self.backend, skip=skip, info=self.info, stats=stats)
+        frames = decode(self.path, backend=self.backend, skip=skip, info=self.info, stats=stats,
+                        allow_urls=is_url(self.path), timeout_s=self.timeout)  # fmt: skip
         self._open.add(frames)
         return frames
 

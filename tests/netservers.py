@@ -1,0 +1,177 @@
+"""Test helper: loopback servers for network inputs, each a context manager that yields its
+base URL and stops (threads joined, sockets closed) on exit.
+
+    serve_folder(folder, ranges=True)  HTTP/1.1 GET of the folder's files, with byte ranges
+                                       (206) or without (the whole file every time); and
+                                       /redirect?to=URL answered 302 Location: URL
+    silent_server()                    accepts connections and never sends a byte
+    garbage_server()                   answers 200 OK with random bytes, then closes
+    stalling_server(data, after)       answers 200 OK with `after` bytes of `data`, then holds
+                                       the connection open without sending more
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+def _handler(folder: Path, ranges: bool) -> type[SimpleHTTPRequestHandler]:
+    class Handler(SimpleHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(folder), **kwargs)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            if url.path == "/redirect":
+                target = urllib.parse.parse_qs(url.query)["to"][0]
+                self.send_response(302)
+                self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            path = folder / url.path.lstrip("/")
+            if not path.is_file():
+                self.send_error(404)
+                return
+            data = path.read_bytes()
+            match = _RANGE.match(self.headers.get("Range", "")) if ranges else None
+            start, end = 0, len(data) - 1
+            if match and (match.group(1) or match.group(2)):
+                if match.group(1):
+                    start = int(match.group(1))
+                    end = int(match.group(2)) if match.group(2) else end
+                else:
+                    start = len(data) - int(match.group(2))
+                if start >= len(data):
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(data)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            else:
+                self.send_response(200)
+            self.send_header("Accept-Ranges", "bytes" if ranges else "none")
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Content-Length", str(end - start + 1))
+            if self.headers.get("Connection", "").lower() == "close":
+                self.send_header("Connection", "close")  # as servers answer it
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client may stop reading early
+                self.wfile.write(data[start : end + 1])
+
+    return Handler
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path, *, ranges: bool = True) -> Iterator[str]:
+    """`http://127.0.0.1:PORT` serving `folder`."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(folder, ranges))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+@contextlib.contextmanager
+def _tcp_server(serve: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A TCP listener whose connections each get `serve(conn, stop)` on a thread; yields
+    `127.0.0.1:PORT`. On exit: stop set, every connection closed, every thread joined."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+    threads: list[threading.Thread] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conns.append(conn)
+            worker = threading.Thread(target=serve, args=(conn, stop), daemon=True)
+            threads.append(worker)
+            worker.start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join(5)
+        listener.close()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.close()
+        for worker in threads:
+            worker.join(5)
+
+
+def _hold(conn: socket.socket, stop: threading.Event) -> None:
+    stop.wait(60)
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """Accepts and never sends: yields `127.0.0.1:PORT`."""
+    with _tcp_server(_hold) as address:
+        yield address
+
+
+def _answer(conn: socket.socket, body: bytes, length: int | None = None) -> None:
+    with contextlib.suppress(OSError):
+        conn.recv(65536)  # the request
+        size = len(body) if length is None else length
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {size}\r\n\r\n"
+        conn.sendall(head.encode() + body)
+
+
+@contextlib.contextmanager
+def garbage_server() -> Iterator[str]:
+    """200 OK and 64 KiB of random bytes: yields `127.0.0.1:PORT`."""
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        _answer(conn, os.urandom(65536))
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_WR)
+
+    with _tcp_server(serve) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def stalling_server(data: bytes, after: int) -> Iterator[str]:
+    """200 OK for the whole of `data` (Content-Length), but only its first `after` bytes are
+    sent; the connection then stays open and silent. Yields `127.0.0.1:PORT`."""
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        _answer(conn, data[:after], length=len(data))
+        stop.wait(60)
+
+    with _tcp_server(serve) as address:
+        yield address
