@@ -69,8 +69,11 @@ def test_path_is_one_argument_even_when_it_looks_like_an_option(tmp_path: Path) 
 def test_relative_path_or_bad_index_refused() -> None:
     with pytest.raises(ValueError, match="absolute"):
         decode_argv("ffmpeg", "clip.mp4", stream_index=0, pix_fmt="yuv420p")
-    with pytest.raises(ValueError, match="absolute"):
-        decode_argv("ffmpeg", "http://example.invalid/a.mp4", stream_index=0, pix_fmt="yuv420p")
+    url = decode_argv("ffmpeg", "http://example.invalid/a.mp4", stream_index=0, pix_fmt="gray")
+    assert ("-protocol_whitelist", "http,https,tcp,tls,crypto") in _pairs(url)
+    assert not any(arg.endswith("timeout") for arg in url)  # the reader's watchdog bounds it
+    with pytest.raises(InputError, match="concat: protocol is refused"):
+        decode_argv("ffmpeg", "concat:/a.mp4|/b.mp4", stream_index=0, pix_fmt="yuv420p")
     with pytest.raises(ValueError, match="stream_index"):
         decode_argv("ffmpeg", CLIP, stream_index=-1, pix_fmt="yuv420p")
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
-from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode_av import Skip, decode_av
-from vidpipe.io.inputs import is_url, resolve_input
+from vidpipe.io.inputs import resolve_input
 from vidpipe.io.probe import probe
 from vidpipe.types import Frame, PictureType, VideoInfo
 
@@ -36,14 +35,12 @@ def decode(
     skip: "nonintra" keeps I frames only, "nonkey" key frames only (the PyAV backend does
     not even decode the others). `info` saves a second probe when the caller has one.
     Raises InputError for bad input (before the first frame), FFmpegError when the ffmpeg
-    subprocess fails. A URL (`allow_urls`) is read by the PyAV backend, every read bounded
-    by `timeout_s` (InputError when it passes).
+    subprocess fails. A URL (`allow_urls`) is read with every read bounded by `timeout_s`
+    (InputError when it passes), by either backend.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     resolved = resolve_input(path, allow_urls=allow_urls)
-    if backend == "ffmpeg" and is_url(resolved):
-        raise InputError("--backend ffmpeg reads local files; a URL is read with --backend av")
     if info is None:
         info = probe(path, allow_urls=allow_urls, timeout_s=timeout_s)
     if backend == "av":
@@ -69,6 +66,7 @@ def decode(
             color=info.color,
             stats=stats,
             demuxer=info.container,
+            timeout_s=timeout_s,
         )
     if skip == "none":
         return frames

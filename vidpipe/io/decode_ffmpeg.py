@@ -22,14 +22,16 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import IO
 
-from vidpipe.errors import FFmpegError
+from vidpipe.errors import FFmpegError, InputError
 from vidpipe.io.avnames import CHROMA_LOCATIONS, MATRIX, PRIMARIES, RANGE, TRANSFER
 from vidpipe.io.damage import BAD_PACKET_MARKERS, CORRUPT_FRAME_MARKERS, DecodeStats, check_damage
 from vidpipe.io.ffmpeg_cmd import decode_argv, exit_error, find_ffmpeg
+from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_url, redact
 from vidpipe.io.packets import StreamPackets
 from vidpipe.io.probe import open_container
 from vidpipe.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
 from vidpipe.runtime.concurrency import LineDrain, interrupts_held
+from vidpipe.runtime.watchdog import Watchdog
 from vidpipe.types import ColorInfo, Frame, PictureType
 
 log = logging.getLogger(__name__)
@@ -301,6 +303,7 @@ def decode_ffmpeg(
     color: ColorInfo | None = None,
     stats: DecodeStats | None = None,
     demuxer: str | None = None,
+    timeout_s: float | None = None,
 ) -> Iterator[Frame]:
     """Decode video stream `stream_index` of the local file `path` with an ffmpeg subprocess.
 
@@ -319,23 +322,98 @@ def decode_ffmpeg(
     truncation from the demuxer. `demuxer` is the probe's container format (`decode_argv`).
     Raises FFmpegError (with the tail of ffmpeg's stderr) when ffmpeg fails, its output ends
     inside a frame, or its pixels and metadata disagree.
+
+    A URL (allowed by `resolve_input`) is read by ffmpeg alone, nothing demuxed alongside (a
+    live stream cannot be opened twice alike): indexes are showinfo's display-order count,
+    key flags the decoder's, `pkt_size` None. No frame for `timeout_s` seconds ends it with
+    an InputError (ffmpeg killed); ffmpeg failing on it is an InputError too.
     """
     if width <= 0 or height <= 0:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
     stats = stats if stats is not None else DecodeStats()
     pix_fmt = canonical_pix_fmt(source_pix_fmt)
+    url = path if is_url(path) else None
     argv = decode_argv(
         find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt, demuxer=demuxer
     )
+    if url is not None:
+        yield from _decode_url(argv, url, width, height, pix_fmt, rotation, color, stats,
+                               timeout_s or NETWORK_TIMEOUT_S)  # fmt: skip
+        return
     container = open_container(path)
-    packets = StreamPackets(container, container.streams[stream_index], stats)
-    if packets.dts_only:
-        packets.order.ordinal_mode = True  # its pts name no packet: nothing to look up
+    try:
+        packets = StreamPackets(container, container.streams[stream_index], stats)
+        if packets.dts_only:
+            packets.order.ordinal_mode = True  # its pts name no packet: nothing to look up
+        frames = _decode_pipe(argv, path, width, height, pix_fmt, rotation, color, stats,
+                              packets)  # fmt: skip
+        try:
+            yield from frames
+        finally:
+            frames.close()
+            packets.close()
+    finally:
+        container.close()
+
+
+def _decode_url(
+    argv: list[str],
+    url: str,
+    width: int,
+    height: int,
+    pix_fmt: str,
+    rotation: int,
+    color: ColorInfo | None,
+    stats: DecodeStats,
+    timeout_s: float,
+) -> Iterator[Frame]:
+    """`_decode_pipe` on a URL under a `Watchdog`: when ffmpeg gives no frame for
+    `timeout_s` seconds (its input silent or stalled; the time the consumer holds a frame
+    not counted) ffmpeg is killed and InputError says it timed out. ffmpeg failing on the
+    URL is an InputError too, its credentials hidden."""
+    dog = Watchdog(timeout_s, lambda: None, name="ffmpeg-url-watchdog")
+    count = 0
+    with dog:
+        frames = _decode_pipe(argv, url, width, height, pix_fmt, rotation, color, stats,
+                              None, dog)  # fmt: skip
+        try:
+            for frame in frames:
+                dog.pause()
+                yield frame
+                dog.feed()
+                count += 1
+        except FFmpegError as err:
+            if not dog.expired:
+                raise InputError(str(err).replace(url, redact(url))) from None
+        finally:
+            frames.close()
+    if dog.expired:
+        what = "opening it" if count == 0 else f"frame {count}"
+        raise InputError(f"{redact(url)}: timed out after {timeout_s:g} s waiting for {what}")
+
+
+def _decode_pipe(
+    argv: list[str],
+    path: str,
+    width: int,
+    height: int,
+    pix_fmt: str,
+    rotation: int,
+    color: ColorInfo | None,
+    stats: DecodeStats,
+    packets: StreamPackets | None,
+    dog: Watchdog | None = None,
+) -> Iterator[Frame]:
+    """Run `argv`, pair its pixels with its showinfo lines and the container's `packets`
+    (None for a URL: showinfo's facts alone), yield the `Frame`s; ffmpeg ended in finally.
+    `dog`, when given, is made to kill ffmpeg when it expires."""
     proc: subprocess.Popen[bytes] | None = None
     drain: LineDrain[ShowinfoFrame] | None = None
     try:
         with interrupts_held():  # Ctrl-C until `proc` is set would leave ffmpeg running
             proc = _start(argv)
+        if dog is not None:
+            dog.on_expire = proc.kill
         assert proc.stdout is not None and proc.stderr is not None
         _grow_pipe(proc.stdout)
         parser = ShowinfoParser(stats, path=path)
@@ -356,8 +434,9 @@ def decode_ffmpeg(
                     message = f"frame count mismatch: no pixels for frame {count} of the log"
                     raise FFmpegError(message)
                 raise FFmpegError(f"ffmpeg output ended inside frame {count} ({got} bytes)")
-            facts = packets.lookup(meta.pts)
-            packets.keep_ahead(count)
+            facts = None if packets is None else packets.lookup(meta.pts)
+            if packets is not None:
+                packets.keep_ahead(count)
             if facts is not None and facts.index > last_index:
                 last_index = facts.index
             else:
@@ -369,7 +448,7 @@ def decode_ffmpeg(
                 pts=meta.pts,
                 time_base=time_base,
                 pict_type=meta.pict_type,
-                key_frame=facts.key if facts is not None else meta.key_frame or packets.all_key,
+                key_frame=facts.key if facts is not None else meta.key_frame or _all_key(packets),
                 color=frame_color(meta, color),
                 pkt_size=facts.size if facts is not None else None,
                 rotation=rotation,
@@ -379,11 +458,14 @@ def decode_ffmpeg(
         if proc.stdout.read(1):
             message = f"frame count mismatch: pixels after frame {count}, the last in the log"
             raise FFmpegError(message)
-        log.debug("ffmpeg decoded %d frames of %s", count, path)
-        packets.drain()
-        check_damage(path, stats)
+        log.debug("ffmpeg decoded %d frames of %s", count, redact(path))
+        if packets is not None:
+            packets.drain()
+        check_damage(redact(path), stats)
     finally:
         if proc is not None:
             _shutdown(proc, drain)
-        packets.close()
-        container.close()
+
+
+def _all_key(packets: StreamPackets | None) -> bool:
+    return packets is not None and packets.all_key

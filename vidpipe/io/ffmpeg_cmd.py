@@ -19,7 +19,7 @@ from fractions import Fraction
 import ffmpeg
 
 from vidpipe.errors import FFmpegError, VidpipeError
-from vidpipe.io.inputs import check_url, is_url, open_options
+from vidpipe.io.inputs import NETWORK_SCHEMES, check_url, is_url, open_options
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,15 @@ def _source_options(source: str) -> dict[str, str]:
 
 
 def decode_argv(
-    binary: str, path: str, *, stream_index: int, pix_fmt: str, demuxer: str | None = None
+    binary: str,
+    path: str,
+    *,
+    stream_index: int,
+    pix_fmt: str,
+    demuxer: str | None = None,
 ) -> list[str]:
-    """argv decoding stream `stream_index` of the local file `path` to raw frames on stdout.
+    """argv decoding stream `stream_index` of the local file (or URL) `path` to raw frames on
+    stdout.
 
     stdout carries tightly packed `pix_fmt` frames (FFmpeg's rawvideo layout, one frame after
     another, no header); stderr carries the `showinfo` lines (one per frame, display order)
@@ -102,16 +108,22 @@ def decode_argv(
     Pixels are as stored (`-noautorotate`: rotation stays metadata); timestamps are the
     stream's own (`-copyts`, `-fps_mode passthrough`: no frame is duplicated or dropped).
     Only the `file` protocol may be opened. `path` must be absolute (use `resolve_input`),
-    so it can never be read as an option or a protocol. `demuxer` is the input format the
-    probe found (PyAV's `container.format.name`); for "image2" (still images) the argv names
-    it and adds `-pattern_type none`, so a `%` in the file name is not read as a pattern.
+    so it can never be read as an option or a protocol; or a URL `resolve_input` allowed,
+    opened with its scheme's whitelist. `demuxer` is the input
+    format the probe found (PyAV's `container.format.name`); for "image2" (still images) the
+    argv names it and adds `-pattern_type none`, so a `%` in the file name is not read as a pattern.
     """
-    if not os.path.isabs(path):
-        raise ValueError(f"decode_argv needs an absolute local path, got {path!r}")
+    if not os.path.isabs(path) and not is_url(path):
+        raise ValueError(f"decode_argv needs an absolute local path or a URL, got {path!r}")
     if stream_index < 0:
         raise ValueError(f"stream_index must be >= 0, got {stream_index}")
     literal: dict[str, str] = {"f": "image2", "pattern_type": "none"} if demuxer == "image2" else {}
-    source = ffmpeg.input(path, protocol_whitelist="file", noautorotate=None, **literal)
+    # A URL: its scheme's whitelist, but no rw_timeout: at that timeout ffmpeg ends a stalled
+    # input as if it were complete (exit 0, fewer frames); the reader's watchdog
+    # (`decode_ffmpeg`) bounds every wait instead and kills ffmpeg.
+    scheme = check_url(path).partition(":")[0].lower() if is_url(path) else "file"
+    opens = {"protocol_whitelist": NETWORK_SCHEMES.get(scheme, "file")}
+    source = ffmpeg.input(path, noautorotate=None, **opens, **literal)
     # Selecting the input stream makes ffmpeg-python emit `-map 0:{stream_index}`.
     output = source[str(stream_index)].output(
         "pipe:1",

@@ -33,7 +33,7 @@ class Source:
 
     path: a local video file, or with `allow_url` a network URL (http, https, rtsp, rtsps,
     rtmp, srt, udp, tcp; other protocols are refused either way). backend: "av" (PyAV,
-    in-process) or "ffmpeg" (an ffmpeg child; local files). timeout: seconds a URL's opening
+    in-process) or "ffmpeg" (an ffmpeg child). timeout: seconds a URL's opening
     and each of its reads may take (None: `NETWORK_TIMEOUT_S`). Raises InputError for a bad
     input (missing, empty, not a video, refused, timed out) when made.
     """
@@ -52,8 +52,6 @@ class Source:
             raise InputError(f"--timeout must be > 0 seconds, got {timeout}")
         self.name = redact(os.fspath(path))  # as given (credentials hidden), for messages
         self.path = resolve_input(path, allow_urls=allow_url)  # what FFmpeg is given
-        if backend == "ffmpeg" and is_url(self.path):
-            raise InputError("--backend ffmpeg reads local files; a URL is read with --backend av")
         self.backend: Backend = backend
         self.timeout = timeout
         self.info: VideoInfo = probe(self.path, allow_urls=allow_url, timeout_s=timeout)

@@ -1,4 +1,5 @@
-"""All of vidpipe's threads and queues live here; no other module creates either.
+"""All of vidpipe's threads and queues live here (and in `runtime.watchdog`); no other
+module creates either.
 
 Helpers:
 
