@@ -8,6 +8,9 @@ base URL and stops (threads joined, sockets closed) on exit.
     garbage_server()                   answers 200 OK with random bytes, then closes
     stalling_server(data, after)       answers 200 OK with `after` bytes of `data`, then holds
                                        the connection open without sending more
+    live_server(data, pieces)          a raw TCP stream (tcp://): connection k gets the bytes
+                                       `data[pieces[k]]` (a slice), then is dropped; later
+                                       connections are closed at once (the camera is gone)
 """
 
 from __future__ import annotations
@@ -175,3 +178,65 @@ def stalling_server(data: bytes, after: int) -> Iterator[str]:
 
     with _tcp_server(serve) as address:
         yield address
+
+
+@contextlib.contextmanager
+def live_server(
+    data: bytes, pieces: list[slice], *, chunk: int = 18800
+) -> Iterator[tuple[str, list[slice]]]:
+    """A live stream over raw TCP (`tcp://127.0.0.1:PORT`, e.g. MPEG-TS): connection k is sent
+    `data[pieces[k]]` in `chunk`-byte writes, then dropped, as a camera whose link fails;
+    a connection after the last piece is closed at once. Yields (`127.0.0.1:PORT`, the
+    list of pieces served so far, one per connection)."""
+    served: list[slice] = []
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        piece = pieces[len(served)] if len(served) < len(pieces) else slice(0, 0)
+        served.append(piece)
+        body = data[piece]
+        with contextlib.suppress(OSError):
+            for at in range(0, len(body), chunk):
+                if stop.is_set():
+                    return
+                conn.sendall(body[at : at + chunk])
+            conn.shutdown(socket.SHUT_RDWR)
+
+    with _tcp_server(serve) as address:
+        yield address, served
+
+
+@contextlib.contextmanager
+def camera_server(*, size: str = "160x120", rate: int = 25, realtime: bool = True) -> Iterator[str]:
+    """An endless live camera over raw TCP (`tcp://127.0.0.1:PORT`): each connection gets its
+    own MPEG-TS H.264 stream of FFmpeg's testsrc2 (`size`, `rate` fps, a key frame a second),
+    at real-time pace (or as fast as it encodes), until the client leaves. Yields
+    `127.0.0.1:PORT`; every ffmpeg it started is killed and reaped on exit."""
+    import subprocess
+
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        argv = ["ffmpeg", "-v", "error", "-nostdin", *(["-re"] if realtime else []), "-f",
+                "lavfi", "-i", f"testsrc2=size={size}:rate={rate}", "-c:v", "libx264",
+                "-preset", "ultrafast", "-g", str(rate), "-pix_fmt", "yuv420p", "-f", "mpegts",
+                "pipe:1"]  # fmt: skip
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        procs.append(proc)
+        assert proc.stdout is not None
+        with contextlib.suppress(OSError):
+            while not stop.is_set() and (chunk := proc.stdout.read1(65536)):
+                conn.sendall(chunk)
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        with contextlib.suppress(OSError):
+            conn.close()
+
+    try:
+        with _tcp_server(serve) as address:
+            yield address
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -13,6 +13,7 @@ import os
 from typing import Any, Literal, overload
 
 from vidpipe.errors import VidpipeError
+from vidpipe.io.segments import Segments, open_sink
 from vidpipe.io.sink import Sink
 from vidpipe.io.source import Source
 
@@ -22,15 +23,16 @@ __all__ = ["open"]
 @overload
 def open(path: str | os.PathLike[str], mode: Literal["r"] = "r", **options: Any) -> Source: ...
 @overload
-def open(path: str | os.PathLike[str], mode: Literal["w"], **options: Any) -> Sink: ...
-def open(path: str | os.PathLike[str], mode: str = "r", **options: Any) -> Source | Sink:
+def open(path: str | os.PathLike[str], mode: Literal["w"], **options: Any) -> Sink | Segments: ...
+def open(path: str | os.PathLike[str], mode: str = "r", **options: Any) -> Source | Sink | Segments:
     """A video to read (`mode="r"`: a `Source`; options `backend="av"|"ffmpeg"`, and for a
-    network URL `allow_url=True`, `timeout=` seconds) or to write
+    network URL `allow_url=True`, `timeout=` seconds, `reconnect=` times) or to write
     (`mode="w"`: a `Sink`; options `like=source`, `width=`, `height=`, `rate=`, and the
-    `EncodeOptions` fields such as `codec=`, `crf=`, `overwrite=`). Both are context managers.
+    `EncodeOptions` fields such as `codec=`, `crf=`, `overwrite=`; with `segment_s=` a
+    `Segments`, files of that many seconds). All are context managers.
     """
     if mode == "r":
         return Source(path, **options)
     if mode == "w":
-        return Sink(path, **options)
+        return open_sink(path, **options)
     raise VidpipeError(f"mode must be 'r' or 'w', not {mode!r}")

@@ -78,6 +78,8 @@ class Frame:
     time_base: seconds per pts unit.
     pkt_size: bytes of the packet this frame was decoded from, None when unknown.
     rotation: display rotation in degrees counter-clockwise, as FFmpeg's display matrix.
+    wall_time: seconds since the epoch when a live source delivered the frame; None for a
+        file (its time is `time`).
     """
 
     planes: tuple[Any, ...]
@@ -90,6 +92,7 @@ class Frame:
     color: ColorInfo = field(default_factory=ColorInfo)
     pkt_size: int | None = None
     rotation: int = 0
+    wall_time: float | None = None
 
     @property
     def time(self) -> float | None:
@@ -143,7 +146,8 @@ class VideoInfo:
     decoder the FFmpeg decoder that reads it ("libdav1d", "msmpeg4"). Frame rates are
     Fractions (never an integer fps); durations in seconds; frame_count is the number of
     frames the container holds: its own count when it records one (AVI: less its empty index
-    entries), else counted from packets.
+    entries), else counted from packets. live: a network stream read as it runs (rtsp, rtmp,
+    srt, udp, tcp, or http(s) without a duration), which may never end.
     """
 
     path: str
@@ -170,6 +174,7 @@ class VideoInfo:
     audio: tuple[AudioInfo, ...] = ()
     gop: GopSummary | None = None
     decoder: str = ""
+    live: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,8 +386,9 @@ def _int64(name: str, values: Any) -> np.ndarray:
 
 
 def frame_record(frame: Frame) -> dict[str, object]:
-    """The listing of one frame (`vidpipe frames --json`): index, pts, time, type, key, size."""
-    return {
+    """The listing of one frame (`vidpipe frames --json`): index, pts, time, type, key, size,
+    and for a live source's frame its wall_time (seconds since the epoch)."""
+    record: dict[str, object] = {
         "index": frame.index,
         "pts": frame.pts,
         "time": frame.time,
@@ -390,3 +396,6 @@ def frame_record(frame: Frame) -> dict[str, object]:
         "key": frame.key_frame,
         "size": frame.pkt_size,
     }
+    if frame.wall_time is not None:
+        record["wall_time"] = round(frame.wall_time, 6)
+    return record

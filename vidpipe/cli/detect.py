@@ -13,10 +13,12 @@ from vidpipe.cli.process import (
     ALLOW_URL,
     BACKEND,
     CODEC,
+    RECONNECT,
     TIMEOUT,
     open_source,
     progress,
     with_encoder_options,
+    written,
 )
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode import EncodeOptions
@@ -121,6 +123,7 @@ def detect_command(
     backend: str = BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
+    reconnect: int = RECONNECT,
     options: EncodeOptions | None = None,
 ) -> None:
     """Detect objects (YOLOX, or your own YOLOv5/v8/11, end-to-end or RT-DETR export) in
@@ -147,7 +150,7 @@ def detect_command(
     if all(o is None for o in outputs):
         json_path = "-"
     assert options is not None  # given by with_encoder_options
-    with open_source(source, backend, allow_url, timeout) as src:
+    with open_source(source, backend, allow_url, timeout, reconnect) as src:
         result = detect_file(
             src, video=output, jsonl=json_path, coco=coco_path, mot=mot_path,
             events=events_path, detect_options=detect, track=tracking, ops=ops, encode=options,
@@ -157,7 +160,7 @@ def detect_command(
         return
     if result.video is not None:  # on stderr: stdout may carry JSON
         v = result.video
-        typer.echo(f"wrote {v.path} ({v.frames} frames, {v.codec})", err=True)
+        typer.echo(f"wrote {written(v)} ({v.frames} frames, {v.codec})", err=True)
     if result.counts is not None:
         typer.echo(format_counts(result.counts), err=True)
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from tqdm import tqdm
 
 from vidpipe.cli.main import quiet_progress
-from vidpipe.cli.process import ALLOW_URL, BACKEND, TIMEOUT, open_source
+from vidpipe.cli.process import ALLOW_URL, BACKEND, RECONNECT, TIMEOUT, open_source
 from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS
 from vidpipe.io.decode_av import Skip
 from vidpipe.io.image import save_image
+from vidpipe.runtime.concurrency import stop_gracefully
 from vidpipe.types import Frame, PictureType, frame_record
 
 _TYPES = [t.name for t in PictureType if t is not PictureType.NONE]
@@ -69,8 +72,11 @@ def frames_command(
     backend: str = BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
+    reconnect: int = RECONNECT,
 ) -> None:
-    """List frames in display order (index, pts, time, type, key, packet size) or extract them."""
+    """List frames in display order (index, pts, time, type, key, packet size) or extract them.
+
+    A live URL's frames add their wall-clock time (wall_time), and --json its gaps."""
     if as_json and as_csv:
         raise typer.BadParameter("--json and --csv are exclusive")
     if image_format not in ("png", "jpg"):
@@ -78,27 +84,37 @@ def frames_command(
     if backend not in BACKENDS:
         raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}")
     wanted, skip = _plan(types, keyframes)
-    with open_source(file, backend, allow_url, timeout) as src:
+    with open_source(file, backend, allow_url, timeout, reconnect) as src:
         if out_dir is not None:
             _prepare_dir(out_dir)
         frames = src.frames(skip, stats=DecodeStats())
         selected = (f for f in frames if wanted is None or f.pict_type in wanted)
         fmt = "json" if as_json else "csv" if as_csv else "text"
-        if out_dir is None:
-            _print_listing(selected, fmt)
-        else:
-            total, listing = src.info.frame_count, fmt if fmt != "text" else None
-            _extract(selected, out_dir, image_format, total, listing)
+        with stop_gracefully() if src.info.live else contextlib.nullcontext():
+            if out_dir is None:
+                _print_listing(selected, fmt, src)
+            else:
+                total, listing = src.info.frame_count, fmt if fmt != "text" else None
+                _extract(selected, out_dir, image_format, total, listing)
+    src.check_lost()
 
 
-def _print_listing(frames: Iterator[Frame], fmt: str) -> None:
+def _print_listing(frames: Iterator[Frame], fmt: str, src: Any) -> None:
+    """The listing on stdout; a live source's lines flushed one by one (with its gaps, in
+    JSON Lines), a file's at the end."""
     out = sys.stdout
+    live = src.info.live
     if fmt == "csv":
-        out.write(",".join(FIELDS) + "\n")
+        out.write(",".join((*FIELDS, "wall_time") if live else FIELDS) + "\n")
     elif fmt == "text":
         out.write(f"{'index':>7} {'pts':>11} {'time':>13} {'typ':<3} k {'size':>9}\n")
     for frame in frames:
+        if live and fmt == "json":
+            for event in src.events():
+                out.write(json.dumps(event) + "\n")
         out.write(_line(frame_record(frame), fmt) + "\n")
+        if live:
+            out.flush()
     out.flush()
 
 

@@ -13,7 +13,8 @@ import typer
 from tqdm import tqdm
 
 from vidpipe.cli.main import quiet_progress
-from vidpipe.io.encode import EncodeOptions
+from vidpipe.io.encode import EncodeOptions, EncodeResult
+from vidpipe.io.segments import parse_duration
 from vidpipe.pipeline.options import OpOptions
 from vidpipe.types import Frame, VideoInfo
 
@@ -33,11 +34,22 @@ TIMEOUT = typer.Option(
 )
 
 
-def open_source(source: str, backend: str, allow_url: bool, timeout: float | None) -> Any:
+RECONNECT = typer.Option(
+    0,
+    "--reconnect",
+    help="Times in a row a live URL (rtsp, rtmp, srt, udp, tcp, endless http) that drops is "
+    "opened again, after 0.5, 1, 2, 4, 8 s; each gap is an event in --json.",
+)
+
+
+def open_source(
+    source: str, backend: str, allow_url: bool, timeout: float | None, reconnect: int = 0
+) -> Any:
     """The command's input as a `Source`: a local file, or an opted-in URL."""
     from vidpipe.io.source import Source
 
-    return Source(source, backend=backend, allow_url=allow_url, timeout=timeout)  # type: ignore[arg-type]
+    return Source(source, backend=backend, allow_url=allow_url, timeout=timeout,  # type: ignore[arg-type]
+                  reconnect=reconnect)  # fmt: skip
 
 
 CODEC = typer.Option(
@@ -60,6 +72,8 @@ _ENCODER_PARAMS = (
      typer.Option(False, "--bake-rotation", help="Rotate pixels instead of keeping metadata.")),
     ("writer", str, typer.Option(
         _ENCODE.writer, "--writer", help="Encoder: av (in-process) or ffmpeg (subprocess).")),
+    ("segment", str | None, typer.Option(None, "--segment", help="Cut the video into files "
+        "this long (10m, 30s, 1h), each named with its start time, each playable when closed.")),
 )  # fmt: skip
 
 
@@ -78,9 +92,11 @@ def with_encoder_options(command: Callable[..., None]) -> Callable[..., None]:
     def wrapper(**kwargs: Any) -> None:
         values = {name: kwargs.pop(name) for name, _, _ in _ENCODER_PARAMS}
         bake = values.pop("bake_rotation")
+        segment = values.pop("segment")
         options = EncodeOptions(
-            codec=kwargs["codec"], rotation="bake" if bake else "keep", **values
-        )
+            codec=kwargs["codec"], rotation="bake" if bake else "keep",
+            segment_s=parse_duration(segment) if segment is not None else None, **values,
+        )  # fmt: skip
         command(**kwargs, options=options)
 
     wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
@@ -107,13 +123,21 @@ def progress(label: str) -> Callable[[Iterator[Frame], VideoInfo], Iterator[Fram
 
 
 def _run(source: str, output: str, ops: OpOptions, options: EncodeOptions | None, backend: str,
-         allow_url: bool, timeout: float | None):  # fmt: skip
+         allow_url: bool, timeout: float | None, reconnect: int):  # fmt: skip
     from vidpipe.pipeline.recipes import process_file
 
     assert options is not None  # given by with_encoder_options
-    with open_source(source, backend, allow_url, timeout) as src:
+    with open_source(source, backend, allow_url, timeout, reconnect) as src:
         result = process_file(src, output, ops, encode=options, observe=progress("frames"))
-    typer.echo(f"wrote {result.path} ({result.frames} frames, {result.codec} {result.pix_fmt})")
+    typer.echo(f"wrote {written(result)} ({result.frames} frames, {result.codec} {result.pix_fmt})")
+
+
+def written(result: EncodeResult) -> str:
+    """The file an encode wrote, or its segments: "N segments, FIRST .. LAST"."""
+    if not result.segments:
+        return str(result.path)
+    first, last = result.segments[0], result.segments[-1]
+    return f"{len(result.segments)} segments, {first} .. {last.name}"
 
 
 def gamma_command(
@@ -125,11 +149,12 @@ def gamma_command(
     backend: str = BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
+    reconnect: int = RECONNECT,
     options: EncodeOptions | None = None,
 ) -> None:
     """Gamma-correct every frame: out = max * (in / max) ** (1 / G)."""
     ops = OpOptions(gamma=gamma, gamma_on=on)
-    _run(source, output, ops, options, backend, allow_url, timeout)
+    _run(source, output, ops, options, backend, allow_url, timeout, reconnect)
 
 
 def chroma_command(
@@ -144,11 +169,12 @@ def chroma_command(
     backend: str = BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
+    reconnect: int = RECONNECT,
     options: EncodeOptions | None = None,
 ) -> None:
     """Resample the chroma planes to 4:2:0, 4:2:2 or 4:4:4 (siting of the stream honoured)."""
     ops = OpOptions(chroma=to, chroma_up=up, chroma_down=filter_)
-    _run(source, output, ops, options, backend, allow_url, timeout)
+    _run(source, output, ops, options, backend, allow_url, timeout, reconnect)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,9 @@ holding more than the file buffer, into a hidden temporary file beside the targe
 (`reserve_temp`) that is renamed into place only when the `with` block ends without an
 exception; otherwise it is removed and an existing target is left untouched. They flush the
 first row at once, then about once a second, so a reader following the file (or a pipe, for
-JSON Lines to stdout) sees the run start and progress.
+JSON Lines to stdout) sees the run start and progress. For a live source (`in_place`), which
+may never end, JSON Lines are written straight into the target and flushed row by row, and
+kept whatever ends the run (each line is complete).
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ STDOUT = "-"
 class _AtomicSink:
     """A text file written through a temporary file and renamed into place on success.
 
-    path: the target file, or "-" for stdout (written directly, never closed).
+    path: the target file, or "-" for stdout (written directly, never closed). in_place:
+    write the target itself, flushing each row, and keep it whatever ends the run.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, in_place: bool = False) -> None:
         self.path = os.fspath(path)
+        self.in_place = in_place
         self._file: IO[str] | None = None
         self._tmp: Path | None = None
         self._target: Path | None = None
@@ -53,6 +57,12 @@ class _AtomicSink:
             raise RuntimeError(f"{type(self).__name__} is already open")
         if self.path == STDOUT:
             self._file = sys.stdout
+        elif self.in_place:
+            target = _check_target(self.path)
+            try:
+                self._file = open(target, "w", encoding="utf-8")  # closed in __exit__
+            except OSError as err:
+                raise VidpipeError(f"{self.path}: cannot write: {err.strerror}") from err
         else:
             self._target = _check_target(self.path)
             self._tmp = reserve_temp(self._target)
@@ -75,10 +85,12 @@ class _AtomicSink:
         file, tmp, self._file, self._tmp = self._file, self._tmp, None, None
         if file is None:
             return
-        if tmp is None:  # stdout: what was written stays written; it is not closed
+        if tmp is None:  # stdout or in place: what was written stays written
             if exc_type is None:
                 self._end(file)
             file.flush()
+            if file is not sys.stdout:
+                file.close()
             return
         if exc_type is not None:
             with contextlib.suppress(OSError):
@@ -109,7 +121,7 @@ class _AtomicSink:
         file = self._open_file()
         try:
             file.write(text)
-            if time.monotonic() - self._flushed_at >= FLUSH_INTERVAL_S:
+            if self.in_place or time.monotonic() - self._flushed_at >= FLUSH_INTERVAL_S:
                 self.flush()
         except OSError as err:
             if self._tmp is None:  # stdout (a closed pipe): the CLI handles it
@@ -149,18 +161,29 @@ class DetectionsJsonl(_AtomicSink):
     the box in displayed-frame pixels rounded to 2 decimals and the score to 4. label is
     `names[class_id]`, or str(class_id) when `names` has no such entry. Tracked detections
     (`dets.tracker_id` set) add "track_id" (an integer) after "box" in each of their rows;
-    untracked ones have no such key. path "-" writes to stdout.
+    untracked ones have no such key. A live source's frames add "wall_time" (seconds since
+    the epoch) after "time", and its events (`write_event`: a gap) are lines of their own,
+    {"event": ...}. path "-" writes to stdout; `in_place`: see `_AtomicSink`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], names: Sequence[str]) -> None:
-        super().__init__(path)
+    def __init__(
+        self, path: str | os.PathLike[str], names: Sequence[str], *, in_place: bool = False
+    ) -> None:
+        super().__init__(path, in_place=in_place)
         self.names = tuple(names)
 
     def __enter__(self) -> DetectionsJsonl:
         super().__enter__()
         return self
 
-    def write(self, index: int, pts: int | None, time: float | None, dets: Detections) -> None:
+    def write(
+        self,
+        index: int,
+        pts: int | None,
+        time: float | None,
+        dets: Detections,
+        wall_time: float | None = None,
+    ) -> None:
         """Append the line of one frame.
 
         dets: xyxy `[N, 4]` float32 in displayed-frame pixels, scores `[N]` 0..1, class_ids
@@ -180,8 +203,15 @@ class DetectionsJsonl(_AtomicSink):
         if dets.tracker_id is not None:
             for row, tracker_id in zip(rows, dets.tracker_id.tolist(), strict=True):
                 row["track_id"] = tracker_id
-        record = {"index": index, "pts": pts, "time": time, "detections": rows}
+        record: dict[str, object] = {"index": index, "pts": pts, "time": time}
+        if wall_time is not None:
+            record["wall_time"] = round(wall_time, 6)
+        record["detections"] = rows
         self._put(json.dumps(record) + "\n")
+
+    def write_event(self, event: dict[str, object]) -> None:
+        """Append an event of the source (a live stream's gap) as a line of its own."""
+        self._put(json.dumps(event) + "\n")
 
     def _label(self, class_id: int) -> str:
         return self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)
@@ -263,8 +293,10 @@ class EventsJsonl(_AtomicSink):
     """Events (dicts of JSON values) as JSON Lines, in the order written; a "class_id" key
     gains a "label" from `names` beside it."""
 
-    def __init__(self, path: str | os.PathLike[str], names: Sequence[str]) -> None:
-        super().__init__(path)
+    def __init__(
+        self, path: str | os.PathLike[str], names: Sequence[str], *, in_place: bool = False
+    ) -> None:
+        super().__init__(path, in_place=in_place)
         self.names = tuple(names)
 
     def __enter__(self) -> EventsJsonl:

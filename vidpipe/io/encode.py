@@ -93,9 +93,11 @@ def check_target(
     source: str | None,
     options: EncodeOptions,
     rate: Fraction | None = None,
+    copy: bool = True,
 ) -> Target:
-    """Every check `encode` makes before any work. `source` is a resolved input path (its
-    audio and subtitle streams are copied, its average frame rate is the default `rate`).
+    """Every check `encode` makes before any work. `source` is a resolved input path (never
+    overwritten; with `copy` its audio and subtitle streams are copied and its average frame
+    rate is the default `rate`).
 
     Raises VidpipeError for a bad codec or pix_fmt, an output that is the input, exists
     without `overwrite`, or lies in a missing directory; FFmpegError when the ffmpeg writer's
@@ -110,10 +112,10 @@ def check_target(
         check_ffmpeg_encoder(codec.name)
     check_pix_fmt(codec, options.pix_fmt)
     copy_streams: tuple[int, ...] = ()
-    if source is not None:
+    if source is not None and copy:
         copy_streams, source_rate = source_streams(source, muxer)
         rate = rate or source_rate
-    return Target(target, muxer, codec, source, copy_streams, rate)
+    return Target(target, muxer, codec, source if copy else None, copy_streams, rate)
 
 
 def write_stream(

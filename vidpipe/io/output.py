@@ -77,6 +77,7 @@ class EncodeOptions:
     writer: Writer = "av"
     overwrite: bool = False
     threads: int = 0
+    segment_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.rotation not in ("keep", "bake"):
@@ -87,12 +88,15 @@ class EncodeOptions:
             raise VidpipeError(f"crf must be >= 0, got {self.crf}")
         if self.threads < 0:
             raise VidpipeError(f"threads must be >= 0 (0 = auto), got {self.threads}")
+        if self.segment_s is not None and not self.segment_s > 0:
+            raise VidpipeError(f"--segment must be > 0 seconds, got {self.segment_s}")
 
 
 @dataclass(frozen=True)
 class EncodeResult:
     """What `encode` wrote: the file, its frame count, video encoder and pixel format,
-    encoded size (after baking and padding) and the display rotation written (0: none)."""
+    encoded size (after baking and padding) and the display rotation written (0: none). A
+    segmented output: `path` is the last segment, `frames` all, `segments` every file."""
 
     path: Path
     frames: int
@@ -100,6 +104,7 @@ class EncodeResult:
     pix_fmt: str
     size_wh: tuple[int, int]
     rotation: int
+    segments: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

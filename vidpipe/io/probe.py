@@ -171,6 +171,7 @@ def _video_info(path: str, container, stream, first: av.VideoFrame, resolved: st
         time_base=time_base,
         duration=duration,
         frame_count=frame_count or (0 if network else _count_packets(resolved)),
+        live=network and (duration is None or not resolved.lower().startswith("http")),
         bit_rate=stream.bit_rate or container.bit_rate or None,
         audio=tuple(_audio_info(s) for s in container.streams.audio),
     )

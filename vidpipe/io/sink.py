@@ -18,6 +18,7 @@ or an encoder failure removes it. `encode` is the same for an iterable of frames
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Iterable
 from fractions import Fraction
@@ -34,6 +35,8 @@ from vidpipe.types import Frame
 if TYPE_CHECKING:
     from vidpipe.io.source import Source
 
+log = logging.getLogger(__name__)
+
 QUEUE_FRAMES = 8  # frames between `write` and the encoder: memory does not grow with length
 
 
@@ -44,7 +47,8 @@ class Sink:
     every written frame must have (None: the first frame's). rate: frames per second of
     written arrays (their pts count frames in a time base of 1/rate; default the source's
     average rate) and the rate-control hint. options: an `EncodeOptions`, or its fields as
-    keywords (`codec="libx264", crf=23`).
+    keywords (`codec="libx264", crf=23`). copy: stream-copy `like`'s audio and subtitles
+    (never from a live source: that would be a second connection, out of step).
 
     Raises VidpipeError (before any frame) for a bad codec, pix_fmt or output path.
     """
@@ -58,11 +62,14 @@ class Sink:
         height: int | None = None,
         rate: Fraction | float | int | None = None,
         options: EncodeOptions | None = None,
+        copy: bool = True,
         **encoder_options: Any,
     ) -> None:
         if options is not None and encoder_options:
             raise VidpipeError("give encoder options as `options` or as keywords, not both")
         options = options or EncodeOptions(**encoder_options)
+        if options.segment_s is not None:
+            raise VidpipeError("a Sink writes one file: segments are `open_sink`'s (vp.open)")
         for name, value in (("width", width), ("height", height)):
             if value is not None and (isinstance(value, bool) or int(value) < 1):
                 raise VidpipeError(f"{name} must be a positive number of pixels, got {value!r}")
@@ -72,8 +79,11 @@ class Sink:
         if self._rate is not None and self._rate <= 0:
             raise VidpipeError(f"rate must be positive, got {rate!r}")
         self._size_wh = (width, height)
+        copy = copy and like is not None and not like.info.live
+        if like is not None and like.info.live and like.info.audio:
+            log.warning("%s: the audio of a live source is not copied", like.name)
         target = check_target(
-            path, source=like.path if like else None, options=options, rate=self._rate
+            path, source=like.path if like else None, options=options, rate=self._rate, copy=copy
         )
         self.path = target.path
         self.result: EncodeResult | None = None

@@ -13,6 +13,7 @@ iterators it hands out are closed with it (a decoder's file or ffmpeg child rele
 
 from __future__ import annotations
 
+import collections
 import os
 import weakref
 from collections.abc import Iterator
@@ -22,10 +23,12 @@ from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS, Backend, decode
 from vidpipe.io.decode_av import Skip
 from vidpipe.io.inputs import is_url, redact, resolve_input
+from vidpipe.io.live import Event, live_frames
 from vidpipe.io.probe import probe
 from vidpipe.types import Frame, VideoInfo
 
 SKIPS: tuple[str, ...] = ("none", "nonintra", "nonkey")
+_EVENTS_KEPT = 1000  # events held until taken (a reader that never takes them: bounded)
 
 
 class Source:
@@ -34,8 +37,10 @@ class Source:
     path: a local video file, or with `allow_url` a network URL (http, https, rtsp, rtsps,
     rtmp, srt, udp, tcp; other protocols are refused either way). backend: "av" (PyAV,
     in-process) or "ffmpeg" (an ffmpeg child). timeout: seconds a URL's opening
-    and each of its reads may take (None: `NETWORK_TIMEOUT_S`). Raises InputError for a bad
-    input (missing, empty, not a video, refused, timed out) when made.
+    and each of its reads may take (None: `NETWORK_TIMEOUT_S`). reconnect: times in a row a
+    live stream (`info.live`) that fails or ends is opened again (`vidpipe.io.live`); its
+    gaps are events (`events()`). Raises InputError for a bad input (missing, empty, not a
+    video, refused, timed out) when made.
     """
 
     def __init__(
@@ -45,17 +50,23 @@ class Source:
         backend: Backend = "av",
         allow_url: bool = False,
         timeout: float | None = None,
+        reconnect: int = 0,
     ) -> None:
         if backend not in BACKENDS:
             raise VidpipeError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
         if timeout is not None and not timeout > 0:
             raise InputError(f"--timeout must be > 0 seconds, got {timeout}")
+        if reconnect < 0:
+            raise InputError(f"--reconnect must be >= 0, got {reconnect}")
         self.name = redact(os.fspath(path))  # as given (credentials hidden), for messages
         self.path = resolve_input(path, allow_urls=allow_url)  # what FFmpeg is given
         self.backend: Backend = backend
         self.timeout = timeout
+        self.reconnect = reconnect
         self.info: VideoInfo = probe(self.path, allow_urls=allow_url, timeout_s=timeout)
         self._open: weakref.WeakSet[Iterator[Frame]] = weakref.WeakSet()
+        self._events: collections.deque[Event] = collections.deque(maxlen=_EVENTS_KEPT)
+        self.lost: InputError | None = None  # a live stream lost for good (see `check_lost`)
         self._closed = False
 
     def frames(self, skip: Skip = "none", *, stats: DecodeStats | None = None) -> Iterator[Frame]:
@@ -63,16 +74,43 @@ class Source:
 
         skip: "nonintra" keeps I frames only, "nonkey" key frames only (the av backend's
         decoder skips the others). `stats` counts undecodable packets. Each call decodes
-        from the start; the iterator is closed when this Source is.
+        from the start (a live stream: from now); the iterator is closed when this Source is.
+        A live stream's frames carry `wall_time`, and it is reconnected as `reconnect` says.
         """
         if self._closed:
             raise VidpipeError(f"{self.name}: the source is closed")
         if skip not in SKIPS:
             raise VidpipeError(f"skip must be one of {', '.join(SKIPS)}, not {skip!r}")
-        frames = decode(self.path, backend=self.backend, skip=skip, info=self.info, stats=stats,
-                        allow_urls=is_url(self.path), timeout_s=self.timeout)  # fmt: skip
+
+        def open_frames() -> Iterator[Frame]:
+            return decode(self.path, backend=self.backend, skip=skip, info=self.info,
+                          stats=stats, allow_urls=is_url(self.path),
+                          timeout_s=self.timeout)  # fmt: skip
+
+        if self.info.live:
+            frames = live_frames(open_frames, name=self.name, reconnect=self.reconnect,
+                                 on_event=self._events.append, on_lost=self._lose)  # fmt: skip
+        else:
+            frames = open_frames()
         self._open.add(frames)
         return frames
+
+    def _lose(self, error: InputError) -> None:
+        self.lost = error
+
+    def check_lost(self) -> None:
+        """Raise the InputError of a live stream that was lost for good (its frames ended
+        early so the outputs could close with what was recorded); call after closing them."""
+        if self.lost is not None:
+            raise self.lost
+
+    def events(self) -> list[Event]:
+        """The events of a live stream since the last call (gaps: `vidpipe.io.live`), oldest
+        first; thread-safe (the frames may be read on another thread)."""
+        taken = []
+        while self._events:
+            taken.append(self._events.popleft())
+        return taken
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()

@@ -26,11 +26,11 @@ from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
 from vidpipe.io.decode import Backend
 from vidpipe.io.encode import EncodeOptions, EncodeResult
-from vidpipe.io.sink import Sink
+from vidpipe.io.segments import open_sink
 from vidpipe.io.source import Source
 from vidpipe.pipeline.detect import FrameDetector, detect
 from vidpipe.pipeline.options import OpOptions, Stage
-from vidpipe.runtime.concurrency import prefetch
+from vidpipe.runtime.concurrency import prefetch, stop_gracefully
 from vidpipe.tracking.options import TrackOptions
 from vidpipe.types import Detections, Frame, VideoInfo
 
@@ -58,8 +58,9 @@ def process_file(
     the result to `output`, the source's audio and subtitles copied."""
     if isinstance(stages, OpOptions):
         stages = stages.stages()
-    with _opened(source, backend) as src, Sink(output, like=src, options=encode) as sink:
+    with _opened(source, backend) as src, open_sink(output, like=src, options=encode) as sink:
         _drain(src, stages, observe, sink.write)
+    src.check_lost()
     return sink.close()
 
 
@@ -112,8 +113,8 @@ def detect_file(
             detector = load_detector(detect_options)
         # Entered before the Sink, so closed after it: the video is complete before any file
         # appears (an ExitStack closes last-in first).
-        write = _result_writers(stack, jsonl, coco, mot, detector.names)
-        count_events = _event_writer(stack, events, track, detector.names)
+        write = _result_writers(stack, jsonl, coco, mot, detector.names, src)
+        count_events = _event_writer(stack, events, track, detector.names, src.info.live)
         sink = None
         if video is not None:
             if encode.codec == "auto":
@@ -123,7 +124,7 @@ def detect_file(
                 encode = _with_codec(encode, auto_codec(video, gpu=cuda))
             if encode.preset is None and encode.codec in ("libx264", "libx265"):
                 encode = dataclasses.replace(encode, preset=PREVIEW_PRESET)
-            sink = stack.enter_context(Sink(video, like=src, options=encode))
+            sink = stack.enter_context(open_sink(video, like=src, options=encode))
         batch = detect_options.batch or detector.batch
         draw = _drawer(detector.names, track) if sink is not None else None
 
@@ -143,6 +144,7 @@ def detect_file(
 
         count = _drain(src, [*ops.stages(), stage], observe, sink.write if sink else None)
         totals = count_events(None, None)
+    src.check_lost()
     return DetectResult(count, sink.close() if sink is not None else None, totals)
 
 
@@ -177,7 +179,11 @@ def _drawer(
 
 
 def _event_writer(
-    stack: contextlib.ExitStack, events: Any, track: TrackOptions | None, names: Sequence[str]
+    stack: contextlib.ExitStack,
+    events: Any,
+    track: TrackOptions | None,
+    names: Sequence[str],
+    live: bool = False,
 ) -> Callable[[Frame | None, Detections | None], dict[str, Any] | None]:
     """One call per tracked frame that counts it and writes its events (to `events`, when
     given); a last call with (None, None) writes the exits at the end and the totals, and
@@ -189,7 +195,9 @@ def _event_writer(
     from vidpipe.tracking.counting import Counter
 
     counter = Counter(track.line_geometry(), track.zone_geometry(), track.lost_s, track.anchor)
-    out = None if events is None else stack.enter_context(EventsJsonl(os.fspath(events), names))
+    out = None
+    if events is not None:
+        out = stack.enter_context(EventsJsonl(os.fspath(events), names, in_place=live))
 
     def count(frame: Frame | None, dets: Detections | None) -> dict[str, Any] | None:
         if frame is None or dets is None:
@@ -227,8 +235,20 @@ def _drain(
 ) -> int:
     """Decode (on a prefetch thread), run the stages, hand each frame to `write`; the
     frames that came out. The chain is closed outermost first: once a prefetch thread is
-    joined nothing iterates the generators inside it, which are then closed here."""
+    joined nothing iterates the generators inside it, which are then closed here. A live
+    source's run ends at the first Ctrl-C as at the end of its stream (`stop_gracefully`)."""
     chain: list[Iterator[Frame]] = [prefetch(src.frames(), QUEUE_FRAMES, name="vidpipe-decode")]
+    with stop_gracefully() if src.info.live else contextlib.nullcontext():
+        return _run_chain(src, chain, stages, observe, write)
+
+
+def _run_chain(
+    src: Source,
+    chain: list[Iterator[Frame]],
+    stages: Sequence[Stage],
+    observe: Observe | None,
+    write: Callable[[Frame], None] | None,
+) -> int:
     try:
         for stage in stages:
             chain.append(stage(chain[-1]))
@@ -262,20 +282,31 @@ def _check_targets(src: Source, targets: list[Any], overwrite: bool) -> None:
 
 
 def _result_writers(
-    stack: contextlib.ExitStack, jsonl: Any, coco: Any, mot: Any, names: Sequence[str]
+    stack: contextlib.ExitStack,
+    jsonl: Any,
+    coco: Any,
+    mot: Any,
+    names: Sequence[str],
+    src: Source,
 ) -> Callable[[Frame, Detections], None]:
     """The JSON Lines / COCO / MOT writers as one call per frame; their files appear only when
-    the whole run succeeds (entered on `stack`)."""
+    the whole run succeeds (entered on `stack`). A live source's JSON Lines are written in
+    place as they come, its events (gaps) among them."""
     from vidpipe.detectors.results import CocoResults, DetectionsJsonl, MotResults
 
     enter = stack.enter_context
-    lines = None if jsonl is None else enter(DetectionsJsonl(os.fspath(jsonl), names))
+    live = src.info.live
+    lines = None
+    if jsonl is not None:
+        lines = enter(DetectionsJsonl(os.fspath(jsonl), names, in_place=live))
     results = None if coco is None else enter(CocoResults(os.fspath(coco), len(names)))
     tracks = None if mot is None else enter(MotResults(os.fspath(mot)))
 
     def write(frame: Frame, dets: Detections) -> None:
         if lines is not None:
-            lines.write(frame.index, frame.pts, frame.time, dets)
+            for event in src.events() if live else ():
+                lines.write_event(event)
+            lines.write(frame.index, frame.pts, frame.time, dets, frame.wall_time)
         if results is not None:
             results.write(frame.index, dets)
         if tracks is not None:

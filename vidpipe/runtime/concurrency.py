@@ -189,6 +189,8 @@ class LineDrain(Generic[T]):
 _cancelled = threading.Event()
 _held = 0  # depth of `interrupts_held()` sections on the main thread
 _pending: int | None = None  # a signal `interrupt` held off, raised when the section ends
+_graceful = 0  # depth of `stop_gracefully()` sections (a live run)
+_finish = threading.Event()  # a graceful section was asked to finish (the first signal)
 
 
 def cancel() -> None:
@@ -201,18 +203,57 @@ def cancel() -> None:
 
 
 def uncancel() -> None:
-    """Forget an earlier `cancel()` and a held-off signal: a new run in the same process
-    (an in-process `main()` after an interrupted one) starts afresh."""
+    """Forget an earlier `cancel()`, `finish()` and a held-off signal: a new run in the same
+    process (an in-process `main()` after an interrupted one) starts afresh."""
     global _pending
     _cancelled.clear()
+    _finish.clear()
     _pending = None
+
+
+def finish() -> None:
+    """Ask a live source to end as if its stream had ended (see `stop_gracefully`)."""
+    _finish.set()
+
+
+def finishing() -> bool:
+    """Whether `finish()` was called: a live source's reader checks it at every frame."""
+    return _finish.is_set()
+
+
+def wait_finishing(seconds: float) -> bool:
+    """Sleep up to `seconds` (a reconnect's backoff); True when `finish()` or `cancel()`
+    cut it short."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if _finish.wait(min(left, _GET_POLL_S)) or _cancelled.is_set():
+            return True
+    return _finish.is_set() or _cancelled.is_set()
+
+
+@contextlib.contextmanager
+def stop_gracefully() -> Iterator[None]:
+    """Within this block (a run reading a live source, which never ends by itself), the
+    first SIGINT / SIGTERM only calls `finish()`: the source ends at its next frame and the
+    run closes its outputs as at a normal end (the current segment complete). A second
+    signal interrupts as usual."""
+    global _graceful
+    _graceful += 1
+    try:
+        yield
+    finally:
+        _graceful -= 1
 
 
 def interrupt(signum: int) -> None:
     """What the CLI's SIGINT / SIGTERM handler does: `cancel()`, then raise KeyboardInterrupt,
     or, when the main thread is inside `interrupts_held()`, note the signal for the section to
-    raise as it ends (a second signal meanwhile raises at once)."""
+    raise as it ends (a second signal meanwhile raises at once). Inside `stop_gracefully()`
+    the first signal only calls `finish()`."""
     global _pending
+    if _graceful and not _finish.is_set():
+        finish()  # the reader logs it (no logging inside a signal handler)
+        return
     cancel()
     if _held and _pending is None:
         _pending = signum
