@@ -11,6 +11,9 @@ base URL and stops (threads joined, sockets closed) on exit.
     live_server(data, pieces)          a raw TCP stream (tcp://): connection k gets the bytes
                                        `data[pieces[k]]` (a slice), then is dropped; later
                                        connections are closed at once (the camera is gone)
+    camera_server()                    an endless live camera (FFmpeg's testsrc2, MPEG-TS
+                                       over tcp://), one ffmpeg per connection
+    rtsp_server(clip)                  GStreamer's RTSP server (Debian's) streaming an MP4
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import contextlib
 import os
 import re
 import socket
+import subprocess
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -211,8 +215,6 @@ def camera_server(*, size: str = "160x120", rate: int = 25, realtime: bool = Tru
     own MPEG-TS H.264 stream of FFmpeg's testsrc2 (`size`, `rate` fps, a key frame a second),
     at real-time pace (or as fast as it encodes), until the client leaves. Yields
     `127.0.0.1:PORT`; every ffmpeg it started is killed and reaped on exit."""
-    import subprocess
-
     procs: list[subprocess.Popen[bytes]] = []
 
     def serve(conn: socket.socket, stop: threading.Event) -> None:
@@ -240,3 +242,44 @@ def camera_server(*, size: str = "160x120", rate: int = 25, realtime: bool = Tru
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+RTSP_PYTHON = "/usr/bin/python3"  # the system Python, where Debian's GStreamer bindings live
+
+
+def rtsp_available() -> bool:
+    """Whether GStreamer's RTSP server can be run (Debian: gir1.2-gst-rtsp-server-1.0)."""
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0')"
+    try:
+        done = subprocess.run([RTSP_PYTHON, "-c", probe], capture_output=True, timeout=30)
+        return done.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextlib.contextmanager
+def rtsp_server(clip: Path) -> Iterator[str]:
+    """GStreamer's RTSP server (tests/rtsp_server.py on the system Python) streaming the H.264
+    MP4 `clip` at real time, each client from its start. Yields `rtsp://127.0.0.1:PORT/clip`;
+    the server is stopped and reaped on exit."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(__file__).with_name("rtsp_server.py")
+    argv = [RTSP_PYTHON, str(script), str(clip), str(port)]
+    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()  # "ready" once listening (EOF if it failed)
+        if line.strip() != "ready":
+            raise RuntimeError(f"the RTSP server did not start: {line!r}")
+        yield f"rtsp://127.0.0.1:{port}/clip"
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stdout is not None:
+            server.stdout.close()

@@ -19,7 +19,7 @@ from fractions import Fraction
 import ffmpeg
 
 from vidpipe.errors import FFmpegError, VidpipeError
-from vidpipe.io.inputs import NETWORK_SCHEMES, check_url, is_url, open_options
+from vidpipe.io.inputs import check_url, is_url, open_options
 
 log = logging.getLogger(__name__)
 
@@ -118,11 +118,14 @@ def decode_argv(
     if stream_index < 0:
         raise ValueError(f"stream_index must be >= 0, got {stream_index}")
     literal: dict[str, str] = {"f": "image2", "pattern_type": "none"} if demuxer == "image2" else {}
-    # A URL: its scheme's whitelist, but no rw_timeout: at that timeout ffmpeg ends a stalled
+    # A URL: its `open_options` but no timeouts: at its rw_timeout ffmpeg ends a stalled
     # input as if it were complete (exit 0, fewer frames); the reader's watchdog
     # (`decode_ffmpeg`) bounds every wait instead and kills ffmpeg.
-    scheme = check_url(path).partition(":")[0].lower() if is_url(path) else "file"
-    opens = {"protocol_whitelist": NETWORK_SCHEMES.get(scheme, "file")}
+    opens = {"protocol_whitelist": "file"}
+    if is_url(path):
+        opens = open_options(check_url(path))
+        for option in ("rw_timeout", "timeout"):
+            opens.pop(option, None)
     source = ffmpeg.input(path, noautorotate=None, **opens, **literal)
     # Selecting the input stream makes ffmpeg-python emit `-map 0:{stream_index}`.
     output = source[str(stream_index)].output(

@@ -102,7 +102,7 @@ def check_url(text: str) -> str:
 def open_options(resolved: str, timeout_s: float | None = None) -> dict[str, str]:
     """FFmpeg's options for opening a resolved input: a file's name taken literally; a URL's
     protocol whitelist and I/O timeout (`timeout_s`, else NETWORK_TIMEOUT_S: every blocking
-    read or write of its connection)."""
+    read or write of its connection); RTSP over TCP."""
     if not is_url(resolved):
         return dict(LITERAL_NAME_OPTIONS)
     scheme = resolved.partition(":")[0].lower()
@@ -110,6 +110,9 @@ def open_options(resolved: str, timeout_s: float | None = None) -> dict[str, str
     options = {"protocol_whitelist": NETWORK_SCHEMES[scheme], "rw_timeout": micros}
     if scheme in ("rtsp", "rtsps"):
         options["timeout"] = micros  # the RTSP demuxer's own socket timeout
+        # RTP interleaved in the RTSP connection: nothing lost on the way (lost UDP packets
+        # would be concealed into damaged frames), and through NAT and firewalls.
+        options["rtsp_transport"] = "tcp"
     return options
 
 
