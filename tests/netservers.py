@@ -3,7 +3,8 @@ base URL and stops (threads joined, sockets closed) on exit.
 
     serve_folder(folder, ranges=True)  HTTP/1.1 GET of the folder's files, with byte ranges
                                        (206) or without (the whole file every time); and
-                                       /redirect?to=URL answered 302 Location: URL
+                                       /redirect?to=URL answered 302 Location: URL; drop_at=N
+                                       resets the first response that crosses byte N
     silent_server()                    accepts connections and never sends a byte
     garbage_server()                   answers 200 OK with random bytes, then closes
     stalling_server(data, after)       answers 200 OK with `after` bytes of `data`, then holds
@@ -22,6 +23,7 @@ import contextlib
 import os
 import re
 import socket
+import struct
 import subprocess
 import threading
 import urllib.parse
@@ -32,7 +34,9 @@ from pathlib import Path
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
-def _handler(folder: Path, ranges: bool) -> type[SimpleHTTPRequestHandler]:
+def _handler(folder: Path, ranges: bool, drop_at: int | None) -> type[SimpleHTTPRequestHandler]:
+    dropped: list[int] = []
+
     class Handler(SimpleHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -80,16 +84,26 @@ def _handler(folder: Path, ranges: bool) -> type[SimpleHTTPRequestHandler]:
             if self.headers.get("Connection", "").lower() == "close":
                 self.send_header("Connection", "close")  # as servers answer it
             self.end_headers()
+            stop = end + 1
+            if drop_at is not None and not dropped and start < drop_at < stop:
+                dropped.append(drop_at)  # once: the link breaks there, mid-response
+                stop = drop_at
+                self.close_connection = True
             with contextlib.suppress(OSError):  # the client may stop reading early
-                self.wfile.write(data[start : end + 1])
+                self.wfile.write(data[start:stop])
+                if stop <= end:  # a broken link: a reset, not a clean close
+                    self.wfile.flush()
+                    linger = struct.pack("ii", 1, 0)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
 
     return Handler
 
 
 @contextlib.contextmanager
-def serve_folder(folder: Path, *, ranges: bool = True) -> Iterator[str]:
-    """`http://127.0.0.1:PORT` serving `folder`."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(folder, ranges))
+def serve_folder(folder: Path, *, ranges: bool = True, drop_at: int | None = None) -> Iterator[str]:
+    """`http://127.0.0.1:PORT` serving `folder`; with `drop_at`, the first response that
+    would cross that byte of its file is cut there and the connection reset (once)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(folder, ranges, drop_at))
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import NANO_ONNX, needs_nano, run_cli
-from netservers import camera_server, live_server, rtsp_available, rtsp_server
+from netservers import camera_server, live_server, rtsp_available, rtsp_server, serve_folder
 
 import vidpipe as vp
 from vidpipe.errors import InputError, VidpipeError
@@ -365,3 +365,17 @@ def test_ctrl_c_on_an_rtsp_stream_leaves_playable_segments(
         )  # fmt: skip
         assert int(probe.stdout.strip()) > 0, segment
     assert f"{len(segments)} segments" in out
+
+
+def test_an_http_stream_that_ends_is_not_reconnected(bikes_ts: Path) -> None:
+    """MPEG-TS over http without byte ranges has no duration: live. Its clean end is the end
+    (a camera's closed link is reconnected, an http stream's end is not): every frame once,
+    no gap, no error, even with --reconnect."""
+    with (
+        serve_folder(bikes_ts.parent, ranges=False) as base,
+        vp.open(f"{base}/{bikes_ts.name}", allow_url=True, timeout=5, reconnect=3) as src,
+    ):
+        assert src.info.live
+        count = sum(1 for _ in src.frames())
+        assert src.events() == [] and src.lost is None
+    assert count == 250

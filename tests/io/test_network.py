@@ -210,3 +210,22 @@ def test_bad_timeouts() -> None:
     for value in ("0", "-1"):
         done = run_cli("frames", "http://127.0.0.1:9/x.mp4", "--allow-url", "--timeout", value)
         assert "--timeout must be > 0" in one_error_line(done)
+
+
+@pytest.mark.parametrize("backend", ["av", "ffmpeg"])
+@pytest.mark.parametrize("name", ["bikes.mp4", "bikes.ts"])
+def test_a_broken_link_is_resumed_where_it_broke(clips: Path, name: str, backend: str) -> None:
+    """The server resets the connection halfway through the file: FFmpeg asks for the rest
+    (a range request) and every frame arrives, as from the file."""
+    if not (clips / "bikes.ts").exists():
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(clips / "bikes.mp4"), "-c", "copy",
+                        "-f", "mpegts", str(clips / "bikes.ts")], check=True)  # fmt: skip
+    with vp.open(clips / name) as local:
+        want = fingerprint(local)
+    half = (clips / name).stat().st_size // 2
+    with (
+        serve_folder(clips, drop_at=half) as base,
+        vp.open(f"{base}/{name}", allow_url=True, timeout=10, backend=backend) as remote,
+    ):
+        got = fingerprint(remote)
+    assert got == want

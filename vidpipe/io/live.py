@@ -6,10 +6,12 @@ tcp, or http(s) without a duration):
 
 * each frame gets `wall_time` (seconds since the epoch when it arrived); `pts` stays the
   stream's own, and `index` counts on across reconnections;
-* when the stream fails (timed out, connection lost, damaged) or ends, and `reconnect`
-  allows, it is opened again after a backoff (0.5 s, doubling, at most `BACKOFF_MAX_S`),
-  up to `reconnect` times in a row (frames flowing again resets the count); the gap becomes
-  one event, `{"event": "gap", ...}`, handed to `on_event` when the frames resume;
+* when the stream fails (timed out, connection lost, damaged) or ends (`reconnect_at_end`:
+  a camera's server closing the link looks like an end; an http stream's end is its end),
+  and `reconnect` allows, it is opened again after a backoff (0.5 s, doubling, at most
+  `BACKOFF_MAX_S`), up to `reconnect` times in a row (frames flowing again resets the
+  count); the gap becomes one event, `{"event": "gap", ...}`, handed to `on_event` when the
+  frames resume;
 * when the stream is lost for good (the reconnections spent), it ends like a stream that
   ended, and the error goes to `on_lost`: the run closes its outputs normally (what was
   recorded is kept) and reports the error after (`Source.lost`);
@@ -49,6 +51,7 @@ def live_frames(
     reconnect: int = 0,
     on_event: Callable[[Event], None] = lambda event: None,
     on_lost: Callable[[InputError], None] | None = None,
+    reconnect_at_end: bool = True,
 ) -> Iterator[Frame]:
     """The frames of a live input for as long as it runs (see the module's docstring).
 
@@ -83,7 +86,7 @@ def live_frames(
                 close = getattr(frames, "close", None)
                 if close is not None:
                     close()
-        if finishing() or attempts >= reconnect:
+        if finishing() or attempts >= reconnect or (error is None and not reconnect_at_end):
             if error is not None and not finishing():
                 if on_lost is None:
                     raise error

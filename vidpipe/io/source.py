@@ -88,8 +88,10 @@ class Source:
                           timeout_s=self.timeout)  # fmt: skip
 
         if self.info.live:
+            at_end = not self.path.lower().startswith("http")  # a camera's link closed
             frames = live_frames(open_frames, name=self.name, reconnect=self.reconnect,
-                                 on_event=self._events.append, on_lost=self._lose)  # fmt: skip
+                                 on_event=self._events.append, on_lost=self._lose,
+                                 reconnect_at_end=at_end)  # fmt: skip
         else:
             frames = open_frames()
         self._open.add(frames)
