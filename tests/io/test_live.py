@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -379,3 +380,27 @@ def test_an_http_stream_that_ends_is_not_reconnected(bikes_ts: Path) -> None:
         count = sum(1 for _ in src.frames())
         assert src.events() == [] and src.lost is None
     assert count == 250
+
+
+def test_capture_devices_are_opted_into_and_read_as_v4l2(tmp_path: Path, monkeypatch) -> None:
+    """A V4L2 device (`/dev/videoN`) is refused without --allow-url and opened with the
+    v4l2 demuxer with it (both backends). No camera here: a character device that is not
+    one stands in, and gives one clear error."""
+    from vidpipe.io import inputs
+    from vidpipe.io.ffmpeg_cmd import decode_argv
+
+    device = tmp_path / "video0"
+    try:
+        os.mknod(device, 0o600 | 0o020000, os.makedev(1, 3))  # a character device (null)
+    except PermissionError:
+        pytest.skip("creating a character device needs root")
+    monkeypatch.setattr(inputs, "_DEVICE", re.compile(f"^{re.escape(str(device))}$"))
+    with pytest.raises(InputError, match="a capture device; --allow-url opens V4L2"):
+        vp.open(device)
+    assert inputs.resolve_input(device, allow_urls=True) == str(device)
+    assert inputs.is_stream(str(device)) and not inputs.is_url(str(device))
+    argv = decode_argv("ffmpeg", str(device), stream_index=0, pix_fmt="yuv420p")
+    before_input = argv[: argv.index("-i")]
+    assert before_input[before_input.index("-f") + 1] == "v4l2"
+    with pytest.raises(InputError, match="cannot open it"):
+        vp.open(device, allow_url=True, timeout=2)

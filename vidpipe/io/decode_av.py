@@ -24,7 +24,7 @@ import numpy as np
 from vidpipe.errors import InputError
 from vidpipe.io.avnames import color_info
 from vidpipe.io.damage import DecodeStats, check_damage
-from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_url, open_options, redact
+from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_device, is_stream, open_options, redact
 from vidpipe.io.packets import LOOKAHEAD, BestEffort, StreamPackets, default_step
 from vidpipe.pixfmt import LAYOUTS, canonical_pix_fmt
 from vidpipe.types import Frame, PictureType
@@ -62,10 +62,11 @@ def open_container(path: str, timeout_s: float | None = None) -> av.container.In
     """av.open for reading a resolved input with its `open_options` (a file's name taken
     literally; a URL's protocol whitelist and I/O timeouts, also PyAV's own on opening and
     each read); FFmpeg's refusal becomes a one-line InputError."""
-    url = is_url(path)
+    url = is_stream(path)
     limit = (timeout_s or NETWORK_TIMEOUT_S) if url else None
     try:
         return av.open(path, options=open_options(path, timeout_s),
+                       format="v4l2" if is_device(path) else None,
                        timeout=(limit, limit) if url else None)  # fmt: skip
     except av.error.ExitError:  # PyAV's timeout interrupted FFmpeg
         raise InputError(f"{redact(path)}: timed out after {limit:g} s") from None

@@ -26,7 +26,7 @@ from vidpipe.errors import FFmpegError, InputError
 from vidpipe.io.avnames import CHROMA_LOCATIONS, MATRIX, PRIMARIES, RANGE, TRANSFER
 from vidpipe.io.damage import BAD_PACKET_MARKERS, CORRUPT_FRAME_MARKERS, DecodeStats, check_damage
 from vidpipe.io.ffmpeg_cmd import decode_argv, exit_error, find_ffmpeg
-from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_url, redact
+from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_stream, redact
 from vidpipe.io.packets import StreamPackets
 from vidpipe.io.probe import open_container
 from vidpipe.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
@@ -332,7 +332,7 @@ def decode_ffmpeg(
         raise ValueError(f"frame size must be positive, got {width}x{height}")
     stats = stats if stats is not None else DecodeStats()
     pix_fmt = canonical_pix_fmt(source_pix_fmt)
-    url = path if is_url(path) else None
+    url = path if is_stream(path) else None
     argv = decode_argv(
         find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt, demuxer=demuxer
     )

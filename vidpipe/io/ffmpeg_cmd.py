@@ -19,7 +19,7 @@ from fractions import Fraction
 import ffmpeg
 
 from vidpipe.errors import FFmpegError, VidpipeError
-from vidpipe.io.inputs import check_url, is_url, open_options
+from vidpipe.io.inputs import check_url, is_device, is_url, open_options
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,8 @@ def decode_argv(
     if stream_index < 0:
         raise ValueError(f"stream_index must be >= 0, got {stream_index}")
     literal: dict[str, str] = {"f": "image2", "pattern_type": "none"} if demuxer == "image2" else {}
+    if is_device(path):
+        literal = {"f": "v4l2"}
     # A URL: its `open_options` but no timeouts: at its rw_timeout ffmpeg ends a stalled
     # input as if it were complete (exit 0, fewer frames); the reader's watchdog
     # (`decode_ffmpeg`) bounds every wait instead and kills ffmpeg.

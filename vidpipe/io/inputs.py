@@ -44,6 +44,8 @@ NETWORK_SCHEMES = {
     "udp": "udp,rtp",
     "tcp": "tcp",
 }
+# Video4Linux capture devices (webcams, capture cards), opened with --allow-url too.
+_DEVICE = re.compile(r"^/dev/video\d+$")
 NETWORK_TIMEOUT_S = 30.0  # a URL's open and each read, unless the caller says (--timeout)
 _SECRET_KEYS = re.compile(r"pass|pwd|token|secret|key|auth|sig|credential", re.IGNORECASE)
 
@@ -59,6 +61,17 @@ def looks_like_url(text: str) -> bool:
 def is_url(text: str) -> bool:
     """Whether a resolved input is a network URL (a local file resolves to an absolute path)."""
     return looks_like_url(text) and not os.path.isabs(text)
+
+
+def is_device(text: str) -> bool:
+    """Whether a resolved input is a V4L2 capture device (`/dev/video0`)."""
+    return bool(_DEVICE.match(text))
+
+
+def is_stream(text: str) -> bool:
+    """Whether a resolved input is read as it comes, never through to count or seek: a
+    network URL or a capture device."""
+    return is_url(text) or is_device(text)
 
 
 def redact(text: str) -> str:
@@ -103,6 +116,8 @@ def open_options(resolved: str, timeout_s: float | None = None) -> dict[str, str
     """FFmpeg's options for opening a resolved input: a file's name taken literally; a URL's
     protocol whitelist and I/O timeout (`timeout_s`, else NETWORK_TIMEOUT_S: every blocking
     read or write of its connection); RTSP over TCP."""
+    if is_device(resolved):
+        return {}
     if not is_url(resolved):
         return dict(LITERAL_NAME_OPTIONS)
     scheme = resolved.partition(":")[0].lower()
@@ -122,7 +137,8 @@ def resolve_input(path: str | os.PathLike[str], *, allow_urls: bool = False) -> 
     Local files come back as absolute paths, so a name starting with "-" or containing ":"
     can never be read as an option or a protocol. URLs and protocols are refused with an
     `InputError` unless `allow_urls` is set; then a URL of NETWORK_SCHEMES comes back
-    unchanged and any other protocol is still refused.
+    unchanged and any other protocol is still refused; so does a V4L2 capture device
+    (`/dev/video0`).
     """
     text = os.fspath(path)
     if not text:
@@ -137,6 +153,10 @@ def resolve_input(path: str | os.PathLike[str], *, allow_urls: bool = False) -> 
     p = Path(text)
     if not p.exists():
         raise InputError(f"{text}: no such file")
+    if is_device(text) and p.is_char_device():
+        if allow_urls:
+            return text
+        raise InputError(f"{text}: a capture device; --allow-url opens V4L2 devices")
     if p.is_dir():
         raise InputError(f"{text}: is a directory, not a video file")
     if not p.is_file():

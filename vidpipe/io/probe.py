@@ -21,7 +21,7 @@ from vidpipe.errors import InputError
 from vidpipe.io.avnames import FIELD_ORDER, color_info
 from vidpipe.io.damage import DecodeStats, check_damage
 from vidpipe.io.decode_av import iter_av_frames, open_container
-from vidpipe.io.inputs import is_url, redact, resolve_input
+from vidpipe.io.inputs import is_stream, redact, resolve_input
 from vidpipe.io.packets import DTS_ONLY_FORMATS
 from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import AudioInfo, GopSummary, PictureType, VideoInfo
@@ -58,6 +58,8 @@ def probe(
     gc.collect()  # ... also one a reference cycle still held
     siting = replace(info.color, chroma_location=chroma_location(first))
     info = replace(info, color=siting)
+    if gop and info.live:
+        raise InputError(f"{path}: --gop reads the whole stream; a live source never ends")
     if gop:
         info = _with_gop(info, resolved)
     return info
@@ -141,7 +143,7 @@ def _video_info(path: str, container, stream, first: av.VideoFrame, resolved: st
         duration = container.duration / av.time_base
     # AVI counts its empty index entries (dropped or repeated frames) as frames. A URL is
     # never read through to count (it may never end).
-    network = is_url(resolved)
+    network = is_stream(resolved)
     frame_count = _count_packets(resolved) if _is_dts_only(container) and not network else (
         stream.frames)  # fmt: skip
     frame_rate = _fraction(stream.guessed_rate or stream.base_rate)

@@ -22,7 +22,7 @@ from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS, Backend, decode
 from vidpipe.io.decode_av import Skip
-from vidpipe.io.inputs import is_url, redact, resolve_input
+from vidpipe.io.inputs import is_stream, redact, resolve_input
 from vidpipe.io.live import Event, live_frames
 from vidpipe.io.probe import probe
 from vidpipe.types import Frame, VideoInfo
@@ -84,7 +84,7 @@ class Source:
 
         def open_frames() -> Iterator[Frame]:
             return decode(self.path, backend=self.backend, skip=skip, info=self.info,
-                          stats=stats, allow_urls=is_url(self.path),
+                          stats=stats, allow_urls=is_stream(self.path),
                           timeout_s=self.timeout)  # fmt: skip
 
         if self.info.live:
