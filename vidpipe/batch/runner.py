@@ -19,19 +19,22 @@ import fcntl
 import logging
 import os
 import sys
+import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from tqdm import tqdm
 
 from vidpipe.batch import ledger as ledger_mod
-from vidpipe.batch.jobs import LEDGER_NAME, JobSpec, inside_outdir
+from vidpipe.batch.jobs import LEDGER_NAME, VIDEO_EXTENSIONS, JobSpec, inside_outdir
 from vidpipe.batch.pool import WorkerPool
 from vidpipe.batch.tasks import check_options, output_names
 from vidpipe.batch.worker import Job
 from vidpipe.errors import InputError
+from vidpipe.io.inputs import redact
 from vidpipe.runtime.concurrency import cpu_cores
 from vidpipe.runtime.files import TEMP_NAME
 
@@ -90,6 +93,8 @@ class Settings:
     runner: str = "local"  # "local" worker processes or "ray" tasks
     address: str | None = None  # Ray cluster address (None: $RAY_ADDRESS or a local Ray)
     servers: tuple[str, ...] = ()  # detect: one shared model server per device (--gpus)
+    timeout: float | None = None  # a stream's opening and reads (None: NETWORK_TIMEOUT_S)
+    reconnect: int = 0  # a live stream's reconnections in a row
 
 
 @contextlib.contextmanager
@@ -158,8 +163,9 @@ def _plan(
             job, fp = _job(spec, outdir, task, options, settings.content_hash)
         except (InputError, OSError) as exc:
             reason = spec.error or str(exc)
-            book.refuse(spec.key, str(spec.input), task, "{}", reason)
-            results[spec.key] = JobResult(spec.key, str(spec.input), "failed", [], reason)
+            shown = redact(str(spec.input))
+            book.refuse(spec.key, shown, task, "{}", reason)
+            results[spec.key] = JobResult(spec.key, shown, "failed", [], reason)
             continue
         canon = ledger_mod.canonical_options(task, job.options)
         row = book.get(spec.key)
@@ -168,13 +174,17 @@ def _plan(
             retries=settings.retries, retry_failed=settings.retry_failed,
         )  # fmt: skip
         if action == "run":
-            book.plan(spec.key, job.input, fp, task, canon, job.rel_outputs, attempts)
+            if isinstance(spec.input, str):
+                job = dataclasses.replace(job, timeout=settings.timeout,
+                                          reconnect=settings.reconnect)  # fmt: skip
+            book.plan(spec.key, redact(job.input), fp, task, canon, job.rel_outputs, attempts)
             todo.append(job)
             continue
         assert row is not None
         status = "skipped" if action == "skip" else "failed"
         error = None if action == "skip" else f"{row.error} (after {row.attempts} attempts)"
-        results[spec.key] = JobResult(spec.key, job.input, status, list(job.rel_outputs), error)
+        results[spec.key] = JobResult(spec.key, redact(job.input), status, list(job.rel_outputs),
+                                      error)  # fmt: skip
     return todo
 
 
@@ -185,16 +195,23 @@ def _job(
     if spec.error is not None:
         raise InputError(spec.error)
     merged = check_options(task, {**options, **spec.options})
-    if not spec.input.is_file():
-        raise InputError(f"{spec.input}: no such file")
-    fp = ledger_mod.fingerprint(spec.input, content=content_hash)
-    rel = output_names(task, spec.stem, spec.input.suffix, merged)
+    if isinstance(spec.input, str):  # a stream: no fingerprint, so its job always runs
+        fp = f"stream:{time.time_ns()}"
+        suffix = PurePosixPath(urllib.parse.urlsplit(spec.input).path).suffix
+        suffix = suffix if suffix.lower() in VIDEO_EXTENSIONS else ".mp4"
+    else:
+        if not spec.input.is_file():
+            raise InputError(f"{spec.input}: no such file")
+        fp = ledger_mod.fingerprint(spec.input, content=content_hash)
+        suffix = spec.input.suffix
+    rel = output_names(task, spec.stem, suffix, merged)
     paths = [inside_outdir(outdir, name) for name in rel]
     for path in paths:
         if os.path.realpath(path) == os.path.realpath(spec.input):
             raise InputError(f"{spec.input}: output would overwrite the input")
         path.parent.mkdir(parents=True, exist_ok=True)
-    return Job(spec.key, task, str(spec.input), tuple(map(str, paths)), tuple(rel), merged), fp
+    job = Job(spec.key, task, str(spec.input), tuple(map(str, paths)), tuple(rel), merged)
+    return job, fp
 
 
 def _execute(
@@ -208,14 +225,14 @@ def _execute(
 
     def on_start(job: Job) -> None:
         book.start(job.key)
-        running[job.key] = Path(job.input).name
+        running[job.key] = Path(redact(job.input)).name
         bar.set_postfix_str(", ".join(running.values()))
 
     def on_finish(job: Job, error: str | None, seconds: float, sums: dict[str, str]) -> None:
         book.finish(job.key, error=error, seconds=seconds, checksums=sums)
         status = "done" if error is None else "failed"
-        results[job.key] = JobResult(job.key, job.input, status, list(job.rel_outputs), error,
-                                     seconds)  # fmt: skip
+        results[job.key] = JobResult(job.key, redact(job.input), status, list(job.rel_outputs),
+                                     error, seconds)  # fmt: skip
         running.pop(job.key, None)
         bar.set_postfix_str(", ".join(running.values()), refresh=False)
         bar.update(1)

@@ -19,6 +19,7 @@ from typing import Any
 
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
+from vidpipe.io.inputs import is_stream
 from vidpipe.pipeline.options import OpOptions
 from vidpipe.tracking.options import TrackOptions, detect_conf
 
@@ -181,12 +182,15 @@ def _detect_outputs(stem: str, options: Mapping[str, Any]) -> dict[str, str]:
 
 def run_task(
     task: str, source: str, outputs: list[str], options: Mapping[str, Any], *,
-    threads: int = 0, server: str | None = None,
+    threads: int = 0, server: str | None = None, timeout: float | None = None,
+    reconnect: int = 0,
 ) -> None:  # fmt: skip
     """Run one job: read `source`, write every path of `outputs` (absolute, from
     `output_names`, in that order; their folders exist) atomically, replacing old ones.
     threads: encoder threads (0: the encoder's own choice); server: the address of a model
-    server that runs the detect model (None: the model is loaded in this process)."""
+    server that runs the detect model (None: the model is loaded in this process). A stream
+    `source` (a URL, a capture device: the driver checked it was allowed) is read with
+    `timeout` and `reconnect` (see `Source`)."""
     from vidpipe.io.encode import EncodeOptions
     from vidpipe.io.source import Source
 
@@ -194,9 +198,11 @@ def run_task(
         codec=options.get("codec", "auto"), crf=options.get("crf"), preset=options.get("preset"),
         overwrite=True, threads=threads,
     )  # fmt: skip
-    with Source(source) as src:  # InputError for a file that is not a video
+    stream = is_stream(source)
+    with Source(source, allow_url=stream, timeout=timeout, reconnect=reconnect) as src:
         if task == "frames":
             _run_frames(src, Path(outputs[0]))
+            src.check_lost()  # a live stream lost for good: after its listing is in place
         elif task == "detect":
             _run_detect(src, outputs, options, encode, server)
         else:

@@ -39,6 +39,8 @@ class Job:
     outputs: tuple[str, ...]
     rel_outputs: tuple[str, ...]
     options: dict[str, Any]
+    timeout: float | None = None  # a stream input's (a URL, a capture device)
+    reconnect: int = 0
 
 
 def _stop_worker(signum: int, _frame: object) -> None:
@@ -78,9 +80,8 @@ def _run_one(
 ) -> tuple[str, str, str | None, float, dict[str, str]]:
     start = time.perf_counter()
     try:
-        run_task(
-            job.task, job.input, list(job.outputs), job.options, threads=threads, server=server
-        )
+        run_task(job.task, job.input, list(job.outputs), job.options, threads=threads,
+                 server=server, timeout=job.timeout, reconnect=job.reconnect)  # fmt: skip
         sums = {
             rel: sha256_file(Path(p)) for rel, p in zip(job.rel_outputs, job.outputs, strict=True)
         }

@@ -10,11 +10,14 @@ from typing import Any
 
 import typer
 
+from vidpipe.cli.process import ALLOW_URL, RECONNECT, TIMEOUT
 from vidpipe.errors import InputError
 
 
 def batch_command(
-    inputs: list[str] = typer.Argument(..., help="Videos, folders (recursive) or manifests."),
+    inputs: list[str] = typer.Argument(
+        ..., help="Videos, folders (recursive), manifests; with --allow-url URLs and devices."
+    ),
     outdir: Path = typer.Option(..., "-o", "--output", help="Output folder (mirrors inputs)."),
     task: str = typer.Option(..., "--task", help="detect, gamma, chroma or frames."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (Ray: tasks in flight)."),
@@ -28,6 +31,9 @@ def batch_command(
         False, "--hash", help="Fingerprint inputs by sha256 (default: size + mtime)."
     ),
     report: Path | None = typer.Option(None, "--report", help="Write a JSON report here."),
+    allow_url: bool = ALLOW_URL,
+    timeout: float | None = TIMEOUT,
+    reconnect: int = RECONNECT,
     model: str | None = typer.Option(None, "--model", "-m", help="detect: model name or file."),
     model_format: str | None = typer.Option(
         None, "--model-format", help="detect: the export's layout (as vidpipe detect)."
@@ -105,7 +111,11 @@ def batch_command(
     checked = check_options(task, options)  # bad option: exit 2 before any job starts
     if task == "detect":
         check_model(checked)
-    specs = discover(inputs, outdir)
+    if timeout is not None and not timeout > 0:
+        raise typer.BadParameter(f"--timeout must be > 0 seconds, got {timeout}")
+    if reconnect < 0:
+        raise typer.BadParameter(f"--reconnect must be >= 0, got {reconnect}")
+    specs = discover(inputs, outdir, allow_url=allow_url)
     if not specs:
         raise InputError("no input videos found")
     prepare_outdir(outdir)
@@ -114,7 +124,7 @@ def batch_command(
 
     settings = Settings(
         jobs, retries, retry_failed, content_hash, quiet_progress(), runner=runner,
-        address=address, servers=servers,
+        address=address, servers=servers, timeout=timeout, reconnect=reconnect,
     )  # fmt: skip
     # Every worker, model server and multiprocessing's resource tracker is reaped before
     # the command ends, however it ends: none outlives `vidpipe` as an orphan.

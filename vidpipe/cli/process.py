@@ -27,7 +27,8 @@ ALLOW_URL = typer.Option(
     False,
     "--allow-url",
     help="Also read network inputs: http(s), rtsp(s), rtmp, srt, udp, tcp URLs (no other "
-    "protocol, redirects included); credentials in them are never printed.",
+    "protocol, redirects included), and V4L2 devices (/dev/video0); credentials in URLs are "
+    "never printed.",
 )
 TIMEOUT = typer.Option(
     None, "--timeout", help="Seconds a URL's opening and each of its reads may take (30)."
