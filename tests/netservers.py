@@ -200,12 +200,13 @@ def stalling_server(data: bytes, after: int) -> Iterator[str]:
 
 @contextlib.contextmanager
 def live_server(
-    data: bytes, pieces: list[slice], *, chunk: int = 18800
+    data: bytes, pieces: list[slice], *, chunk: int = 18800, stall: bool = False
 ) -> Iterator[tuple[str, list[slice]]]:
     """A live stream over raw TCP (`tcp://127.0.0.1:PORT`, e.g. MPEG-TS): connection k is sent
     `data[pieces[k]]` in `chunk`-byte writes, then dropped, as a camera whose link fails;
-    a connection after the last piece is closed at once. Yields (`127.0.0.1:PORT`, the
-    list of pieces served so far, one per connection)."""
+    a connection after the last piece is closed at once. `stall`: a piece that is not the
+    last is followed by silence instead (the link hangs rather than drops). Yields
+    (`127.0.0.1:PORT`, the list of pieces served so far, one per connection)."""
     served: list[slice] = []
 
     def serve(conn: socket.socket, stop: threading.Event) -> None:
@@ -217,6 +218,8 @@ def live_server(
                 if stop.is_set():
                     return
                 conn.sendall(body[at : at + chunk])
+            if stall and len(served) < len(pieces):
+                stop.wait(60)
             conn.shutdown(socket.SHUT_RDWR)
 
     with _tcp_server(serve) as address:

@@ -404,3 +404,31 @@ def test_capture_devices_are_opted_into_and_read_as_v4l2(tmp_path: Path, monkeyp
     assert before_input[before_input.index("-f") + 1] == "v4l2"
     with pytest.raises(InputError, match="cannot open it"):
         vp.open(device, allow_url=True, timeout=2)
+
+
+@pytest.mark.parametrize("backend", ["av", "ffmpeg"])
+def test_a_camera_that_hangs_times_out_and_is_reconnected(bikes_ts: Path, backend) -> None:
+    """The link hangs (no data, no close) after 480 kB (9 s of video: past what the ffmpeg
+    CLI reads to analyse an MPEG-TS stream); the camera's second link starts its stream
+    anew. After --timeout the reader gives up on the first link (FFmpeg's timeouts on the av
+    backend, vidpipe's watchdog killing ffmpeg on the other), reconnects, and the gap says
+    it timed out; the frames are those of both links."""
+    data = bikes_ts.read_bytes()
+    cut = 480000 // 188 * 188
+    pieces = [slice(0, None), slice(0, cut), slice(0, None)]
+    with live_server(data, pieces, stall=True) as (address, _):
+        start = time.monotonic()
+        with vp.open(f"tcp://{address}", allow_url=True, timeout=2, reconnect=1,
+                     backend=backend) as src:  # fmt: skip
+            frames, events = [], []
+            for frame in src.frames():
+                frames.append(frame)
+                events += src.events()
+        took = time.monotonic() - start
+    (gap,) = events
+    assert "timed out" in gap["reason"] and gap["last_index"] is not None, gap
+    assert 2 < took < 40 and gap["duration"] >= live.BACKOFF_FIRST_S
+    before = gap["last_index"] + 1
+    assert before > 150 and len(frames) - before > 200  # most of the first link, all of the 2nd
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert src.lost is not None  # the camera is gone after its second link

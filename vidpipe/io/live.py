@@ -94,8 +94,9 @@ def live_frames(
             return
         attempts += 1
         reason = str(error).removeprefix(f"{name}: ") if error else "the stream ended"
-        if lost is None:
-            lost = (time.time(), reason)
+        if lost is None:  # the gap began with the last frame that came (or now)
+            began = last.wall_time if last is not None and last.wall_time else time.time()
+            lost = (began, reason)
         offset = 0 if last is None else last.index + 1
         wait = backoff_s(attempts)
         log.warning("%s: %s; reconnecting in %g s (%d of %d)", name, reason, wait, attempts,
@@ -106,8 +107,9 @@ def live_frames(
 
 def _gap(lost: tuple[float, str], now: float, last: Frame | None, frame: Frame,
          attempts: int) -> Event:  # fmt: skip
-    """The event of a gap: when it began and ended (wall clock) and the stream times around
-    it (those of the last frame before and the first after; None when unknown)."""
+    """The event of a gap: when it began (the last frame's arrival) and ended (the next
+    frame's), on the wall clock, and the stream times around it (those of the last frame
+    before and the first after; None when unknown)."""
     return {
         "event": "gap",
         "reason": lost[1],
