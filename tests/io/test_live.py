@@ -172,6 +172,39 @@ def test_the_cli_lists_a_live_stream_with_its_gaps_and_keeps_going(bikes_ts: Pat
     ]
 
 
+def _run_until(argv: list[str], ready, what: str) -> tuple[int, str, str]:
+    """Run `vidpipe ARGV` until `ready()` (bounded polling), then Ctrl-C it; its exit code,
+    stdout and stderr."""
+    run = subprocess.Popen([sys.executable, "-m", "vidpipe", *argv], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not ready():
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline, f"no {what} within 90 s"
+            time.sleep(0.1)  # bounded polling
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    return run.returncode, out, err
+
+
+def _lines(path: Path) -> int:
+    return path.read_text().count("\n") if path.exists() else 0
+
+
+def _decoded_frames(video: Path) -> int:
+    """Frames ffprobe decodes in `video` (the oracle that a segment is complete)."""
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames",
+         "-of", "csv=p=0", str(video)], capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return int(probe.stdout.strip())
+
+
 @needs_nano
 def test_ctrl_c_ends_a_live_detect_run_with_complete_segments(tmp_path: Path) -> None:
     """detect on an endless camera, --segment 1s: segments appear as the run goes; the first
@@ -179,35 +212,16 @@ def test_ctrl_c_ends_a_live_detect_run_with_complete_segments(tmp_path: Path) ->
     flushed as it ran) holding one line per frame the segments hold."""
     jsonl, video = tmp_path / "d.jsonl", tmp_path / "cam.mp4"
     with camera_server(size="320x240") as address:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "vidpipe", "detect", f"tcp://{address}", "--allow-url",
-             "--json", str(jsonl), "-o", str(video), "--segment", "1s", "--device", "cpu",
-             "--model", str(NANO_ONNX)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        code, _, err = _run_until(
+            ["detect", f"tcp://{address}", "--allow-url", "--json", str(jsonl), "-o", str(video),
+             "--segment", "1s", "--device", "cpu", "--model", str(NANO_ONNX)],
+            lambda: len(list(tmp_path.glob("cam_*.mp4"))) >= 2 and _lines(jsonl) > 10,
+            "two segments and the JSON Lines flushed as it runs",
         )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 90
-            while len(list(tmp_path.glob("cam_*.mp4"))) < 2 and time.monotonic() < deadline:
-                assert run.poll() is None, run.communicate()
-                time.sleep(0.1)  # bounded polling: two segments closed
-            assert jsonl.read_text().count("\n") > 10  # flushed as it runs
-            run.send_signal(signal.SIGINT)
-            _, err = run.communicate(timeout=60)
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.communicate()
-    assert run.returncode == 0, err
+    assert code == 0, err
     segments = sorted(tmp_path.glob("cam_*.mp4"))
     assert len(segments) >= 2 and not list(tmp_path.glob(".*"))  # no temporary file left
-    counts = []
-    for segment in segments:
-        probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
-             "stream=nb_read_frames", "-of", "csv=p=0", str(segment)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        counts.append(int(probe.stdout.strip()))
+    counts = [_decoded_frames(segment) for segment in segments]
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert all(c > 0 for c in counts) and sum(counts) == len(lines)
     assert all("wall_time" in r for r in lines)
@@ -282,7 +296,10 @@ def test_a_long_live_run_keeps_memory_threads_and_descriptors_flat() -> None:
     assert len(warm) >= 3, samples
     rss = [s[1] for s in warm]
     assert max(rss) - rss[0] < 16 * 1024, samples  # KiB: flat, not growing with frames
-    assert len({s[2] for s in warm}) == 1 and len({s[3] for s in warm}) == 1, samples
+    # Threads and descriptors: no growth with frames (the loopback server in this process
+    # may hold a pipe or thread more at a sampling instant, never thousands).
+    assert max(s[2] for s in warm) <= warm[0][2] + 2, samples
+    assert max(s[3] for s in warm) <= warm[0][3] + 4, samples
 
 
 def test_segments_from_python_keep_closed_ones_when_the_run_fails(
@@ -339,32 +356,15 @@ def test_ctrl_c_on_an_rtsp_stream_leaves_playable_segments(
     closed ends the run with exit code 0 and every segment complete (ffprobe decodes them)."""
     bikes = next(p for p in real_corpus if p.name == "bikes.mp4")
     with rtsp_server(bikes) as url:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "vidpipe", "gamma", url, "--allow-url", "--backend", "ffmpeg",
-             "-g", "1.5", "-o", str(tmp_path / "cam.mp4"), "--segment", "2s"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        code, out, err = _run_until(
+            ["gamma", url, "--allow-url", "--backend", "ffmpeg", "-g", "1.5", "-o",
+             str(tmp_path / "cam.mp4"), "--segment", "2s"],
+            lambda: bool(list(tmp_path.glob("cam_*.mp4"))), "segment",
         )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while not list(tmp_path.glob("cam_*.mp4")) and time.monotonic() < deadline:
-                assert run.poll() is None, run.communicate()
-                time.sleep(0.1)  # bounded polling: the first segment closed
-            run.send_signal(signal.SIGINT)
-            out, err = run.communicate(timeout=60)
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.communicate()
-    assert run.returncode == 0, err
+    assert code == 0, err
     segments = sorted(tmp_path.glob("cam_*.mp4"))
     assert len(segments) >= 2 and not list(tmp_path.glob(".*")), segments
-    for segment in segments:
-        probe = subprocess.run(
-            ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
-             "stream=nb_read_frames", "-of", "csv=p=0", str(segment)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        assert int(probe.stdout.strip()) > 0, segment
+    assert all(_decoded_frames(segment) > 0 for segment in segments)
     assert f"{len(segments)} segments" in out
 
 

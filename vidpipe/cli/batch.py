@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from vidpipe.cli.process import ALLOW_URL, RECONNECT, TIMEOUT
+from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT
 from vidpipe.errors import InputError
 
 

@@ -8,18 +8,9 @@ from __future__ import annotations
 
 import typer
 
+from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
-from vidpipe.cli.process import (
-    ALLOW_URL,
-    BACKEND,
-    CODEC,
-    RECONNECT,
-    TIMEOUT,
-    open_source,
-    progress,
-    with_encoder_options,
-    written,
-)
+from vidpipe.cli.process import BACKEND, CODEC, progress, with_encoder_options, written
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode import EncodeOptions
 from vidpipe.pipeline.options import OpOptions

@@ -12,8 +12,9 @@ from typing import Any
 import typer
 from tqdm import tqdm
 
+from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
-from vidpipe.cli.process import ALLOW_URL, BACKEND, RECONNECT, TIMEOUT, open_source
+from vidpipe.cli.process import BACKEND
 from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from vidpipe.cli.process import ALLOW_URL, TIMEOUT
+from vidpipe.cli.inputs import ALLOW_URL, TIMEOUT
 from vidpipe.io.probe import probe
 from vidpipe.types import VideoInfo
 

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from tqdm import tqdm
 
+from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
 from vidpipe.io.encode import EncodeOptions, EncodeResult
 from vidpipe.io.segments import parse_duration
@@ -23,36 +24,6 @@ _OPS = OpOptions()
 
 OUT = typer.Option(..., "-o", "--output", help="Output file (written atomically).")
 BACKEND = typer.Option("av", "--backend", help="Decoder: av or ffmpeg.")
-ALLOW_URL = typer.Option(
-    False,
-    "--allow-url",
-    help="Also read network inputs: http(s), rtsp(s), rtmp, srt, udp, tcp URLs (no other "
-    "protocol, redirects included), and V4L2 devices (/dev/video0); credentials in URLs are "
-    "never printed.",
-)
-TIMEOUT = typer.Option(
-    None, "--timeout", help="Seconds a URL's opening and each of its reads may take (30)."
-)
-
-
-RECONNECT = typer.Option(
-    0,
-    "--reconnect",
-    help="Times in a row a live URL (rtsp, rtmp, srt, udp, tcp, endless http) that drops is "
-    "opened again, after 0.5, 1, 2, 4, 8 s; each gap is an event in --json.",
-)
-
-
-def open_source(
-    source: str, backend: str, allow_url: bool, timeout: float | None, reconnect: int = 0
-) -> Any:
-    """The command's input as a `Source`: a local file, or an opted-in URL."""
-    from vidpipe.io.source import Source
-
-    return Source(source, backend=backend, allow_url=allow_url, timeout=timeout,  # type: ignore[arg-type]
-                  reconnect=reconnect)  # fmt: skip
-
-
 CODEC = typer.Option(
     _ENCODE.codec,
     "--codec",

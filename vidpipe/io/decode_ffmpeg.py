@@ -13,11 +13,12 @@ Ctrl-C) terminates ffmpeg, reaps it, closes the pipes and joins the drain thread
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import shlex
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import IO
@@ -337,8 +338,9 @@ def decode_ffmpeg(
         find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt, demuxer=demuxer
     )
     if url is not None:
-        yield from _decode_url(argv, url, width, height, pix_fmt, rotation, color, stats,
-                               timeout_s or NETWORK_TIMEOUT_S)  # fmt: skip
+        pipe = functools.partial(_decode_pipe, argv, path, width, height, pix_fmt, rotation,
+                                 color, stats, None)  # fmt: skip
+        yield from _decode_url(pipe, url, timeout_s or NETWORK_TIMEOUT_S)
         return
     container = open_container(path)
     try:
@@ -357,25 +359,16 @@ def decode_ffmpeg(
 
 
 def _decode_url(
-    argv: list[str],
-    url: str,
-    width: int,
-    height: int,
-    pix_fmt: str,
-    rotation: int,
-    color: ColorInfo | None,
-    stats: DecodeStats,
-    timeout_s: float,
+    pipe: Callable[[Watchdog], Iterator[Frame]], url: str, timeout_s: float
 ) -> Iterator[Frame]:
-    """`_decode_pipe` on a URL under a `Watchdog`: when ffmpeg gives no frame for
-    `timeout_s` seconds (its input silent or stalled; the time the consumer holds a frame
-    not counted) ffmpeg is killed and InputError says it timed out. ffmpeg failing on the
-    URL is an InputError too, its credentials hidden."""
+    """`_decode_pipe` (`pipe`, given the watchdog) on a URL under a `Watchdog`: when ffmpeg
+    gives no frame for `timeout_s` seconds (its input silent or stalled; the time the
+    consumer holds a frame not counted) ffmpeg is killed and InputError says it timed out.
+    ffmpeg failing on the URL is an InputError too, its credentials hidden."""
     dog = Watchdog(timeout_s, lambda: None, name="ffmpeg-url-watchdog")
     count = 0
     with dog:
-        frames = _decode_pipe(argv, url, width, height, pix_fmt, rotation, color, stats,
-                              None, dog)  # fmt: skip
+        frames = pipe(dog)
         try:
             for frame in frames:
                 dog.pause()
