@@ -14,6 +14,7 @@ from vidpipe.cli.process import BACKEND, CODEC, progress, with_encoder_options, 
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode import EncodeOptions
 from vidpipe.pipeline.options import OpOptions
+from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.tracking.options import TRACK_CONF, TrackOptions, detect_conf
 
 _D = DetectOptions()  # the defaults
@@ -115,11 +116,26 @@ def detect_command(
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
+    scan: bool = typer.Option(
+        False,
+        "--scan",
+        help="Detect on sampled frames only (--sample), decoded alone: "
+        "where each class appears, fast. Writes no video.",
+    ),
+    sample: str = typer.Option(
+        "I", "--sample", help="--scan: I (the I frames) or key (the key frames)."
+    ),
+    intervals_path: str | None = typer.Option(
+        None, "--intervals", help="--scan: the intervals per class, JSON Lines ('-': stdout)."
+    ),
+    thumbs: str | None = typer.Option(
+        None, "--thumbs", help="--scan: a folder for the best frame of each interval, boxed."
+    ),
     options: EncodeOptions | None = None,
 ) -> None:
     """Detect objects (YOLOX, or your own YOLOv5/v8/11, end-to-end or RT-DETR export) in
-    every frame. Without -o, --json or --coco the
-    detections go to stdout as JSON Lines."""
+    every frame, or with --scan in the sampled ones. Without -o, --json or --coco the
+    detections (with --scan: the intervals) go to stdout as JSON Lines."""
     from vidpipe.pipeline.recipes import detect_file
 
     tracking = None
@@ -137,15 +153,20 @@ def detect_command(
         classes=tuple(classes) if classes else None, batch=batch, compile=compile_,
     )  # fmt: skip
     ops = OpOptions(gamma=gamma, chroma=chroma)
-    outputs = (output, json_path, coco_path, mot_path, events_path)
+    outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs)
+    scanning = ScanOptions(sample) if scan else None
     if all(o is None for o in outputs):
-        json_path = "-"
+        if scanning is not None:
+            intervals_path = "-"
+        else:
+            json_path = "-"
     assert options is not None  # given by with_encoder_options
     with open_source(source, backend, allow_url, timeout, reconnect) as src:
         result = detect_file(
             src, video=output, jsonl=json_path, coco=coco_path, mot=mot_path,
             events=events_path, detect_options=detect, track=tracking, ops=ops, encode=options,
-            observe=progress("detect"),  # type: ignore[arg-type]
+            observe=progress("scan" if scan else "detect"),  # type: ignore[arg-type]
+            scan=scanning, intervals=intervals_path, thumbs=thumbs,
         )  # fmt: skip
     if quiet_progress() is True:
         return
@@ -154,6 +175,16 @@ def detect_command(
         typer.echo(f"wrote {written(v)} ({v.frames} frames, {v.codec})", err=True)
     if result.counts is not None:
         typer.echo(format_counts(result.counts), err=True)
+    if result.scan is not None:
+        typer.echo(format_scan(result.scan, result.frames), err=True)
+
+
+def format_scan(rows: list[dict], frames: int) -> str:
+    """The summary of a scan: one line per class (intervals, seconds on screen)."""
+    lines = [f"scanned {frames} frames: {len(rows)} classes"]
+    lines += [f"{'class':<16} {'intervals':>9} {'seconds':>9}"] if rows else []
+    lines += [f"{r['label']:<16} {r['intervals']:>9} {r['seconds']:>9.1f}" for r in rows]
+    return "\n".join(lines)
 
 
 def format_counts(counts: dict) -> str:

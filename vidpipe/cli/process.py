@@ -89,7 +89,7 @@ def progress(label: str) -> Callable[[Iterator[Frame], VideoInfo], Iterator[Fram
         ) as bar:  # fmt: skip
             for frame in frames:
                 yield frame
-                bar.update(1)
+                bar.update(max(1, frame.index + 1 - bar.n))  # sampled frames: by position
 
     return observe
 

@@ -5,6 +5,8 @@ batch` and Python callers alike (one definition of each run).
     Source ─► prefetch ─► [ops] ─► detect ─► [track] ─► JSON Lines / COCO / MOT / events
                                                     ─► annotate [+ trails] ─► Sink
                                                                              detect_file
+    Source (sampled: I / key frames) ─► ... ─► detect ─► JSON Lines, intervals [+ thumbs]
+                                                             detect_file(scan=ScanOptions())
 
 Decoding runs on a prefetch thread ahead of the stages, encoding on the Sink's thread behind
 them. Whatever ends a run (the end, an error in any stage, Ctrl-C), the chain is closed from
@@ -30,6 +32,7 @@ from vidpipe.io.segments import open_sink
 from vidpipe.io.source import Source
 from vidpipe.pipeline.detect import FrameDetector, detect
 from vidpipe.pipeline.options import OpOptions, Stage
+from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.runtime.concurrency import prefetch, stop_gracefully
 from vidpipe.tracking.options import TrackOptions
 from vidpipe.types import Detections, Frame, VideoInfo
@@ -72,6 +75,7 @@ class DetectResult:
     frames: int
     video: EncodeResult | None
     counts: dict[str, Any] | None = None
+    scan: list[dict[str, Any]] | None = None  # a scan's summary (`ScanSummary.table`)
 
 
 def detect_file(
@@ -89,6 +93,9 @@ def detect_file(
     backend: Backend = "av",
     detector: FrameDetector | None = None,
     observe: Observe | None = None,
+    scan: ScanOptions | None = None,
+    intervals: str | os.PathLike[str] | None = None,
+    thumbs: str | os.PathLike[str] | None = None,
 ) -> DetectResult:
     """Detect objects in every frame of `source` (after `ops`), track them when `track` is
     given; write the detections as JSON Lines (`jsonl`, "-": stdout), COCO results (`coco`),
@@ -99,11 +106,16 @@ def detect_file(
     `detector`: one already loaded (a worker's cache, a model server's client); None loads
     `detect_options`' model once the input and outputs are checked. Codec "auto" picks
     h264_nvenc on a CUDA detector when it opens. Raises InputError for a bad input or output
-    (before the model loads)."""
-    targets = [video, jsonl, coco, mot, events]
-    if all(t is None for t in targets):
+    (before the model loads).
+
+    `scan`: detect on the sampled frames only (`vidpipe.pipeline.scan`); their intervals per
+    class go to `intervals` (JSON Lines), the best frame of each, boxes drawn, to the folder
+    `thumbs`; the summary comes back in `DetectResult.scan`. A scan writes no video."""
+    targets = [video, jsonl, coco, mot, events, intervals]
+    if all(t is None for t in targets) and thumbs is None:
         raise InputError("nothing to write: give a video, JSON Lines, COCO, MOT or events output")
     _check_tracking(track, mot, events)
+    _check_scan(scan, video, intervals, thumbs)
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(_opened(source, backend))
         _check_targets(src, targets, encode.overwrite)
@@ -115,6 +127,7 @@ def detect_file(
         # appears (an ExitStack closes last-in first).
         write = _result_writers(stack, jsonl, coco, mot, detector.names, src)
         count_events = _event_writer(stack, events, track, detector.names, src.info.live)
+        scanned = _scan_writer(stack, scan, intervals, thumbs, detector.names)
         sink = None
         if video is not None:
             if encode.codec == "auto":
@@ -138,14 +151,52 @@ def detect_file(
                 for frame, dets in pairs:
                     write(frame, dets)
                     count_events(frame, dets)
+                    scanned(frame, dets)
                     yield draw(frame, dets) if draw is not None else frame
             finally:
                 pairs.close()
 
-        count = _drain(src, [*ops.stages(), stage], observe, sink.write if sink else None)
+        skip = "none" if scan is None else scan.skip
+        stages = [*ops.stages(), stage]
+        count = _drain(src, stages, observe, sink.write if sink else None, skip)
         totals = count_events(None, None)
+        summary = scanned(None, None)
     src.check_lost()
-    return DetectResult(count, sink.close() if sink is not None else None, totals)
+    return DetectResult(count, sink.close() if sink is not None else None, totals, summary)
+
+
+def _check_scan(scan: ScanOptions | None, video: Any, intervals: Any, thumbs: Any) -> None:
+    """InputError for a scan asked to write a video, or scan outputs without a scan."""
+    if scan is not None and video is not None:
+        raise InputError("--scan writes no video: it decodes only the sampled frames")
+    if scan is None and (intervals is not None or thumbs is not None):
+        raise InputError(f"{'--intervals' if intervals is not None else '--thumbs'} needs --scan")
+
+
+def _scan_writer(
+    stack: contextlib.ExitStack, scan: ScanOptions | None, intervals: Any, thumbs: Any,
+    names: Sequence[str],
+) -> Callable[[Frame | None, Detections | None], list[dict[str, Any]] | None]:  # fmt: skip
+    """One call per sampled frame; a last call with (None, None) closes the intervals still
+    open and returns the summary table. Without a scan it does nothing and returns None."""
+    if scan is None:
+        return lambda frame, dets: None
+    from vidpipe.detectors.results import EventsJsonl
+    from vidpipe.pipeline.scan import interval_writer
+
+    lines = None if intervals is None else stack.enter_context(
+        EventsJsonl(os.fspath(intervals), names))  # fmt: skip
+    update, finish = interval_writer(
+        (lambda record: lines.write([record])) if lines is not None else None, thumbs, names
+    )
+
+    def step(frame: Frame | None, dets: Detections | None) -> list[dict[str, Any]] | None:
+        if frame is None or dets is None:
+            return finish().table()
+        update(frame, dets)
+        return None
+
+    return step
 
 
 def _check_tracking(track: TrackOptions | None, mot: Any, events: Any) -> None:
@@ -232,12 +283,14 @@ def _drain(
     stages: Sequence[Stage],
     observe: Observe | None,
     write: Callable[[Frame], None] | None,
+    skip: str = "none",
 ) -> int:
     """Decode (on a prefetch thread), run the stages, hand each frame to `write`; the
     frames that came out. The chain is closed outermost first: once a prefetch thread is
     joined nothing iterates the generators inside it, which are then closed here. A live
     source's run ends at the first Ctrl-C as at the end of its stream (`stop_gracefully`)."""
-    chain: list[Iterator[Frame]] = [prefetch(src.frames(), QUEUE_FRAMES, name="vidpipe-decode")]
+    frames = src.frames(skip)  # type: ignore[arg-type]
+    chain: list[Iterator[Frame]] = [prefetch(frames, QUEUE_FRAMES, name="vidpipe-decode")]
     with stop_gracefully() if src.info.live else contextlib.nullcontext():
         return _run_chain(src, chain, stages, observe, write)
 

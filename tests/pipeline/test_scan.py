@@ -1,0 +1,155 @@
+"""`vidpipe detect --scan`: detection on the I (or key) frames only. Oracles: ffprobe's
+picture types and key flags say which frames are sampled; the full pass (`detect --json`)
+says what each sampled frame holds; a plain walk over the samples says what the intervals
+must be.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import NANO_ONNX, SAMPLE_CLIPS, ffprobe_json, needs_nano, run_cli
+from PIL import Image
+
+from vidpipe.errors import InputError
+from vidpipe.pipeline.scan import Intervals, ScanOptions, ScanSummary, thumb_name
+from vidpipe.types import Detections, Frame
+
+
+def _frame(index: int) -> Frame:
+    return Frame(planes=(np.zeros((2, 2), np.uint8),), pix_fmt="gray", index=index,
+                 pts=index, time_base=Fraction(1, 100))  # fmt: skip
+
+
+def _dets(*rows: tuple[int, float]) -> Detections:
+    """Detections of (class_id, score) rows (boxes do not matter here)."""
+    n = len(rows)
+    return Detections(
+        xyxy=np.tile(np.array([0, 0, 1, 1], np.float32), (n, 1)),
+        scores=np.array([s for _, s in rows], np.float32),
+        class_ids=np.array([c for c, _ in rows], np.int64),
+    )
+
+
+def test_intervals_follow_consecutive_samples() -> None:
+    """Samples every 10 frames (0.1 s): a person in samples 0-2 and 4, two cars in sample 1,
+    one in 2; the person's interval closes at sample 3, the car's too; the last person
+    interval ends with the video."""
+    samples = [
+        _dets((0, 0.5)),
+        _dets((0, 0.9), (2, 0.4), (2, 0.6)),
+        _dets((0, 0.7), (2, 0.3)),
+        _dets(),
+        _dets((0, 0.8)),
+    ]
+    builder = Intervals(["person", "bicycle", "car"])
+    closed = []
+    for i, dets in enumerate(samples):
+        closed += builder.update(_frame(i * 10), dets)
+    closed += builder.finish()
+    got = [i.record() for i in closed]
+    assert [(r["label"], r["start_index"], r["end_index"], r["until"]) for r in got] == [
+        ("person", 0, 20, 0.3), ("car", 10, 20, 0.3), ("person", 40, 40, 0.4),
+    ]  # fmt: skip
+    assert [(r["max_count"], r["best_score"], r["best_frame"], r["samples"]) for r in got] == [
+        (1, 0.9, 10, 3), (2, 0.6, 10, 2), (1, 0.8, 40, 1),
+    ]  # fmt: skip
+    summary = ScanSummary()
+    for interval in closed:
+        summary.add(interval)
+    assert summary.table() == [
+        {"label": "person", "intervals": 2, "seconds": 0.3},
+        {"label": "car", "intervals": 1, "seconds": 0.2},
+    ]
+    assert thumb_name(closed[1]) == "car_000000.100-000000.200_f000010.jpg"
+    with pytest.raises(InputError, match="--sample"):
+        ScanOptions("2s")
+
+
+def _types(video: Path) -> list[tuple[str, bool]]:
+    """(picture type, key flag) of every frame in display order, by ffprobe."""
+    frames = ffprobe_json(video, "-select_streams", "v:0", "-show_frames", "-show_entries",
+                          "frame=pict_type,key_frame,best_effort_timestamp")["frames"]  # fmt: skip
+    frames.sort(key=lambda f: int(f["best_effort_timestamp"]))
+    return [(f["pict_type"], bool(int(f["key_frame"]))) for f in frames]
+
+
+@needs_nano
+@pytest.mark.parametrize("sample", ["I", "key"])
+def test_a_scan_samples_the_right_frames_and_sees_what_the_full_pass_sees(
+    real_corpus: list[Path], tmp_path: Path, sample: str
+) -> None:
+    """bikes.mp4 (real footage): the scan's frames are ffprobe's I (key) frames, each with
+    the full pass's detections for that frame; its intervals are what a walk over those
+    samples gives; each interval's best frame is written, boxed, to --thumbs."""
+    bikes = next(p for p in real_corpus if p.name == "bikes.mp4")
+    full = run_cli("detect", str(bikes), "--json", "-", "--model", str(NANO_ONNX), "-q")
+    assert full.returncode == 0, full.stderr
+    by_index = {r["index"]: r for r in map(json.loads, full.stdout.splitlines())}
+    out = tmp_path / "scan.jsonl"
+    done = run_cli("detect", str(bikes), "--scan", "--sample", sample, "--json", str(out),
+                   "--intervals", str(tmp_path / "iv.jsonl"), "--thumbs", str(tmp_path / "th"),
+                   "--model", str(NANO_ONNX))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scanned = [json.loads(line) for line in out.read_text().splitlines()]
+    types = _types(bikes)
+    want = [i for i, (t, key) in enumerate(types) if (t == "I" if sample == "I" else key)]
+    assert [r["index"] for r in scanned] == want and len(want) < len(types) / 10
+    for record in scanned:
+        reference = by_index[record["index"]]
+        assert (record["pts"], record["time"]) == (reference["pts"], reference["time"])
+        assert [d["label"] for d in record["detections"]] == [
+            d["label"] for d in reference["detections"]
+        ]
+        for ours, theirs in zip(record["detections"], reference["detections"], strict=True):
+            assert ours["box"] == pytest.approx(theirs["box"], abs=0.05)
+            assert ours["score"] == pytest.approx(theirs["score"], abs=1e-3)
+    # The intervals: a walk over the samples, class by class.
+    walked = {}
+    for record in scanned:
+        for label in {d["label"] for d in record["detections"]}:
+            walked.setdefault(label, []).append(scanned.index(record))
+    runs = sorted(
+        (label, run[0])
+        for label, positions in walked.items()
+        for run in _runs(positions)
+    )  # fmt: skip
+    intervals = [json.loads(line) for line in (tmp_path / "iv.jsonl").read_text().splitlines()]
+    assert sorted((i["label"], want.index(i["start_index"])) for i in intervals) == runs
+    thumbs = sorted((tmp_path / "th").iterdir())
+    assert len(thumbs) == len(intervals) > 0
+    assert Image.open(thumbs[0]).size == (640, 272)
+    assert f"scanned {len(want)} frames" in done.stderr
+
+
+def _runs(positions: list[int]) -> list[list[int]]:
+    """Consecutive runs of sample positions."""
+    runs: list[list[int]] = []
+    for p in positions:
+        if runs and runs[-1][-1] == p - 1:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scan", "-o", "x.mp4"], "--scan writes no video"),
+        (["--intervals", "iv.jsonl"], "--intervals needs --scan"),
+        (["--thumbs", "th"], "--thumbs needs --scan"),
+        (["--scan", "--sample", "2s"], "--sample must be one of I, key"),
+    ],
+)
+def test_bad_scan_options_are_one_line(tmp_path: Path, args, message) -> None:
+    done = run_cli("detect", str(SAMPLE_CLIPS[0]), *[
+        str(tmp_path / a) if a.endswith((".mp4", ".jsonl")) or a == "th" else a for a in args
+    ])  # fmt: skip
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+    assert list(tmp_path.iterdir()) == []

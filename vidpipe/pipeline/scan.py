@@ -1,0 +1,207 @@
+"""Scanning a long video for what appears in it (`vidpipe detect --scan`): detection on sampled
+frames only, decoded through the decoder's skip-frame fast paths, and the samples turned into
+intervals per class.
+
+    ScanOptions(sample="I")    the I frames (the decoder skips every other frame: `nonintra`)
+    ScanOptions(sample="key")  the key frames (`nonkey`)
+
+`Intervals` turns the (frame, detections) pairs of the samples, in display order, into one
+`Interval` per class and stretch of consecutive samples that hold it: from the first sample
+with the class to the last one (both inclusive; the frames between two samples are not
+looked at, so an interval's true start and end lie within one sample step of these), with
+the most boxes of the class in one sample, the best score and the frame that had it.
+Each sample stands for the time until the next one, so an interval's `until` is the time of
+the first sample without the class (its last sample's own time at the end of the video).
+`ScanSummary` adds them up per class: intervals, and seconds on screen (`until - start`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidpipe.errors import InputError
+from vidpipe.types import Detections, Frame
+
+SAMPLES: tuple[str, ...] = ("I", "key")
+_SKIP = {"I": "nonintra", "key": "nonkey"}
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What a scan samples: "I" (I frames, key or not) or "key" (key frames)."""
+
+    sample: str = "I"
+
+    def __post_init__(self) -> None:
+        if self.sample not in SAMPLES:
+            raise InputError(f"--sample must be one of {', '.join(SAMPLES)}, not {self.sample!r}")
+
+    @property
+    def skip(self) -> str:
+        """The decoder's skip mode that yields exactly the sampled frames."""
+        return _SKIP[self.sample]
+
+
+@dataclass
+class Interval:
+    """One class seen in consecutive samples. pts in the stream's time base; `start`/`end`
+    in seconds (None without pts); indexes in display order; `best_frame` the display index
+    of the sample with the class's best score; `until` the time of the next sample after
+    `end` (`end` itself after the last sample)."""
+
+    label: str
+    class_id: int
+    start_index: int
+    end_index: int
+    start_pts: int | None
+    end_pts: int | None
+    start: float | None
+    end: float | None
+    max_count: int
+    best_score: float
+    best_frame: int
+    samples: int = 1
+    until: float | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The JSON object of `--intervals` (scores rounded to 4 decimals, times to 6)."""
+        return {
+            "label": self.label, "class_id": self.class_id,
+            "start_pts": self.start_pts, "end_pts": self.end_pts,
+            "start": _round(self.start), "end": _round(self.end), "until": _round(self.until),
+            "start_index": self.start_index, "end_index": self.end_index,
+            "samples": self.samples, "max_count": self.max_count,
+            "best_score": round(self.best_score, 4), "best_frame": self.best_frame,
+        }  # fmt: skip
+
+    @property
+    def seconds(self) -> float:
+        """Time on screen as sampled: `until - start` (0 without times)."""
+        return 0.0 if self.start is None or self.until is None else self.until - self.start
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+class Intervals:
+    """Streaming interval builder; see the module docstring. `update` with each sample in
+    display order returns the intervals it closed (a class absent from it); `finish` the
+    ones still open. With `keep_best`, each open interval holds its best sample (frame and
+    that class's detections) until it closes: `best` maps a closed interval to them."""
+
+    def __init__(self, names: Sequence[str], *, keep_best: bool = False) -> None:
+        self.names = tuple(names)
+        self.keep_best = keep_best
+        self._open: dict[int, Interval] = {}
+        self._best: dict[int, tuple[Frame, Detections]] = {}
+        self.best: dict[int, tuple[Frame, Detections]] = {}  # id(interval) -> sample
+
+    def update(self, frame: Frame, dets: Detections) -> list[Interval]:
+        """Add one sample: xyxy in displayed pixels, scores 0..1, class_ids of its boxes."""
+        present: dict[int, np.ndarray] = {}
+        for class_id in np.unique(dets.class_ids).tolist():
+            present[int(class_id)] = dets.class_ids == class_id
+        closed = [self._close(c, frame.time) for c in list(self._open) if c not in present]
+        for class_id, mask in present.items():
+            count, score = int(mask.sum()), float(dets.scores[mask].max())
+            interval = self._open.get(class_id)
+            if interval is None:
+                label = self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)
+                interval = Interval(label, class_id, frame.index, frame.index, frame.pts,
+                                    frame.pts, frame.time, frame.time, count, score,
+                                    frame.index, 0)  # fmt: skip
+                self._open[class_id] = interval
+            interval.end_index, interval.end_pts, interval.end = frame.index, frame.pts, frame.time
+            interval.samples += 1
+            interval.max_count = max(interval.max_count, count)
+            if score > interval.best_score or interval.samples == 1:
+                interval.best_score, interval.best_frame = score, frame.index
+                if self.keep_best:
+                    self._best[class_id] = (frame, dets[mask])
+        return closed
+
+    def finish(self) -> list[Interval]:
+        """Close every interval still open (the end of the video), oldest class first."""
+        return [self._close(c, None) for c in list(self._open)]
+
+    def _close(self, class_id: int, until: float | None) -> Interval:
+        interval = self._open.pop(class_id)
+        interval.until = until if until is not None else interval.end
+        best = self._best.pop(class_id, None)
+        if best is not None:
+            self.best[id(interval)] = best
+        return interval
+
+
+@dataclass
+class ScanSummary:
+    """Per class: intervals found and seconds on screen (`Interval.seconds`)."""
+
+    rows: dict[str, list[float]] = field(default_factory=dict)  # label -> [intervals, seconds]
+
+    def add(self, interval: Interval) -> None:
+        row = self.rows.setdefault(interval.label, [0, 0.0])
+        row[0] += 1
+        row[1] += interval.seconds
+
+    def table(self) -> list[dict[str, Any]]:
+        """Rows {"label", "intervals", "seconds"}, the most seen first."""
+        rows = [
+            {"label": label, "intervals": int(n), "seconds": round(s, 3)}
+            for label, (n, s) in self.rows.items()
+        ]
+        return sorted(rows, key=lambda r: (-r["seconds"], -r["intervals"], r["label"]))
+
+
+def thumb_name(interval: Interval) -> str:
+    """e.g. person_000012.480-000031.200_f000312.jpg: label, start and end, best frame."""
+    label = "".join(c if c.isalnum() or c in "-_" else "_" for c in interval.label)
+    start = "nopts" if interval.start is None else f"{interval.start:010.3f}"
+    end = "nopts" if interval.end is None else f"{interval.end:010.3f}"
+    return f"{label}_{start}-{end}_f{interval.best_frame:06d}.jpg"
+
+
+def interval_writer(
+    write_line: Callable[[dict[str, Any]], None] | None,
+    thumbs: str | os.PathLike[str] | None,
+    names: Sequence[str],
+) -> tuple[Callable[[Frame, Detections], None], Callable[[], ScanSummary]]:
+    """(update, finish) for a scan: each closed interval goes to `write_line` as its record
+    and, with `thumbs` (an existing or new folder), its best sample with that class's boxes
+    drawn; `finish` closes the rest and returns the summary."""
+    folder = None if thumbs is None else Path(thumbs)
+    if folder is not None:
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{folder}: exists and is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+    builder = Intervals(names, keep_best=folder is not None)
+    summary = ScanSummary()
+
+    def emit(closed: list[Interval]) -> None:
+        for interval in closed:
+            summary.add(interval)
+            if write_line is not None:
+                write_line(interval.record())
+            best = builder.best.pop(id(interval), None)
+            if folder is not None and best is not None:
+                from vidpipe.detectors.draw import annotate
+                from vidpipe.io.image import save_image
+
+                frame, dets = best
+                save_image(annotate(frame, dets, names), folder / thumb_name(interval))
+
+    def update(frame: Frame, dets: Detections) -> None:
+        emit(builder.update(frame, dets))
+
+    def finish() -> ScanSummary:
+        emit(builder.finish())
+        return summary
+
+    return update, finish
