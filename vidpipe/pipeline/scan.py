@@ -4,6 +4,9 @@ intervals per class.
 
     ScanOptions(sample="I")    the I frames (the decoder skips every other frame: `nonintra`)
     ScanOptions(sample="key")  the key frames (`nonkey`)
+    ScanOptions(refine=True)   and where two consecutive samples differ (`changed`: a class
+                               comes or goes, a count changes, a box moves off), every frame
+                               between them too (`refine`: a seek to the first, decoded on)
 
 `Intervals` turns the (frame, detections) pairs of the samples, in display order, into one
 `Interval` per class and stretch of consecutive samples that hold it: from the first sample
@@ -18,7 +21,7 @@ the first sample without the class (its last sample's own time at the end of the
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +37,12 @@ _SKIP = {"I": "nonintra", "key": "nonkey"}
 
 @dataclass(frozen=True)
 class ScanOptions:
-    """What a scan samples: "I" (I frames, key or not) or "key" (key frames)."""
+    """What a scan samples: "I" (I frames, key or not) or "key" (key frames); `refine`: also
+    every frame between two samples that differ (`changed`), so that an interval's start
+    and end there are exact to the frame."""
 
     sample: str = "I"
+    refine: bool = False
 
     def __post_init__(self) -> None:
         if self.sample not in SAMPLES:
@@ -158,6 +164,77 @@ class ScanSummary:
             for label, (n, s) in self.rows.items()
         ]
         return sorted(rows, key=lambda r: (-r["seconds"], -r["intervals"], r["label"]))
+
+
+MOVED_IOU = 0.3  # a box with less overlap than this with its class's boxes before has moved
+
+
+def changed(before: Detections, after: Detections) -> bool:
+    """Whether two samples differ: a class in one and not the other, a class's count, or a
+    box of `after` overlapping none of its class's boxes in `before` by MOVED_IOU (xyxy in
+    displayed pixels)."""
+    classes = np.unique(np.concatenate([before.class_ids, after.class_ids]))
+    for class_id in classes.tolist():
+        a, b = before.xyxy[before.class_ids == class_id], after.xyxy[after.class_ids == class_id]
+        if len(a) != len(b):
+            return True
+        if len(b) and _iou(b, a).max(axis=1).min() < MOVED_IOU:
+            return True
+    return False
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`[len(a), len(b)]` IoU of xyxy boxes."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def refine(
+    pairs: Iterator[tuple[Frame, Detections]],
+    frames_from: Callable[[Frame], Iterator[Frame]],
+    detect_frames: Callable[[Iterator[Frame]], Iterator[tuple[Frame, Detections]]],
+) -> Iterator[tuple[Frame, Detections]]:
+    """The samples' (frame, detections) pairs in display order, with every frame between two
+    samples that `changed` detected too (decoded by `frames_from(sample)`, a seek to the
+    earlier one; detected by `detect_frames`). Closing it closes what it reads."""
+    before: tuple[Frame, Detections] | None = None
+    try:
+        for frame, dets in pairs:
+            if (
+                before is not None
+                and frame.index > before[0].index + 1
+                and changed(before[1], dets)
+            ):
+                between = _between(frames_from(before[0]), frame.index)
+                found = detect_frames(between)
+                try:
+                    yield from found
+                finally:
+                    found.close()  # type: ignore[attr-defined]
+            yield frame, dets
+            before = (frame, dets)
+    finally:
+        close = getattr(pairs, "close", None)
+        if close is not None:
+            close()
+
+
+def _between(frames: Iterator[Frame], stop_index: int) -> Iterator[Frame]:
+    """The frames after the first, up to (not with) display index `stop_index`."""
+    try:
+        next(frames, None)
+        for frame in frames:
+            if frame.index >= stop_index:
+                return
+            yield frame
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
 
 
 def thumb_name(interval: Interval) -> str:
