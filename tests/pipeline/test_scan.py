@@ -7,6 +7,7 @@ must be.
 from __future__ import annotations
 
 import json
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from conftest import NANO_ONNX, SAMPLE_CLIPS, ffprobe_json, needs_nano, run_cli
 from PIL import Image
 
 from vidpipe.errors import InputError
-from vidpipe.pipeline.scan import Intervals, ScanOptions, ScanSummary, thumb_name
+from vidpipe.io.source import Source
+from vidpipe.pipeline.scan import Intervals, ScanOptions, ScanSummary, plan, thumb_name
 from vidpipe.types import Detections, Frame
 
 
@@ -66,26 +68,50 @@ def test_intervals_follow_consecutive_samples() -> None:
         {"label": "car", "intervals": 1, "seconds": 0.2},
     ]
     assert thumb_name(closed[1]) == "car_000000.100-000000.200_f000010.jpg"
-    with pytest.raises(InputError, match="--sample"):
-        ScanOptions("2s")
+    for bad in ("2x", "every:0", "every:x", "fast"):
+        with pytest.raises(InputError, match="--sample must be"):
+            ScanOptions(bad)
+    assert ScanOptions("500ms").step == ("time", 0.5) and ScanOptions("every:8").step == (
+        "frames",
+        8,
+    )
 
 
-def _types(video: Path) -> list[tuple[str, bool]]:
-    """(picture type, key flag) of every frame in display order, by ffprobe."""
+def _types(video: Path) -> list[tuple[str, bool, float]]:
+    """(picture type, key flag, time) of every frame in display order, by ffprobe."""
+    entries = "frame=pict_type,key_frame,best_effort_timestamp_time"
     frames = ffprobe_json(video, "-select_streams", "v:0", "-show_frames", "-show_entries",
-                          "frame=pict_type,key_frame,best_effort_timestamp")["frames"]  # fmt: skip
-    frames.sort(key=lambda f: int(f["best_effort_timestamp"]))
-    return [(f["pict_type"], bool(int(f["key_frame"]))) for f in frames]
+                          entries)["frames"]  # fmt: skip
+    frames.sort(key=lambda f: float(f["best_effort_timestamp_time"]))
+    return [(f["pict_type"], bool(int(f["key_frame"])), float(f["best_effort_timestamp_time"]))
+            for f in frames]  # fmt: skip
+
+
+def _wanted(types: list[tuple[str, bool, float]], sample: str) -> list[int]:
+    """The display indexes a scan must sample, from ffprobe's frames."""
+    if sample in ("I", "key"):
+        return [i for i, (t, key, _) in enumerate(types) if (t == "I" if sample == "I" else key)]
+    if sample.startswith("every:"):
+        return list(range(0, len(types), int(sample[6:])))
+    step, times, chosen = float(sample.rstrip("s")), [t for _, _, t in types], []
+    target = times[0]
+    while any(t >= target - 1e-9 for t in times):
+        first = next(i for i, t in enumerate(times) if t >= target - 1e-9)
+        if not chosen or first > chosen[-1]:
+            chosen.append(first)
+        target += step
+    return chosen
 
 
 @needs_nano
-@pytest.mark.parametrize("sample", ["I", "key"])
+@pytest.mark.parametrize("sample", ["I", "key", "2s", "every:40"])
 def test_a_scan_samples_the_right_frames_and_sees_what_the_full_pass_sees(
     real_corpus: list[Path], tmp_path: Path, sample: str
 ) -> None:
-    """bikes.mp4 (real footage): the scan's frames are ffprobe's I (key) frames, each with
-    the full pass's detections for that frame; its intervals are what a walk over those
-    samples gives; each interval's best frame is written, boxed, to --thumbs."""
+    """bikes.mp4 (real footage): the scan's frames are ffprobe's I (key) frames, or the first
+    at each 2 s, or every 40th (by seeks), each with the full pass's detections for it; its
+    intervals are what a walk over those samples gives; each interval's best frame is
+    written, boxed, to --thumbs."""
     bikes = next(p for p in real_corpus if p.name == "bikes.mp4")
     full = run_cli("detect", str(bikes), "--json", "-", "--model", str(NANO_ONNX), "-q")
     assert full.returncode == 0, full.stderr
@@ -97,8 +123,8 @@ def test_a_scan_samples_the_right_frames_and_sees_what_the_full_pass_sees(
     assert done.returncode == 0, done.stderr
     scanned = [json.loads(line) for line in out.read_text().splitlines()]
     types = _types(bikes)
-    want = [i for i, (t, key) in enumerate(types) if (t == "I" if sample == "I" else key)]
-    assert [r["index"] for r in scanned] == want and len(want) < len(types) / 10
+    want = _wanted(types, sample)
+    assert [r["index"] for r in scanned] == want and len(want) < len(types) / 5
     for record in scanned:
         reference = by_index[record["index"]]
         assert (record["pts"], record["time"]) == (reference["pts"], reference["time"])
@@ -143,7 +169,7 @@ def _runs(positions: list[int]) -> list[list[int]]:
         (["--scan", "-o", "x.mp4"], "--scan writes no video"),
         (["--intervals", "iv.jsonl"], "--intervals needs --scan"),
         (["--thumbs", "th"], "--thumbs needs --scan"),
-        (["--scan", "--sample", "2s"], "--sample must be one of I, key"),
+        (["--scan", "--sample", "fast"], "--sample must be I, key, a duration"),
     ],
 )
 def test_bad_scan_options_are_one_line(tmp_path: Path, args, message) -> None:
@@ -182,3 +208,16 @@ def test_refine_makes_interval_bounds_exact(real_corpus: list[Path], tmp_path: P
         start, end, label = interval["start_index"], interval["end_index"], interval["label"]
         assert start == 0 or (start - 1 in seen and label not in labels[start - 1]), interval
         assert end == last or (end + 1 in seen and label not in labels[end + 1]), interval
+
+
+def test_rare_key_frames_fall_back_to_time_sampling(tmp_path: Path) -> None:
+    """A 24 s clip with one key frame: I sampling would see one frame, so the scan samples
+    every 2 s instead and says so."""
+    clip = tmp_path / "long_gop.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10",
+                    "-t", "24", "-c:v", "libx264", "-g", "1000", "-pix_fmt", "yuv420p",
+                    str(clip)], check=True)  # fmt: skip
+    with Source(clip) as src:
+        indexes, note = plan(src.frame_index(), ScanOptions("I"))
+        assert indexes == list(range(0, 240, 20)) and "sampling every 2 s instead" in note
+        assert plan(src.frame_index(), ScanOptions("every:100")) == ([0, 100, 200], None)

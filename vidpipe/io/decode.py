@@ -7,7 +7,7 @@ decodes everything and the same filter keeps the frames asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from vidpipe.io.damage import DecodeStats
@@ -30,6 +30,7 @@ def decode(
     stats: DecodeStats | None = None,
     timeout_s: float | None = None,
     start: tuple[int, int] | None = None,
+    points: Sequence[tuple[int, int, bool]] | None = None,
 ) -> Iterator[Frame]:
     """Frames of the first video stream of `path`, in display order.
 
@@ -39,14 +40,14 @@ def decode(
     subprocess fails. A URL (`allow_urls`) is read with every read bounded by `timeout_s`
     (InputError when it passes), by either backend. `start` = (pts, index) of a frame listed
     before: decode from it on (a seek; PyAV whichever the backend, as its frames are the
-    same).
+    same); `points`: only those frames (see `decode_av`).
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     resolved = resolve_input(path, allow_urls=allow_urls)
     if info is None:
         info = probe(path, allow_urls=allow_urls, timeout_s=timeout_s)
-    if backend == "av" or start is not None:
+    if backend == "av" or start is not None or points is not None:
         frames = decode_av(
             resolved,
             stream_index=info.stream_index,
@@ -56,6 +57,7 @@ def decode(
             stats=stats,
             timeout_s=timeout_s,
             start=start,
+            points=points,
         )
     else:
         from vidpipe.io.decode_ffmpeg import decode_ffmpeg

@@ -13,7 +13,7 @@ import heapq
 import itertools
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Literal, NamedTuple
 
@@ -208,6 +208,31 @@ def _decoded_from(
     raise InputError(f"no frame at pts {pts} in this stream")
 
 
+def _decoded_points(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    stats: DecodeStats,
+    points: Sequence[tuple[int, int, bool]],
+) -> Iterator[Decoded]:
+    """One frame per (pts, index, seek) point, in display order: a seek to it where `seek`,
+    else decoding on from the point before (the same GOP)."""
+    current: Iterator[Decoded] | None = None
+    try:
+        for pts, index, seek in points:
+            if current is None or seek:
+                if current is not None:
+                    current.close()  # type: ignore[attr-defined]
+                current = _decoded_from(container, stream, "none", stats, pts, index)
+            found = next((item for item in current if item.pts is not None and item.pts >= pts),
+                         None)  # fmt: skip
+            if found is None or found.pts != pts:
+                raise InputError(f"no frame at pts {pts} in this stream")
+            yield found._replace(index=index)
+    finally:
+        if current is not None:
+            current.close()  # type: ignore[attr-defined]
+
+
 def decode_av(
     path: str,
     *,
@@ -218,6 +243,7 @@ def decode_av(
     stats: DecodeStats | None = None,
     timeout_s: float | None = None,
     start: tuple[int, int] | None = None,
+    points: Sequence[tuple[int, int, bool]] | None = None,
 ) -> Iterator[Frame]:
     """Decode one video stream of a local file or URL with PyAV.
 
@@ -229,16 +255,20 @@ def decode_av(
     `start` = (pts, index): begin at the frame of that pts, whose display index is `index`
     (a frame listed earlier): the decoder seeks to the key frame at or before it and
     decodes from there; frames before it are dropped and the ones after numbered on.
+    `points` = [(pts, index, seek), ...] in display order (a `FrameIndex` plans them): only
+    those frames, each by a seek where `seek`, else decoding on from the one before.
     """
     stats = stats if stats is not None else DecodeStats()
     container = open_container(path, timeout_s)
     try:
         stream = container.streams[stream_index]
         time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
-        if start is None:
-            decoded = iter_av_frames(container, stream, skip=skip, stats=stats)
-        else:
+        if points is not None:
+            decoded = _decoded_points(container, stream, stats, points)
+        elif start is not None:
             decoded = _decoded_from(container, stream, skip, stats, *start)
+        else:
+            decoded = iter_av_frames(container, stream, skip=skip, stats=stats)
         for frame, index, pts, size, key in decoded:
             pix_fmt, planes = frame_planes(frame)
             yield Frame(
@@ -255,5 +285,5 @@ def decode_av(
             )
     finally:
         container.close()
-    if start is None:  # from a seek, the packets read are not the file's
+    if start is None and points is None:  # after a seek, the packets read are not the file's
         check_damage(redact(path), stats)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import collections
 import os
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io.damage import DecodeStats
@@ -26,6 +27,9 @@ from vidpipe.io.inputs import is_stream, redact, resolve_input
 from vidpipe.io.live import Event, live_frames
 from vidpipe.io.probe import probe
 from vidpipe.types import Frame, VideoInfo
+
+if TYPE_CHECKING:
+    from vidpipe.io.index import FrameIndex
 
 SKIPS: tuple[str, ...] = ("none", "nonintra", "nonkey")
 _EVENTS_KEPT = 1000  # events held until taken (a reader that never takes them: bounded)
@@ -66,6 +70,7 @@ class Source:
         self.info: VideoInfo = probe(self.path, allow_urls=allow_url, timeout_s=timeout)
         self._open: weakref.WeakSet[Iterator[Frame]] = weakref.WeakSet()
         self._events: collections.deque[Event] = collections.deque(maxlen=_EVENTS_KEPT)
+        self._index: FrameIndex | None = None
         self.lost: InputError | None = None  # a live stream lost for good (see `check_lost`)
         self._closed = False
 
@@ -109,6 +114,33 @@ class Source:
             frames = open_frames()
         self._open.add(frames)
         return frames
+
+    def frames_at(self, indexes: Sequence[int]) -> Iterator[Frame]:
+        """The frames at these display indexes (ascending) of a file: each by a seek to its
+        key frame, or by decoding on from the one before where no key frame lies between
+        (the frame index comes from the packets, `vidpipe.io.index`). Frames are as
+        `frames()` gives them (pixels, pts, index)."""
+        if self.info.live:
+            raise VidpipeError(f"{self.name}: no seeking in a live stream")
+        index = self.frame_index()
+        points, before = [], None
+        for i in indexes:
+            if before is not None and i <= before:
+                raise VidpipeError("frames_at takes ascending indexes")
+            seek = before is None or index.key_before(i) > before
+            points.append((index.pts[i], i, seek))
+            before = i
+        frames = decode(self.path, backend=self.backend, info=self.info, points=points)
+        self._open.add(frames)
+        return frames
+
+    def frame_index(self) -> FrameIndex:
+        """Every frame's pts and key flag, from the packets (read once, then kept)."""
+        if self._index is None:
+            from vidpipe.io.index import frame_index
+
+            self._index = frame_index(self.path, self.info.stream_index)
+        return self._index
 
     def _lose(self, error: InputError) -> None:
         self.lost = error

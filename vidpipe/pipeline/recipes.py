@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.runtime.concurrency import prefetch, stop_gracefully
 from vidpipe.tracking.options import TrackOptions
 from vidpipe.types import Detections, Frame, VideoInfo
+
+log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 8  # frames held by the decode queue: memory does not grow with length
 # x264/x265 preset of a detect run's annotated video unless asked otherwise: a preview should
@@ -158,13 +161,35 @@ def detect_file(
             finally:
                 pairs.close()
 
-        skip = "none" if scan is None else scan.skip
         stages = [*ops.stages(), stage]
-        count = _drain(src, stages, observe, sink.write if sink else None, skip)
+        frames = src.frames() if scan is None else _sampled(src, scan)
+        count = _drain(src, stages, observe, sink.write if sink else None, frames)
         totals = count_events(None, None)
         summary = scanned(None, None)
     src.check_lost()
     return DetectResult(count, sink.close() if sink is not None else None, totals, summary)
+
+
+def _sampled(src: Source, scan: ScanOptions) -> Iterator[Frame]:
+    """A scan's frames: by the decoder's skip mode (I / key), or by seeks (`scan.plan`)."""
+    from vidpipe.pipeline.scan import plan
+
+    if src.info.live and (scan.skip is None or scan.refine):
+        raise InputError("--scan seeks (--refine, --sample DURATION|every:N): not in a live stream")
+    if src.info.live:
+        return src.frames(scan.skip)  # type: ignore[arg-type]
+    try:
+        index = src.frame_index()
+    except InputError:
+        if scan.skip is None:
+            raise
+        return src.frames(scan.skip)  # type: ignore[arg-type]  # no times: the skip mode
+    indexes, note = plan(index, scan)
+    if note is not None:
+        log.warning("%s: %s", src.name, note)
+    if not indexes:
+        return src.frames(scan.skip)  # type: ignore[arg-type]
+    return src.frames_at(indexes)
 
 
 def _refined(
@@ -302,13 +327,14 @@ def _drain(
     stages: Sequence[Stage],
     observe: Observe | None,
     write: Callable[[Frame], None] | None,
-    skip: str = "none",
+    frames: Iterator[Frame] | None = None,
 ) -> int:
     """Decode (on a prefetch thread), run the stages, hand each frame to `write`; the
-    frames that came out. The chain is closed outermost first: once a prefetch thread is
+    frames that came out (`frames`: those of `src` to take, default all). The chain is
+    closed outermost first: once a prefetch thread is
     joined nothing iterates the generators inside it, which are then closed here. A live
     source's run ends at the first Ctrl-C as at the end of its stream (`stop_gracefully`)."""
-    frames = src.frames(skip)  # type: ignore[arg-type]
+    frames = src.frames() if frames is None else frames
     chain: list[Iterator[Frame]] = [prefetch(frames, QUEUE_FRAMES, name="vidpipe-decode")]
     with stop_gracefully() if src.info.live else contextlib.nullcontext():
         return _run_chain(src, chain, stages, observe, write)

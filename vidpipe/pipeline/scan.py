@@ -4,6 +4,11 @@ intervals per class.
 
     ScanOptions(sample="I")    the I frames (the decoder skips every other frame: `nonintra`)
     ScanOptions(sample="key")  the key frames (`nonkey`)
+    ScanOptions(sample="2s")   a frame every 2 s (also 500ms, 1m), and "every:N" every Nth
+                               frame: each by a seek to its key frame, or decoded on from
+                               the one before in the same GOP (`Source.frames_at`); where
+                               key frames are rarer than RARE_KEYS_S apart, I / key
+                               sampling falls back to DEFAULT_STEP_S (and says so)
     ScanOptions(refine=True)   and where two consecutive samples differ (`changed`: a class
                                comes or goes, a count changes, a box moves off), every frame
                                between them too (`refine`: a seek to the first, decoded on)
@@ -28,11 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from vidpipe.errors import InputError
+from vidpipe.errors import InputError, VidpipeError
+from vidpipe.io.index import FrameIndex
+from vidpipe.io.segments import parse_duration
 from vidpipe.types import Detections, Frame
 
-SAMPLES: tuple[str, ...] = ("I", "key")
+SAMPLES: tuple[str, ...] = ("I", "key", "DURATION", "every:N")
 _SKIP = {"I": "nonintra", "key": "nonkey"}
+RARE_KEYS_S = 10.0  # key frames further apart than this on average: sample by time
+DEFAULT_STEP_S = 2.0  # ... every this many seconds
 
 
 @dataclass(frozen=True)
@@ -45,13 +54,55 @@ class ScanOptions:
     refine: bool = False
 
     def __post_init__(self) -> None:
-        if self.sample not in SAMPLES:
-            raise InputError(f"--sample must be one of {', '.join(SAMPLES)}, not {self.sample!r}")
+        if self.sample in _SKIP:
+            return
+        try:
+            _ = self.step
+        except (VidpipeError, ValueError):
+            raise InputError(
+                f"--sample must be I, key, a duration (2s, 500ms, 1m) or every:N, "
+                f"not {self.sample!r}"
+            ) from None
 
     @property
-    def skip(self) -> str:
-        """The decoder's skip mode that yields exactly the sampled frames."""
-        return _SKIP[self.sample]
+    def skip(self) -> str | None:
+        """The decoder's skip mode that yields exactly the sampled frames (None: seeks)."""
+        return _SKIP.get(self.sample)
+
+    @property
+    def step(self) -> tuple[str, float]:
+        """("time", seconds) or ("frames", N) of a sampling by seeks."""
+        if self.sample.startswith("every:"):
+            n = int(self.sample.removeprefix("every:"))
+            if n < 1:
+                raise ValueError(n)
+            return "frames", n
+        return "time", parse_duration(self.sample)
+
+
+def plan(index: FrameIndex, options: ScanOptions) -> tuple[list[int], str | None]:
+    """The display indexes a seeking scan samples, and a note when I / key sampling falls
+    back to time (key frames rarer than RARE_KEYS_S apart on average; None otherwise, and
+    no indexes: the decoder's skip mode samples)."""
+    note = None
+    if options.skip is not None:
+        keys = sum(index.key)
+        span = index.time(len(index) - 1) - index.time(0)
+        if span < RARE_KEYS_S or (keys >= 2 and span / (keys - 1) <= RARE_KEYS_S):
+            return [], None
+        note = (f"{keys} key frames in {span:.0f} s (rarer than one per {RARE_KEYS_S:g} s): "
+                f"sampling every {DEFAULT_STEP_S:g} s instead")  # fmt: skip
+        kind, step = "time", DEFAULT_STEP_S
+    else:
+        kind, step = options.step
+    if kind == "frames":
+        return list(range(0, len(index), int(step))), note
+    chosen, t = [], index.time(0)
+    while (at := index.at_time(t)) is not None:
+        if not chosen or at > chosen[-1]:
+            chosen.append(at)
+        t += step
+    return chosen, note
 
 
 @dataclass
