@@ -13,9 +13,14 @@ Usage::
     python scripts/bench.py ops    [--seconds 60] [--size 1920x1080] [--repeat 1]
                                    [--media DIR] [--json OUT]
     python scripts/bench.py track  [--repeat 5] [--json OUT]
+    python scripts/bench.py scan   [--rounds 6] [--repeat 1] [--model F] [--json OUT]
     python scripts/bench.py detect [--sample bikes|dog] [--repeat 3] [--device cpu|cuda]
                                    [--engine E] [--batch N] [--no-stages] [--media DIR]
                                    [--json OUT]
+
+``scan`` is in scripts/bench_scan.py: `detect --scan [--refine]` against a full `detect
+--json` of a few minutes of real footage: wall-time ratios, recall of the full pass's
+intervals, boundary errors.
 
 ``track`` is in scripts/bench_track.py: the tracker's cost per frame (20 objects) and its
 IDF1 / HOTA / ID switches on generated scenes, against Roboflow's `trackers`.
@@ -698,6 +703,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bench_track import add_track_parser
 
     add_track_parser(sub)
+    from bench_scan import add_scan_parser
+
+    add_scan_parser(sub)
     return parser
 
 
