@@ -115,3 +115,35 @@ def test_live_cameras_share_one_model_server(served: Path, tmp_path: Path) -> No
         len([x for x in (out / f"{s.stem}.jsonl").read_text().splitlines() if '"event"' not in x])
         for s in specs
     )
+
+
+@needs_nano
+def test_a_batch_scan_sits_beside_the_full_pass(served: Path, tmp_path: Path) -> None:
+    """batch --task detect --scan I over a folder, then the full pass into the same OUTDIR:
+    the scan's outputs are <stem>.scan.jsonl and <stem>.scan.intervals.jsonl, what
+    `detect --scan` writes; the full pass's <stem>.jsonl; the ledger has a row for each, and
+    re-running the scan skips it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bikes.mp4").write_bytes((served / "bikes.mp4").read_bytes())
+    out = tmp_path / "out"
+    scan = ["batch", str(folder), "-o", str(out), "--task", "detect", "--model",
+            str(NANO_ONNX), "--scan", "I", "-q"]  # fmt: skip
+    assert run_cli(*scan).returncode == 0
+    single = run_cli("detect", str(folder / "bikes.mp4"), "--scan", "--json", "-", "--model",
+                     str(NANO_ONNX), "-q")  # fmt: skip
+    assert (out / "bikes.scan.jsonl").read_text() == single.stdout
+    assert (out / "bikes.scan.intervals.jsonl").read_text().count("\n") > 0
+    full = ["batch", str(folder), "-o", str(out), "--task", "detect", "--model",
+            str(NANO_ONNX), "-q"]  # fmt: skip
+    assert run_cli(*full).returncode == 0
+    assert (out / "bikes.jsonl").read_text().count("\n") == 250
+    with sqlite3.connect(out / LEDGER_NAME) as db:
+        rows = dict(db.execute("SELECT key, status FROM jobs"))
+    assert rows == {"bikes": "done", "bikes.scan": "done"}
+    report = tmp_path / "r.json"
+    assert run_cli(*scan, "--report", str(report)).returncode == 0
+    assert json.loads(report.read_text())["totals"]["skipped"] == 1
+    refused = run_cli("batch", str(folder), "-o", str(out), "--task", "detect", "--scan", "I",
+                      "--video", "--model", str(NANO_ONNX))  # fmt: skip
+    assert refused.returncode == 2 and "--scan writes no video" in refused.stderr

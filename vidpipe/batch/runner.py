@@ -40,6 +40,8 @@ from vidpipe.runtime.files import TEMP_NAME
 
 log = logging.getLogger(__name__)
 
+SCAN_SUFFIX = ".scan"  # a scan job's stem: "clip.scan.jsonl", "clip.scan.intervals.jsonl"
+
 LOCK_NAME = ".vidpipe-batch.lock"
 
 
@@ -141,7 +143,10 @@ def run_batch(
     settings: Settings,
 ) -> BatchReport:  # fmt: skip
     """Run `task` over `specs` into `outdir` (created), resuming from its ledger.
-    KeyboardInterrupt stops the workers and leaves their jobs `running` (redone next time)."""
+    KeyboardInterrupt stops the workers and leaves their jobs `running` (redone next time).
+    A scan's jobs (detect with `scan`) are `<stem>.scan`: their outputs and ledger rows sit
+    beside a full pass's of the same input."""
+    specs = [_scan_stem(spec, task, options) for spec in specs]
     prepare_outdir(outdir)
     with locked(outdir), ledger_mod.Ledger(outdir / LEDGER_NAME) as book:
         remove_leftovers(outdir)
@@ -151,6 +156,12 @@ def run_batch(
         todo = _plan(specs, outdir, task, options, settings, book, results)
         servers = _execute(todo, book, settings, results, len(specs))
     return BatchReport([results[s.key] for s in specs if s.key in results], servers)
+
+
+def _scan_stem(spec: JobSpec, task: str, options: dict[str, Any]) -> JobSpec:
+    if task == "detect" and {**options, **spec.options}.get("scan") is not None:
+        return dataclasses.replace(spec, stem=spec.stem + SCAN_SUFFIX)
+    return spec
 
 
 def _plan(

@@ -21,6 +21,7 @@ from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
 from vidpipe.io.inputs import is_stream
 from vidpipe.pipeline.options import OpOptions
+from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.tracking.options import TrackOptions, detect_conf
 
 TASKS = ("detect", "gamma", "chroma", "frames")
@@ -39,6 +40,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "zone": [],
         "mot": False,
         "anchor": TrackOptions().anchor,
+        "scan": None,  # a scan's --sample (I, key, 2s, every:N); None: every frame
+        "refine": False,
     },
     "gamma": {"gamma": None, **_ENCODE_DEFAULTS},
     "chroma": {"to": None, **_ENCODE_DEFAULTS},
@@ -80,9 +83,28 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
                 raise InputError(f"option {flag} must be true or false")
         if merged["mot"] and tracking is None:
             raise InputError("--mot needs --track")
+        _check_scan(merged, tracking)
     if task != "frames":
         _check_encoder(merged)
     return merged
+
+
+def _check_scan(merged: Mapping[str, Any], tracking: TrackOptions | None) -> None:
+    """InputError for a bad scan (see `scan_options`) or one asked for what it cannot do."""
+    if merged["refine"] and merged["scan"] is None:
+        raise InputError("--refine goes with --scan")
+    if merged["scan"] is None:
+        return
+    scan_options(merged)
+    if merged["video"] or tracking is not None:
+        raise InputError("--scan writes no video and tracks nothing (it skips frames)")
+
+
+def scan_options(options: Mapping[str, Any]) -> ScanOptions | None:
+    """The `ScanOptions` of a detect job's options; None for a full pass."""
+    if options.get("scan") is None:
+        return None
+    return ScanOptions(str(options["scan"]), bool(options.get("refine")))
 
 
 def detect_options(options: Mapping[str, Any]) -> DetectOptions:
@@ -171,6 +193,8 @@ def _detect_outputs(stem: str, options: Mapping[str, Any]) -> dict[str, str]:
     """A detect job's outputs by `detect_file` argument, the video first when there is one."""
     names = {"video": f"{stem}.mp4"} if options.get("video") else {}
     names["jsonl"] = f"{stem}.jsonl"
+    if options.get("scan") is not None:
+        names["intervals"] = f"{stem}.intervals.jsonl"
     if options.get("coco"):
         names["coco"] = f"{stem}.coco.json"
     if options.get("mot"):
@@ -259,4 +283,5 @@ def _run_detect(
         detect_file(
             src, **targets, detect_options=detect_options(options),
             track=track_options(options), encode=encode, detector=detector,
+            scan=scan_options(options),
         )  # fmt: skip

@@ -31,6 +31,13 @@ def batch_command(
         False, "--hash", help="Fingerprint inputs by sha256 (default: size + mtime)."
     ),
     report: Path | None = typer.Option(None, "--report", help="Write a JSON report here."),
+    scan: str | None = typer.Option(
+        None,
+        "--scan",
+        help="detect: scan the sampled frames only: I, key, 2s, every:N "
+        "(<stem>.scan.jsonl and <stem>.scan.intervals.jsonl, beside a full pass's).",
+    ),
+    refine: bool = typer.Option(False, "--refine", help="detect --scan: refine changes."),
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
@@ -92,6 +99,7 @@ def batch_command(
         "preset": preset, "max_det": max_det, "engine": engine, "track": track,
         "track_buffer": track_buffer, "trails": trails, "mot": mot or None,
         "count_line": count_line or None, "zone": zone or None, "anchor": anchor,
+        "scan": scan, "refine": refine or None,
     }  # fmt: skip
     options = {k: v for k, v in given.items() if v is not None}
     _check_run(jobs, retries, report)
