@@ -21,7 +21,6 @@ from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
 from vidpipe.io.inputs import is_stream
 from vidpipe.pipeline.options import OpOptions
-from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.tracking.options import TrackOptions, detect_conf
 
 TASKS = ("detect", "gamma", "chroma", "frames")
@@ -100,10 +99,12 @@ def _check_scan(merged: Mapping[str, Any], tracking: TrackOptions | None) -> Non
         raise InputError("--scan writes no video and tracks nothing (it skips frames)")
 
 
-def scan_options(options: Mapping[str, Any]) -> ScanOptions | None:
+def scan_options(options: Mapping[str, Any]) -> Any:
     """The `ScanOptions` of a detect job's options; None for a full pass."""
     if options.get("scan") is None:
         return None
+    from vidpipe.pipeline.scan import ScanOptions  # numpy and PyAV: only for a scan
+
     return ScanOptions(str(options["scan"]), bool(options.get("refine")))
 
 
