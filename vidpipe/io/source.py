@@ -94,17 +94,17 @@ class Source:
             raise VidpipeError(f"{self.name}: the source is closed")
         if skip not in SKIPS:
             raise VidpipeError(f"skip must be one of {', '.join(SKIPS)}, not {skip!r}")
+        at = None
+        if start is not None:
+            if self.info.live or start.pts is None:
+                raise VidpipeError(f"{self.name}: no seeking in a live stream or without pts")
+            at = (start.pts, start.index)
 
         def open_frames() -> Iterator[Frame]:
             return decode(self.path, backend=self.backend, skip=skip, info=self.info,
                           stats=stats, allow_urls=is_stream(self.path),
                           timeout_s=self.timeout, start=at)  # fmt: skip
 
-        at = None
-        if start is not None:
-            if self.info.live or start.pts is None:
-                raise VidpipeError(f"{self.name}: no seeking in a live stream or without pts")
-            at = (start.pts, start.index)
         if self.info.live:
             at_end = not self.path.lower().startswith("http")  # a camera's link closed
             frames = live_frames(open_frames, name=self.name, reconnect=self.reconnect,

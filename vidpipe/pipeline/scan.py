@@ -38,7 +38,6 @@ from vidpipe.io.index import FrameIndex
 from vidpipe.io.segments import parse_duration
 from vidpipe.types import Detections, Frame
 
-SAMPLES: tuple[str, ...] = ("I", "key", "DURATION", "every:N")
 _SKIP = {"I": "nonintra", "key": "nonkey"}
 RARE_KEYS_S = 10.0  # key frames further apart than this on average: sample by time
 DEFAULT_STEP_S = 2.0  # ... every this many seconds
