@@ -77,6 +77,50 @@ def test_intervals_follow_consecutive_samples() -> None:
     )
 
 
+@pytest.mark.parametrize("held", [16, 32, 64])
+def test_refine_probes_changed_stretches_down_to_the_frame(held: int) -> None:
+    """120 frames, samples 0, 40, 80 and 110; a person in frames 57-95 (the samples at 80
+    says so). Stretch 0-40 holds still and is never decoded. In 40-80 the probes every 16th
+    frame (56 absent, 72 present) bracket the change, the 4th-frame probes (60, 64, 68) and
+    then every frame up to 60 find the first one; likewise 81-96 the last one. No frame
+    waits for more than `held` decoded after it; closing the scan closes its decoder."""
+    from vidpipe.pipeline.scan import refine
+
+    def truth(index: int) -> Detections:
+        return _dets((0, 0.9)) if 57 <= index <= 95 else _dets()
+
+    samples, decoded, looked, closed_at = [0, 40, 80, 110], [], [], []
+
+    def frames_from(sample: Frame):
+        try:
+            for index in range(sample.index, 120):
+                decoded.append(index)
+                yield _frame(index)
+        finally:
+            closed_at.append(decoded[-1])
+
+    def detect_all(frames: list[Frame]) -> list[Detections]:
+        assert not frames or decoded[-1] - frames[0].index < held
+        looked.extend(f.index for f in frames)
+        return [truth(f.index) for f in frames]
+
+    pairs = ((_frame(i), truth(i)) for i in samples)
+    got = list(refine(pairs, frames_from, detect_all, held=held))
+    indexes = [f.index for f, _ in got]
+    assert indexes == sorted(set(indexes))
+    assert sorted(looked) == [56, 57, 58, 59, 60, 64, 68, 72, 84, 88, 92, 93, 94, 95, 96]
+    assert set(indexes) == set(looked) | set(samples)
+    assert decoded == [*range(40, 81), *range(80, 111)]  # the changed stretches, once each
+    builder = Intervals(["person"])
+    closed = [c for f, d in got for c in builder.update(f, d)] + builder.finish()
+    assert [(c.start_index, c.end_index) for c in closed] == [(57, 95)]
+    assert closed_at == [80, 110]
+    early = refine(((_frame(i), truth(i)) for i in samples), frames_from, detect_all, held=16)
+    assert [next(early)[0].index for _ in range(3)] == [0, 40, 56]
+    early.close()  # closing it mid-stretch closes the decoder it opened
+    assert closed_at == [80, 110, 56]
+
+
 def _types(video: Path) -> list[tuple[str, bool, float]]:
     """(picture type, key flag, time) of every frame in display order, by ffprobe."""
     entries = "frame=pict_type,key_frame,best_effort_timestamp_time"

@@ -206,7 +206,10 @@ def _refined(
             frames = op(frames)
         return frames
 
-    return refine(pairs, frames_from, lambda frames: detect(frames, detector, batch=batch))
+    def detect_all(frames: list[Frame]) -> list[Detections]:
+        return [dets for _, dets in detect(frames, detector, batch=batch)] if frames else []
+
+    return refine(pairs, frames_from, detect_all)
 
 
 def _check_scan(scan: ScanOptions | None, video: Any, intervals: Any, thumbs: Any) -> None:

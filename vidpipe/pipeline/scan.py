@@ -10,8 +10,10 @@ intervals per class.
                                key frames are rarer than RARE_KEYS_S apart, I / key
                                sampling falls back to DEFAULT_STEP_S (and says so)
     ScanOptions(refine=True)   and where two consecutive samples differ (`changed`: a class
-                               comes or goes, a count changes, a box moves off), every frame
-                               between them too (`refine`: a seek to the first, decoded on)
+                               comes or goes, a count changes, a box moves off), the frames
+                               between them too (`refine`: a seek to the first, decoded on),
+                               probed every 16th, then 4th, then every frame where the
+                               detections change, so an interval's bounds are exact there
 
 `Intervals` turns the (frame, detections) pairs of the samples, in display order, into one
 `Interval` per class and stretch of consecutive samples that hold it: from the first sample
@@ -243,14 +245,32 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
+STRIDES = (16, 4)  # a changed stretch is probed every 16th frame, a changed 16 every 4th
+HELD = 64  # at most this many decoded frames wait for their probes (4 top probes at once)
+
+
 def refine(
     pairs: Iterator[tuple[Frame, Detections]],
     frames_from: Callable[[Frame], Iterator[Frame]],
-    detect_frames: Callable[[Iterator[Frame]], Iterator[tuple[Frame, Detections]]],
+    detect_all: Callable[[list[Frame]], list[Detections]],
+    *,
+    strides: Sequence[int] = STRIDES,
+    held: int = HELD,
 ) -> Iterator[tuple[Frame, Detections]]:
-    """The samples' (frame, detections) pairs in display order, with every frame between two
-    samples that `changed` detected too (decoded by `frames_from(sample)`, a seek to the
-    earlier one; detected by `detect_frames`). Closing it closes what it reads."""
+    """The samples' (frame, detections) pairs in display order, with frames between two
+    samples that `changed` detected too: that stretch is decoded (`frames_from(sample)`, a
+    seek to the earlier one) and probed every `strides[0]`th frame; between two probes (or
+    a probe and a sample) that changed, every `strides[1]`th frame, and so on down to every
+    frame. So where detections change, consecutive frames looked at are adjacent (bounds
+    exact to the frame), and where they hold still, only the probes are detected.
+
+    `detect_all` detects a list of frames (one Detections each, in order); each call gets
+    every frame a step needs at once (the top probes among the `held` frames decoded,
+    then all the finer probes or fills among them), so that a batching or parallel
+    detector gets several. At most `held` decoded frames wait (rounded down to a multiple
+    of `strides[0]`, at least one stride). Closing it closes what it reads."""
+    top = strides[0] if strides else 1
+    chunk = max(top, held // top * top)
     before: tuple[Frame, Detections] | None = None
     try:
         for frame, dets in pairs:
@@ -260,17 +280,63 @@ def refine(
                 and changed(before[1], dets)
             ):
                 between = _between(frames_from(before[0]), frame.index)
-                found = detect_frames(between)
                 try:
-                    yield from found
+                    waiting: list[Frame] = []
+                    for decoded in between:
+                        waiting.append(decoded)
+                        if len(waiting) == chunk:
+                            found = _looked(before, waiting, None, detect_all, strides)
+                            yield from found
+                            before, waiting = found[-1], []
+                    yield from _looked(before, waiting, (frame, dets), detect_all, strides)
                 finally:
-                    found.close()  # type: ignore[attr-defined]
+                    between.close()  # type: ignore[attr-defined]
             yield frame, dets
             before = (frame, dets)
     finally:
         close = getattr(pairs, "close", None)
         if close is not None:
             close()
+
+
+Pair = tuple[Frame, Detections]
+
+
+def _looked(
+    first: Pair,
+    frames: list[Frame],
+    last: Pair | None,
+    detect_all: Callable[[list[Frame]], list[Detections]],
+    strides: Sequence[int],
+) -> list[Pair]:
+    """The pairs looked at among `frames` (held, between `first` and `last`), in order,
+    level by level: each level's probes every `stride`th frame of the stretches that
+    changed, detected in one call; stretches shorter than a stride wait for a finer one;
+    at the end every frame of the stretches still changed. With `last` None the last frame
+    is a probe (and `len(frames)` a multiple of `strides[0]`)."""
+    # (before, frames between, after): the stretches still to look into
+    open_: list[tuple[Pair, list[Frame], Pair | None]] = [(first, frames, last)]
+    looked: list[Pair] = []
+    for stride in (*strides, 1):
+        todo = [
+            (a, held, b) for a, held, b in open_
+            if held and (b is None or changed(a[1], b[1]))
+        ]  # fmt: skip
+        picked = [held[stride - 1 :: stride] if len(held) >= stride else [] for _, held, _ in todo]
+        found = iter(detect_all([f for probes in picked for f in probes]))
+        open_ = []
+        for (a, held, b), probes in zip(todo, picked, strict=True):
+            if not probes:
+                open_.append((a, held, b))
+                continue
+            start = 0
+            for stop, frame in zip(range(stride - 1, len(held), stride), probes, strict=True):
+                pair = (frame, next(found))
+                looked.append(pair)
+                open_.append((a, held[start:stop], pair))
+                a, start = pair, stop + 1
+            open_.append((a, held[start:], b))
+    return sorted(looked, key=lambda pair: pair[0].index)
 
 
 def _between(frames: Iterator[Frame], stop_index: int) -> Iterator[Frame]:
