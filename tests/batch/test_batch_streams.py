@@ -147,3 +147,6 @@ def test_a_batch_scan_sits_beside_the_full_pass(served: Path, tmp_path: Path) ->
     refused = run_cli("batch", str(folder), "-o", str(out), "--task", "detect", "--scan", "I",
                       "--video", "--model", str(NANO_ONNX))  # fmt: skip
     assert refused.returncode == 2 and "--scan writes no video" in refused.stderr
+    refused = run_cli("batch", str(folder), "-o", str(out), "--task", "detect", "--scan", "I",
+                      "--track", "bytetrack", "--model", str(NANO_ONNX))  # fmt: skip
+    assert refused.returncode == 2 and "--scan tracks only with --refine" in refused.stderr

@@ -6,6 +6,7 @@ must be.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from fractions import Fraction
@@ -214,6 +215,11 @@ def _runs(positions: list[int]) -> list[list[int]]:
         (["--intervals", "iv.jsonl"], "--intervals needs --scan"),
         (["--thumbs", "th"], "--thumbs needs --scan"),
         (["--scan", "--sample", "fast"], "--sample must be I, key, a duration"),
+        (["--scan", "--track", "bytetrack", "--json", "x.jsonl"], "--scan tracks only with"),
+        (
+            ["--scan", "--refine", "--count-line", "0,0,9,9", "--json", "x.jsonl"],
+            "--scan counts no lines or zones",
+        ),
     ],
 )
 def test_bad_scan_options_are_one_line(tmp_path: Path, args, message) -> None:
@@ -252,6 +258,42 @@ def test_refine_makes_interval_bounds_exact(real_corpus: list[Path], tmp_path: P
         start, end, label = interval["start_index"], interval["end_index"], interval["label"]
         assert start == 0 or (start - 1 in seen and label not in labels[start - 1]), interval
         assert end == last or (end + 1 in seen and label not in labels[end + 1]), interval
+
+
+@needs_nano
+def test_a_tracked_refine_follows_changed_stretches_frame_by_frame(
+    real_corpus: list[Path], tmp_path: Path
+) -> None:
+    """bikes.mp4, --scan --refine --track bytetrack: between two samples that differ every
+    frame is looked at (so the tracker follows its objects frame by frame there), between
+    two that agree none; the boxes are the full pass's (same --conf), and a track's boxes in
+    consecutive frames keep their id."""
+    clip = next(p for p in real_corpus if p.name == "bikes.mp4")
+    track = ("--track", "bytetrack", "--model", str(NANO_ONNX), "-q")
+    full = run_cli("detect", str(clip), "--json", "-", *track)
+    by_index = {r["index"]: r for r in map(json.loads, full.stdout.splitlines())}
+    done = run_cli("detect", str(clip), "--scan", "--refine", "--json", "-", *track)
+    assert done.returncode == 0, done.stderr
+    seen = {r["index"]: r for r in map(json.loads, done.stdout.splitlines())}
+    samples = [i for i, (t, _, _) in enumerate(_types(clip)) if t == "I"]
+    assert set(samples) <= set(seen)
+    for a, b in itertools.pairwise(samples):
+        inside = [i for i in seen if a < i < b]
+        assert inside in ([], list(range(a + 1, b))), (a, b)
+    for index, record in seen.items():
+        boxes = [(d["label"], d["score"]) for d in record["detections"]]
+        assert boxes == [(d["label"], d["score"]) for d in by_index[index]["detections"]]
+    kept = moved = 0
+    for index, record in seen.items():
+        following = seen.get(index + 1)
+        if following is None:
+            continue
+        ids = {d.get("track_id") for d in following["detections"]} - {None}
+        for d in record["detections"]:
+            if d.get("track_id") is not None:
+                kept += d["track_id"] in ids
+                moved += d["track_id"] not in ids
+    assert kept > 100 and moved <= kept // 10, (kept, moved)
 
 
 def test_rare_key_frames_fall_back_to_time_sampling(tmp_path: Path) -> None:

@@ -94,9 +94,10 @@ def _check_scan(merged: Mapping[str, Any], tracking: TrackOptions | None) -> Non
         raise InputError("--refine goes with --scan")
     if merged["scan"] is None:
         return
-    scan_options(merged)
-    if merged["video"] or tracking is not None:
-        raise InputError("--scan writes no video and tracks nothing (it skips frames)")
+    counting = tracking is not None and bool(tracking.lines or tracking.zones)
+    scan_options(merged).check(
+        video=bool(merged["video"]), track=tracking is not None, counting=counting
+    )
 
 
 def scan_options(options: Mapping[str, Any]) -> Any:

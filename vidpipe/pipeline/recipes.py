@@ -118,7 +118,7 @@ def detect_file(
     if all(t is None for t in targets) and thumbs is None:
         raise InputError("nothing to write: give a video, JSON Lines, COCO, MOT or events output")
     _check_tracking(track, mot, events)
-    _check_scan(scan, video, intervals, thumbs)
+    _check_scan(scan, video, intervals, thumbs, track)
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(_opened(source, backend))
         _check_targets(src, targets, encode.overwrite)
@@ -147,7 +147,7 @@ def detect_file(
         def stage(frames: Iterator[Frame]) -> Iterator[Frame]:
             pairs = detect(frames, detector, batch=batch)
             if scan is not None and scan.refine:
-                pairs = _refined(pairs, src, ops, detector, batch)
+                pairs = _refined(pairs, src, ops, detector, batch, every=track is not None)
             if track is not None:
                 from vidpipe.pipeline.track import track as track_stage
 
@@ -194,11 +194,12 @@ def _sampled(src: Source, scan: ScanOptions) -> Iterator[Frame]:
 
 def _refined(
     pairs: Iterator[tuple[Frame, Detections]], src: Source, ops: OpOptions,
-    detector: FrameDetector, batch: int,
+    detector: FrameDetector, batch: int, *, every: bool,
 ) -> Iterator[tuple[Frame, Detections]]:  # fmt: skip
     """A scan's pairs with the frames between changed samples detected too, through the
-    same ops as the samples."""
-    from vidpipe.pipeline.scan import refine
+    same ops as the samples; with `every` (a tracked scan) every frame of such a stretch,
+    so that the tracker follows its objects frame by frame there."""
+    from vidpipe.pipeline.scan import STRIDES, refine
 
     def frames_from(sample: Frame) -> Iterator[Frame]:
         frames: Iterator[Frame] = src.frames(start=sample)
@@ -209,13 +210,17 @@ def _refined(
     def detect_all(frames: list[Frame]) -> list[Detections]:
         return [dets for _, dets in detect(frames, detector, batch=batch)] if frames else []
 
-    return refine(pairs, frames_from, detect_all)
+    return refine(pairs, frames_from, detect_all, strides=() if every else STRIDES)
 
 
-def _check_scan(scan: ScanOptions | None, video: Any, intervals: Any, thumbs: Any) -> None:
-    """InputError for a scan asked to write a video, or scan outputs without a scan."""
-    if scan is not None and video is not None:
-        raise InputError("--scan writes no video: it decodes only the sampled frames")
+def _check_scan(
+    scan: ScanOptions | None, video: Any, intervals: Any, thumbs: Any, track: TrackOptions | None
+) -> None:
+    """InputError for a scan asked what it cannot do (`ScanOptions.check`), or scan outputs
+    without a scan."""
+    if scan is not None:
+        counting = track is not None and bool(track.lines or track.zones)
+        scan.check(video=video is not None, track=track is not None, counting=counting)
     if scan is None and (intervals is not None or thumbs is not None):
         raise InputError(f"{'--intervals' if intervals is not None else '--thumbs'} needs --scan")
 

@@ -65,6 +65,17 @@ class ScanOptions:
                 f"not {self.sample!r}"
             ) from None
 
+    def check(self, *, video: bool, track: bool, counting: bool) -> None:
+        """InputError for what a scan cannot do: write a video (it decodes only some frames),
+        track without --refine (samples seconds apart) or count lines and zones (a count
+        needs every frame)."""
+        if video:
+            raise InputError("--scan writes no video: it decodes only the sampled frames")
+        if counting:
+            raise InputError("--scan counts no lines or zones: a count needs every frame")
+        if track and not self.refine:
+            raise InputError("--scan tracks only with --refine (every frame where things change)")
+
     @property
     def skip(self) -> str | None:
         """The decoder's skip mode that yields exactly the sampled frames (None: seeks)."""
@@ -312,15 +323,16 @@ def _looked(
     """The pairs looked at among `frames` (held, between `first` and `last`), in order,
     level by level: each level's probes every `stride`th frame of the stretches that
     changed, detected in one call; stretches shorter than a stride wait for a finer one;
-    at the end every frame of the stretches still changed. With `last` None the last frame
-    is a probe (and `len(frames)` a multiple of `strides[0]`)."""
+    at the end every frame of the stretches still changed (with no `strides`: every frame).
+    With `last` None the last frame is a probe (and `len(frames)` a multiple of
+    `strides[0]`)."""
     # (before, frames between, after): the stretches still to look into
     open_: list[tuple[Pair, list[Frame], Pair | None]] = [(first, frames, last)]
     looked: list[Pair] = []
     for stride in (*strides, 1):
         todo = [
             (a, held, b) for a, held, b in open_
-            if held and (b is None or changed(a[1], b[1]))
+            if held and (b is None or not strides or changed(a[1], b[1]))
         ]  # fmt: skip
         picked = [held[stride - 1 :: stride] if len(held) >= stride else [] for _, held, _ in todo]
         found = iter(detect_all([f for probes in picked for f in probes]))
