@@ -30,6 +30,44 @@ def test_frames_match_ffprobe(clip):
         assert f.pkt_size == int(r["pkt_size"]), i
 
 
+OPEN_GOP = ["-c:v", "libx264", "-bf", "3", "-pix_fmt", "yuv420p",
+            "-x264-params", "open-gop=1:keyint=30:min-keyint=30:scenecut=0"]  # fmt: skip
+
+
+@needs_ffprobe
+@needs_ffmpeg_cli
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("open_gop.mp4", []),  # avcC: length-prefixed NAL units
+        ("open_gop.ts", []),  # Annex B: start codes
+        # 40 IDR frames first: the skipping decode has given frames when the first open-GOP
+        # key frame (69) comes, and the rest is decoded from the last one given
+        ("idr_then_open.mp4", ["-forced-idr", "1", "-force_key_frames", "expr:lt(n,40)"]),
+    ],
+)
+def test_skipping_an_open_gop_loses_no_i_frame(tmp_path, name, extra):
+    """FFmpeg's H.264 decoder skipping frames drops most I frames of an open GOP (key
+    frames that are not IDR); the skip paths still give ffprobe's I / key frames, with the
+    pixels of a full decode."""
+    clip = tmp_path / name
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25",
+                    "-t", "5", *OPEN_GOP, *extra, str(clip)], check=True)  # fmt: skip
+    ref = ffprobe_frames(clip)
+    want_i = [i for i, r in enumerate(ref) if r["pict_type"] == "I"]
+    assert len(want_i) >= 4 and want_i[-1] > 90
+    full = list(decode(str(clip)))
+    intra = list(decode(str(clip), skip="nonintra"))
+    keys = list(decode(str(clip), skip="nonkey"))
+    assert [f.index for f in intra] == want_i
+    assert [f.index for f in keys] == [i for i, r in enumerate(ref) if r["key_frame"]]
+    for got in (intra, keys):
+        for frame in got:
+            assert frame.pts == full[frame.index].pts
+            for pa, pb in zip(frame.planes, full[frame.index].planes, strict=True):
+                np.testing.assert_array_equal(pa, pb)
+
+
 @pytest.mark.parametrize("clip", SAMPLE_CLIPS, ids=lambda p: p.name)
 def test_skip_paths_give_the_same_frames(clip):
     full = list(decode(str(clip)))

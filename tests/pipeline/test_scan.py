@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NANO_ONNX, SAMPLE_CLIPS, ffprobe_json, needs_nano, run_cli
+from conftest import NANO_ONNX, SAMPLE_CLIPS, SAMPLES, ffprobe_json, needs_nano, run_cli
 from PIL import Image
 
 from vidpipe.errors import InputError
@@ -133,11 +133,13 @@ def _types(video: Path) -> list[tuple[str, bool, float]]:
 
 
 def _wanted(types: list[tuple[str, bool, float]], sample: str) -> list[int]:
-    """The display indexes a scan must sample, from ffprobe's frames."""
+    """The display indexes a scan must sample, from ffprobe's frames, and the last one."""
+    last = [len(types) - 1]
     if sample in ("I", "key"):
-        return [i for i, (t, key, _) in enumerate(types) if (t == "I" if sample == "I" else key)]
+        chosen = [i for i, (t, key, _) in enumerate(types) if (t == "I" if sample == "I" else key)]
+        return sorted(set(chosen + last))
     if sample.startswith("every:"):
-        return list(range(0, len(types), int(sample[6:])))
+        return sorted(set(range(0, len(types), int(sample[6:]))) | set(last))
     step, times, chosen = float(sample.rstrip("s")), [t for _, _, t in types], []
     target = times[0]
     while any(t >= target - 1e-9 for t in times):
@@ -145,7 +147,7 @@ def _wanted(types: list[tuple[str, bool, float]], sample: str) -> list[int]:
         if not chosen or first > chosen[-1]:
             chosen.append(first)
         target += step
-    return chosen
+    return sorted(set(chosen + last))
 
 
 @needs_nano
@@ -296,14 +298,59 @@ def test_a_tracked_refine_follows_changed_stretches_frame_by_frame(
     assert kept > 100 and moved <= kept // 10, (kept, moved)
 
 
+def _open_gop(tmp_path: Path) -> Path:
+    clip = tmp_path / "open_gop.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    "testsrc2=size=160x120:rate=25", "-t", "4", "-c:v", "libx264", "-bf", "3",
+                    "-x264-params", "open-gop=1:keyint=30:min-keyint=30:scenecut=0",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)  # fmt: skip
+    return clip
+
+
+@needs_nano
+@pytest.mark.parametrize(
+    "name", ["h264_scenecut.mp4", "vfr.mp4", "hevc_10bit.mkv", "vp9.webm", "open_gop"]
+)
+def test_a_refined_scan_of_awkward_files_sees_what_the_full_pass_sees(
+    tmp_path: Path, name: str
+) -> None:
+    """I frames that are not key frames (the scene cuts), VFR, B-frames, VP9 and an open GOP
+    (x264 open-gop, B-frames before an I frame shown first): the samples are ffprobe's I
+    frames and the last one, and every frame a --refine looked at has the full pass's pts,
+    time and detections."""
+    clip = _open_gop(tmp_path) if name == "open_gop" else SAMPLES / name
+    model = ("--model", str(NANO_ONNX), "-q", "--conf", "0.05")
+    full = run_cli("detect", str(clip), "--json", "-", *model)
+    assert full.returncode == 0, full.stderr
+    by_index = {r["index"]: r for r in map(json.loads, full.stdout.splitlines())}
+    types = _types(clip)
+    assert len(by_index) == len(types)
+    for refine in ([], ["--refine"]):
+        done = run_cli("detect", str(clip), "--scan", *refine, "--json", "-", *model)
+        assert done.returncode == 0, done.stderr
+        seen = [json.loads(line) for line in done.stdout.splitlines()]
+        indexes = [r["index"] for r in seen]
+        assert indexes == sorted(set(indexes))
+        if not refine:
+            assert indexes == _wanted(types, "I")
+        assert set(_wanted(types, "I")) <= set(indexes)
+        for record in seen:
+            reference = by_index[record["index"]]
+            assert (record["pts"], record["time"]) == (reference["pts"], reference["time"])
+            assert [(d["label"], d["score"]) for d in record["detections"]] == [
+                (d["label"], d["score"]) for d in reference["detections"]
+            ]
+
+
 def test_rare_key_frames_fall_back_to_time_sampling(tmp_path: Path) -> None:
     """A 24 s clip with one key frame: I sampling would see one frame, so the scan samples
-    every 2 s instead and says so."""
+    every 2 s instead and says so (and the last frame, as every seeking scan)."""
     clip = tmp_path / "long_gop.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10",
                     "-t", "24", "-c:v", "libx264", "-g", "1000", "-pix_fmt", "yuv420p",
                     str(clip)], check=True)  # fmt: skip
     with Source(clip) as src:
         indexes, note = plan(src.frame_index(), ScanOptions("I"))
-        assert indexes == list(range(0, 240, 20)) and "sampling every 2 s instead" in note
-        assert plan(src.frame_index(), ScanOptions("every:100")) == ([0, 100, 200], None)
+        assert indexes == [*range(0, 240, 20), 239] and "sampling every 2 s instead" in note
+        assert plan(src.frame_index(), ScanOptions("every:100")) == ([0, 100, 200, 239], None)
+        assert plan(src.frame_index(), ScanOptions("every:239")) == ([0, 239], None)

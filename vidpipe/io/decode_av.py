@@ -93,6 +93,10 @@ class Decoded(NamedTuple):
     key: bool
 
 
+class _SkipUntrusted(Exception):
+    """A skipping H.264 decoder met an open-GOP key frame (see `iter_av_frames`)."""
+
+
 def iter_av_frames(
     container: av.container.InputContainer,
     stream: av.VideoStream,
@@ -105,10 +109,62 @@ def iter_av_frames(
     Indexes are the ranks of the frames' pts among all packets (so a skipped or lost frame
     keeps its place) where the container stores pts; they count decoded frames where it does
     not (AVI: there the decoder never skips, and the frames it keeps are filtered after).
+
+    FFmpeg's H.264 decoder told to skip frames loses most I frames of an open GOP (key
+    frames that are not IDR: x264 open-gop, broadcast streams; FFmpeg 5 to 8). At the first
+    such key packet the skipping decode stops, and the rest is decoded whole from the last
+    frame given (a seek; the frames are filtered after, as for AVI).
     """
     stats = stats if stats is not None else DecodeStats()
+    last: Decoded | None = None
+    try:
+        for last in _decoded(container, stream, skip, stats):
+            yield last
+        return
+    except _SkipUntrusted:
+        log.debug("open GOP in H.264: decoding every frame instead of skipping")
+    if last is None or last.pts is None:
+        container.seek(0, backward=True, any_frame=False)
+        yield from _decoded(container, stream, "none", stats)
+        return
+    resumed = _decoded_from(container, stream, "none", stats, last.pts, last.index)
+    try:
+        next(resumed)  # given already
+        yield from resumed
+    finally:
+        resumed.close()  # type: ignore[attr-defined]
+
+
+def _non_idr_key(packet: av.Packet, extradata: bytes | None) -> bool:
+    """Whether an H.264 key packet's slices are all non-IDR (NAL type 1, no 5): an open-GOP
+    key frame. NAL units are length-prefixed (avcC extradata) or start-code separated."""
+    data = bytes(packet)
+    types = []
+    if extradata and extradata[0] == 1 and len(extradata) > 4:
+        size, at = (extradata[4] & 3) + 1, 0
+        while at + size < len(data):
+            length = int.from_bytes(data[at : at + size], "big")
+            types.append(data[at + size] & 0x1F)
+            at += size + length
+    else:
+        at = data.find(b"\x00\x00\x01")
+        while at >= 0 and at + 3 < len(data):
+            types.append(data[at + 3] & 0x1F)
+            at = data.find(b"\x00\x00\x01", at + 3)
+    return 1 in types and 5 not in types
+
+
+def _decoded(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    skip: Skip,
+    stats: DecodeStats,
+) -> Iterator[Decoded]:
+    """`iter_av_frames` without its open-GOP fallback; raises _SkipUntrusted for it."""
     packets = StreamPackets(container, stream, stats)
     skipping = skip != "none" and not packets.dts_only
+    h264 = skipping and stream.codec_context.name == "h264"
+    extradata = stream.codec_context.extradata if h264 else None
     if not stream.codec_context.is_open:  # (a second pass after a seek finds it open)
         stream.thread_type = "AUTO"
     stream.codec_context.skip_frame = _SKIP_FRAME[skip if skipping else "none"]
@@ -147,6 +203,8 @@ def iter_av_frames(
 
     try:
         for packet in packets:
+            if h264 and packet.is_keyframe and _non_idr_key(packet, extradata):
+                raise _SkipUntrusted
             ahead.append(packet)
             if len(ahead) > LOOKAHEAD:
                 ready.extend(_decode(stream, ahead.popleft(), stats))

@@ -171,7 +171,8 @@ def detect_file(
 
 
 def _sampled(src: Source, scan: ScanOptions) -> Iterator[Frame]:
-    """A scan's frames: by the decoder's skip mode (I / key), or by seeks (`scan.plan`)."""
+    """A scan's frames: by the decoder's skip mode (I / key), or by seeks (`scan.plan`),
+    and the last frame."""
     from vidpipe.pipeline.scan import plan
 
     if src.info.live and (scan.skip is None or scan.refine):
@@ -188,8 +189,22 @@ def _sampled(src: Source, scan: ScanOptions) -> Iterator[Frame]:
     if note is not None:
         log.warning("%s: %s", src.name, note)
     if not indexes:
-        return src.frames(scan.skip)  # type: ignore[arg-type]
+        return _then_last(src, src.frames(scan.skip), len(index) - 1)  # type: ignore[arg-type]
     return src.frames_at(indexes)
+
+
+def _then_last(src: Source, frames: Iterator[Frame], last: int) -> Iterator[Frame]:
+    """`frames`, then the frame at display index `last` unless they held it (the end of the
+    video is looked at; a seek to its key frame)."""
+    seen = -1
+    try:
+        for frame in frames:
+            seen = frame.index
+            yield frame
+    finally:
+        frames.close()  # type: ignore[attr-defined]
+    if seen < last:
+        yield from src.frames_at([last])
 
 
 def _refined(

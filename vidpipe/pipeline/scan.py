@@ -93,9 +93,10 @@ class ScanOptions:
 
 
 def plan(index: FrameIndex, options: ScanOptions) -> tuple[list[int], str | None]:
-    """The display indexes a seeking scan samples, and a note when I / key sampling falls
-    back to time (key frames rarer than RARE_KEYS_S apart on average; None otherwise, and
-    no indexes: the decoder's skip mode samples)."""
+    """The display indexes a seeking scan samples (the last frame too), and a note when I /
+    key sampling falls back to time (key frames rarer than RARE_KEYS_S apart on average;
+    None otherwise, and no indexes: the decoder's skip mode samples, and `recipes` adds
+    the last frame)."""
     note = None
     if options.skip is not None:
         keys = sum(index.key)
@@ -108,12 +109,15 @@ def plan(index: FrameIndex, options: ScanOptions) -> tuple[list[int], str | None
     else:
         kind, step = options.step
     if kind == "frames":
-        return list(range(0, len(index), int(step))), note
-    chosen, t = [], index.time(0)
-    while (at := index.at_time(t)) is not None:
-        if not chosen or at > chosen[-1]:
-            chosen.append(at)
-        t += step
+        chosen = list(range(0, len(index), int(step)))
+    else:
+        chosen, t = [], index.time(0)
+        while (at := index.at_time(t)) is not None:
+            if not chosen or at > chosen[-1]:
+                chosen.append(at)
+            t += step
+    if chosen and chosen[-1] != len(index) - 1:
+        chosen.append(len(index) - 1)  # the end of the video is looked at
     return chosen, note
 
 
