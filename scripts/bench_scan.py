@@ -7,6 +7,10 @@ imageio's cityCC0), each scaled into 640x360 at 25 fps and concatenated over and
 defaults (a key frame at most every 250 frames and at scene cuts), as a camera or an edit
 would. Cached in `--media`.
 
+Runs: the full pass; --scan and --scan --refine over all classes, and the same for a search
+for some (`QUERY`, `--classes`: how a user looks for people and vehicles), whose truth is
+the full pass's intervals of those classes (the full pass costs the same with --classes).
+
 Measured: wall time of each run (runs interleaved, medians of `--repeat`); from the full
 pass's per-frame detections, its intervals per class (`vidpipe.pipeline.scan.Intervals`
 over every frame); an interval is found when the scan has one of the same class that

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -133,10 +134,19 @@ def _types(video: Path) -> list[tuple[str, bool, float]]:
 
 
 def _wanted(types: list[tuple[str, bool, float]], sample: str) -> list[int]:
-    """The display indexes a scan must sample, from ffprobe's frames, and the last one."""
+    """The display indexes a scan must sample, from ffprobe's frames, and the last one. I /
+    key: and where two key frames (or the last one and the last frame) lie G > 4 s apart,
+    the first frames at ceil(G / 4) - 1 evenly spaced times between them."""
     last = [len(types) - 1]
     if sample in ("I", "key"):
         chosen = [i for i, (t, key, _) in enumerate(types) if (t == "I" if sample == "I" else key)]
+        keys = [i for i, (_, key, _) in enumerate(types) if key]
+        for a, b in itertools.pairwise(keys + last if keys[-1] != last[0] else keys):
+            gap = types[b][2] - types[a][2]
+            fills = math.ceil(gap / 4) - 1
+            for k in range(1, fills + 1):
+                target = types[a][2] + gap * k / (fills + 1)
+                chosen.append(next(i for i, (_, _, t) in enumerate(types) if t >= target - 1e-9))
         return sorted(set(chosen + last))
     if sample.startswith("every:"):
         return sorted(set(range(0, len(types), int(sample[6:]))) | set(last))
@@ -342,15 +352,29 @@ def test_a_refined_scan_of_awkward_files_sees_what_the_full_pass_sees(
             ]
 
 
-def test_rare_key_frames_fall_back_to_time_sampling(tmp_path: Path) -> None:
-    """A 24 s clip with one key frame: I sampling would see one frame, so the scan samples
-    every 2 s instead and says so (and the last frame, as every seeking scan)."""
-    clip = tmp_path / "long_gop.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10",
-                    "-t", "24", "-c:v", "libx264", "-g", "1000", "-pix_fmt", "yuv420p",
-                    str(clip)], check=True)  # fmt: skip
-    with Source(clip) as src:
+def test_long_gops_are_filled_by_time(tmp_path: Path) -> None:
+    """I / key sampling where key frames lie more than 4 s apart: as few frames between
+    them as make samples at most 4 s apart, evenly spaced, and the last frame; the log
+    says so. 24 s at 10 fps: one key frame; key frames at 0 and 10 s; every 2 s."""
+
+    def clip(name: str, *keys: str) -> Path:
+        path = tmp_path / name
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                        "testsrc2=size=96x64:rate=10", "-t", "24", "-c:v", "libx264", *keys,
+                        "-pix_fmt", "yuv420p", str(path)], check=True)  # fmt: skip
+        return path
+
+    one = clip("one_key.mp4", "-g", "1000", "-sc_threshold", "0")
+    with Source(one) as src:
         indexes, note = plan(src.frame_index(), ScanOptions("I"))
-        assert indexes == [*range(0, 240, 20), 239] and "sampling every 2 s instead" in note
+        assert indexes == [40, 80, 120, 160, 200, 239]
+        assert "I frames up to 23.9 s apart: also 5 frames between them" in note
         assert plan(src.frame_index(), ScanOptions("every:100")) == ([0, 100, 200, 239], None)
         assert plan(src.frame_index(), ScanOptions("every:239")) == ([0, 239], None)
+    two = clip("two_keys.mp4", "-g", "1000", "-sc_threshold", "0", "-force_key_frames", "0,10")
+    with Source(two) as src:
+        assert sum(src.frame_index().key) == 2
+        assert plan(src.frame_index(), ScanOptions("key"))[0] == [34, 67, 135, 170, 205, 239]
+    short = clip("short_gops.mp4", "-g", "20")
+    with Source(short) as src:
+        assert plan(src.frame_index(), ScanOptions("I")) == ([239], None)

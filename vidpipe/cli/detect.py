@@ -123,13 +123,17 @@ def detect_command(
         "where each class appears, fast. Writes no video.",
     ),
     sample: str = typer.Option(
-        "I", "--sample", help="--scan: I (the I frames) or key (the key frames)."
+        "I",
+        "--sample",
+        help="--scan: I (the I frames, and frames between any more than 4 s apart), key "
+        "(the same with key frames), a duration (2s, 500ms: a frame each) or every:N.",
     ),
     refine: bool = typer.Option(
         False,
         "--refine",
-        help="--scan: also every frame between two samples that differ "
-        "(a seek and a decode of that stretch): interval bounds exact to the frame.",
+        help="--scan: look closer between two samples that differ: every 16th frame, "
+        "then 4th, then every frame where detections change (interval bounds exact to the "
+        "frame); with --track every frame there.",
     ),
     intervals_path: str | None = typer.Option(
         None, "--intervals", help="--scan: the intervals per class, JSON Lines ('-': stdout)."

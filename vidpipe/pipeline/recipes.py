@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -171,8 +172,8 @@ def detect_file(
 
 
 def _sampled(src: Source, scan: ScanOptions) -> Iterator[Frame]:
-    """A scan's frames: by the decoder's skip mode (I / key), or by seeks (`scan.plan`),
-    and the last frame."""
+    """A scan's frames: by the decoder's skip mode (I / key) merged with the ones `scan.plan`
+    wants by seeks (time sampling; I / key: fills in long GOPs and the last frame)."""
     from vidpipe.pipeline.scan import plan
 
     if src.info.live and (scan.skip is None or scan.refine):
@@ -187,24 +188,23 @@ def _sampled(src: Source, scan: ScanOptions) -> Iterator[Frame]:
         return src.frames(scan.skip)  # type: ignore[arg-type]  # no times: the skip mode
     indexes, note = plan(index, scan)
     if note is not None:
-        log.warning("%s: %s", src.name, note)
-    if not indexes:
-        return _then_last(src, src.frames(scan.skip), len(index) - 1)  # type: ignore[arg-type]
-    return src.frames_at(indexes)
+        log.info("%s: %s", src.name, note)
+    if scan.skip is None:
+        return src.frames_at(indexes)
+    return _merged(src.frames(scan.skip), src.frames_at(indexes))  # type: ignore[arg-type]
 
 
-def _then_last(src: Source, frames: Iterator[Frame], last: int) -> Iterator[Frame]:
-    """`frames`, then the frame at display index `last` unless they held it (the end of the
-    video is looked at; a seek to its key frame)."""
+def _merged(*streams: Iterator[Frame]) -> Iterator[Frame]:
+    """Frames of several decodes of one video in display order, each index once."""
     seen = -1
     try:
-        for frame in frames:
-            seen = frame.index
-            yield frame
+        for frame in heapq.merge(*streams, key=lambda f: f.index):
+            if frame.index > seen:
+                seen = frame.index
+                yield frame
     finally:
-        frames.close()  # type: ignore[attr-defined]
-    if seen < last:
-        yield from src.frames_at([last])
+        for stream in streams:
+            stream.close()  # type: ignore[attr-defined]
 
 
 def _refined(

@@ -6,9 +6,10 @@ intervals per class.
     ScanOptions(sample="key")  the key frames (`nonkey`)
     ScanOptions(sample="2s")   a frame every 2 s (also 500ms, 1m), and "every:N" every Nth
                                frame: each by a seek to its key frame, or decoded on from
-                               the one before in the same GOP (`Source.frames_at`); where
-                               key frames are rarer than RARE_KEYS_S apart, I / key
-                               sampling falls back to DEFAULT_STEP_S (and says so)
+                               the one before in the same GOP (`Source.frames_at`); I / key
+                               sampling adds such frames where key frames lie further
+                               than FILL_S apart (and says so); every scan also looks
+                               at the last frame
     ScanOptions(refine=True)   and where two consecutive samples differ (`changed`: a class
                                comes or goes, a count changes, a box moves off), the frames
                                between them too (`refine`: a seek to the first, decoded on),
@@ -27,6 +28,8 @@ the first sample without the class (its last sample's own time at the end of the
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,8 +44,7 @@ from vidpipe.io.segments import parse_duration
 from vidpipe.types import Detections, Frame
 
 _SKIP = {"I": "nonintra", "key": "nonkey"}
-RARE_KEYS_S = 10.0  # key frames further apart than this on average: sample by time
-DEFAULT_STEP_S = 2.0  # ... every this many seconds
+FILL_S = 4.0  # I / key sampling: at most this many seconds between two samples
 
 
 @dataclass(frozen=True)
@@ -93,31 +95,41 @@ class ScanOptions:
 
 
 def plan(index: FrameIndex, options: ScanOptions) -> tuple[list[int], str | None]:
-    """The display indexes a seeking scan samples (the last frame too), and a note when I /
-    key sampling falls back to time (key frames rarer than RARE_KEYS_S apart on average;
-    None otherwise, and no indexes: the decoder's skip mode samples, and `recipes` adds
-    the last frame)."""
-    note = None
-    if options.skip is not None:
-        keys = sum(index.key)
-        span = index.time(len(index) - 1) - index.time(0)
-        if span < RARE_KEYS_S or (keys >= 2 and span / (keys - 1) <= RARE_KEYS_S):
-            return [], None
-        note = (f"{keys} key frames in {span:.0f} s (rarer than one per {RARE_KEYS_S:g} s): "
-                f"sampling every {DEFAULT_STEP_S:g} s instead")  # fmt: skip
-        kind, step = "time", DEFAULT_STEP_S
-    else:
+    """The display indexes a scan decodes by seeks, the last frame always among them, and
+    a note for the log (None: nothing to say). Time or every:N sampling: all its samples.
+    I / key sampling (the decoder's skip mode gives those frames): where two key frames,
+    or the last one and the last frame, lie more than FILL_S apart, as few frames as
+    make it at most FILL_S between samples, evenly spaced between them."""
+    last = len(index) - 1
+    if options.skip is None:
         kind, step = options.step
-    if kind == "frames":
-        chosen = list(range(0, len(index), int(step)))
+        if kind == "frames":
+            chosen = list(range(0, len(index), int(step)))
+        else:
+            chosen, t = [], index.time(0)
+            while (at := index.at_time(t)) is not None:
+                if not chosen or at > chosen[-1]:
+                    chosen.append(at)
+                t += step
+        note = None
     else:
-        chosen, t = [], index.time(0)
-        while (at := index.at_time(t)) is not None:
-            if not chosen or at > chosen[-1]:
-                chosen.append(at)
-            t += step
-    if chosen and chosen[-1] != len(index) - 1:
-        chosen.append(len(index) - 1)  # the end of the video is looked at
+        anchors = [i for i, key in enumerate(index.key) if key] or [0]
+        anchors += [last] if anchors[-1] != last else []
+        chosen, widest = [], 0.0
+        for a, b in itertools.pairwise(anchors):
+            gap = index.time(b) - index.time(a)
+            widest = max(widest, gap)
+            fills = math.ceil(gap / FILL_S) - 1
+            for k in range(1, fills + 1):
+                at = index.at_time(index.time(a) + gap * k / (fills + 1))
+                if at is not None and a < at < b and (not chosen or at > chosen[-1]):
+                    chosen.append(at)
+        note = None if not chosen else (
+            f"{options.sample} frames up to {widest:.1f} s apart: also {len(chosen)} frames "
+            f"between them (by seeks), so that samples lie at most {FILL_S:g} s apart"
+        )  # fmt: skip
+    if not chosen or chosen[-1] != last:
+        chosen.append(last)  # the end of the video is looked at
     return chosen, note
 
 
