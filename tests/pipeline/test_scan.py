@@ -352,6 +352,7 @@ def test_a_refined_scan_of_awkward_files_sees_what_the_full_pass_sees(
             ]
 
 
+@needs_nano
 def test_long_gops_are_filled_by_time(tmp_path: Path) -> None:
     """I / key sampling where key frames lie more than 4 s apart: as few frames between
     them as make samples at most 4 s apart, evenly spaced, and the last frame; the log
@@ -371,6 +372,10 @@ def test_long_gops_are_filled_by_time(tmp_path: Path) -> None:
         assert "I frames up to 23.9 s apart: also 5 frames between them" in note
         assert plan(src.frame_index(), ScanOptions("every:100")) == ([0, 100, 200, 239], None)
         assert plan(src.frame_index(), ScanOptions("every:239")) == ([0, 239], None)
+    done = run_cli("detect", str(one), "--scan", "--json", "-", "--model", str(NANO_ONNX))
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(x)["index"] for x in done.stdout.splitlines()] == [0, *indexes]
+    assert "warning: " in done.stderr and "also 5 frames between them" in done.stderr
     two = clip("two_keys.mp4", "-g", "1000", "-sc_threshold", "0", "-force_key_frames", "0,10")
     with Source(two) as src:
         assert sum(src.frame_index().key) == 2

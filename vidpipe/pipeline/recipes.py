@@ -188,7 +188,7 @@ def _sampled(src: Source, scan: ScanOptions) -> Iterator[Frame]:
         return src.frames(scan.skip)  # type: ignore[arg-type]  # no times: the skip mode
     indexes, note = plan(index, scan)
     if note is not None:
-        log.info("%s: %s", src.name, note)
+        log.warning("%s: %s", src.name, note)
     if scan.skip is None:
         return src.frames_at(indexes)
     return _merged(src.frames(scan.skip), src.frames_at(indexes))  # type: ignore[arg-type]

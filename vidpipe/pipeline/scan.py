@@ -45,6 +45,7 @@ from vidpipe.types import Detections, Frame
 
 _SKIP = {"I": "nonintra", "key": "nonkey"}
 FILL_S = 4.0  # I / key sampling: at most this many seconds between two samples
+RARE_KEYS_S = 10.0  # key frames further apart than this somewhere: the scan says so
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,8 @@ def plan(index: FrameIndex, options: ScanOptions) -> tuple[list[int], str | None
     a note for the log (None: nothing to say). Time or every:N sampling: all its samples.
     I / key sampling (the decoder's skip mode gives those frames): where two key frames,
     or the last one and the last frame, lie more than FILL_S apart, as few frames as
-    make it at most FILL_S between samples, evenly spaced between them."""
+    make it at most FILL_S between samples, evenly spaced between them; the note says so
+    where key frames lie more than RARE_KEYS_S apart."""
     last = len(index) - 1
     if options.skip is None:
         kind, step = options.step
@@ -124,7 +126,7 @@ def plan(index: FrameIndex, options: ScanOptions) -> tuple[list[int], str | None
                 at = index.at_time(index.time(a) + gap * k / (fills + 1))
                 if at is not None and a < at < b and (not chosen or at > chosen[-1]):
                     chosen.append(at)
-        note = None if not chosen else (
+        note = None if widest <= RARE_KEYS_S else (
             f"{options.sample} frames up to {widest:.1f} s apart: also {len(chosen)} frames "
             f"between them (by seeks), so that samples lie at most {FILL_S:g} s apart"
         )  # fmt: skip
