@@ -209,6 +209,27 @@ def test_python_composition_with_detect_and_a_custom_stage(dog_clip: Path) -> No
     np.testing.assert_allclose([width - dog[2], width - dog[0]], mirrored[[0, 2]], atol=width / 20)
 
 
+@needs_nano
+def test_a_scan_from_python(dog_clip: Path, tmp_path: Path) -> None:
+    """`vp.detect_file(..., scan=vp.ScanOptions(...))`: the sampled frames' detections and
+    the intervals are written, the summary comes back, no thread is left."""
+    detector = vp.load_detector(str(NANO_ONNX), device="cpu")
+    jsonl, intervals = tmp_path / "dets.jsonl", tmp_path / "iv.jsonl"
+    result = vp.detect_file(dog_clip, jsonl=jsonl, intervals=intervals, detector=detector,
+                            scan=vp.ScanOptions("every:5", refine=True))  # fmt: skip
+    with vp.open(dog_clip) as src:
+        last = src.info.frame_count - 1
+    seen = [int(line.split(",", 1)[0].split(":")[1]) for line in jsonl.read_text().splitlines()]
+    assert seen == sorted(set(seen)) and {0, 5, 10, last} <= set(seen)
+    assert result.frames == len(seen) and result.video is None
+    assert "dog" in [row["label"] for row in result.scan]
+    assert '"label": "dog"' in intervals.read_text()
+    assert _no_vidpipe_threads()
+    with pytest.raises(vp.InputError, match="--scan writes no video"):
+        vp.detect_file(dog_clip, video=tmp_path / "x.mp4", detector=detector,
+                       scan=vp.ScanOptions())  # fmt: skip
+
+
 def test_cli_and_batch_share_the_library_defaults() -> None:
     """One definition of each default: the CLI's options and batch's job options are the
     options dataclasses' own."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from vidpipe.pipeline.detect import detect
     from vidpipe.pipeline.options import OpOptions
     from vidpipe.pipeline.recipes import DetectResult, detect_file, process_file
+    from vidpipe.pipeline.scan import ScanOptions
     from vidpipe.pipeline.stages import chroma_stage as chroma
     from vidpipe.pipeline.stages import gamma_stage as gamma
     from vidpipe.pipeline.track import track
@@ -53,6 +54,7 @@ _WHERE = {
     "Detections": "vidpipe.types", "Frame": "vidpipe.types", "GopSummary": "vidpipe.types",
     "PictureType": "vidpipe.types", "VideoInfo": "vidpipe.types",
     "track": "vidpipe.pipeline.track", "TrackOptions": "vidpipe.tracking.options",
+    "ScanOptions": "vidpipe.pipeline.scan",
 }  # fmt: skip
 _RENAMED = {"gamma": "gamma_stage", "chroma": "chroma_stage"}  # stage functions' own names
 
@@ -70,6 +72,7 @@ __all__ = [
     "InputError",
     "OpOptions",
     "PictureType",
+    "ScanOptions",
     "Sink",
     "Source",
     "TrackOptions",
