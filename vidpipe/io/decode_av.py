@@ -111,9 +111,11 @@ def iter_av_frames(
     not (AVI: there the decoder never skips, and the frames it keeps are filtered after).
 
     FFmpeg's H.264 decoder told to skip frames loses most I frames of an open GOP (key
-    frames that are not IDR: x264 open-gop, broadcast streams; FFmpeg 5 to 8). At the first
-    such key packet the skipping decode stops, and the rest is decoded whole from the last
-    frame given (a seek; the frames are filtered after, as for AVI).
+    frames that are not IDR: x264 open-gop, broadcast streams; FFmpeg 8). At the first such
+    key packet the skipping decode stops. Key frames ("nonkey") are then read again from
+    the start, each key packet decoded alone (the others demuxed only); I frames
+    ("nonintra": some are not key frames) decoded whole from the last frame given (a seek;
+    the frames are filtered after, as for AVI).
     """
     stats = stats if stats is not None else DecodeStats()
     last: Decoded | None = None
@@ -122,7 +124,13 @@ def iter_av_frames(
             yield last
         return
     except _SkipUntrusted:
-        log.debug("open GOP in H.264: decoding every frame instead of skipping")
+        log.debug("open GOP in H.264: the decoder cannot skip frames (%s)", skip)
+    if skip == "nonkey":
+        container.seek(0, backward=True, any_frame=False)
+        for decoded in _decoded(container, stream, skip, stats, alone=True):
+            if last is None or decoded.index > last.index:
+                yield decoded
+        return
     if last is None or last.pts is None:
         container.seek(0, backward=True, any_frame=False)
         yield from _decoded(container, stream, "none", stats)
@@ -159,15 +167,18 @@ def _decoded(
     stream: av.VideoStream,
     skip: Skip,
     stats: DecodeStats,
+    *,
+    alone: bool = False,
 ) -> Iterator[Decoded]:
-    """`iter_av_frames` without its open-GOP fallback; raises _SkipUntrusted for it."""
+    """`iter_av_frames` without its open-GOP fallback; raises _SkipUntrusted for it. With
+    `alone`, only key packets are decoded, each on its own (sent, drained, flushed)."""
     packets = StreamPackets(container, stream, stats)
     skipping = skip != "none" and not packets.dts_only
-    h264 = skipping and stream.codec_context.name == "h264"
+    h264 = skipping and not alone and stream.codec_context.name == "h264"
     extradata = stream.codec_context.extradata if h264 else None
     if not stream.codec_context.is_open:  # (a second pass after a seek finds it open)
         stream.thread_type = "AUTO"
-    stream.codec_context.skip_frame = _SKIP_FRAME[skip if skipping else "none"]
+    stream.codec_context.skip_frame = _SKIP_FRAME[skip if skipping and not alone else "none"]
     timing = BestEffort(default_step(stream))
     ahead: deque[av.Packet] = deque()
     ready: deque[av.VideoFrame] = deque()
@@ -203,6 +214,13 @@ def _decoded(
 
     try:
         for packet in packets:
+            if alone:
+                if packet.is_keyframe:
+                    ready.extend(_decode(stream, packet, stats))
+                    ready.extend(_decode(stream, None, stats))
+                    stream.codec_context.flush_buffers()
+                    yield from emit()
+                continue
             if h264 and packet.is_keyframe and _non_idr_key(packet, extradata):
                 raise _SkipUntrusted
             ahead.append(packet)
