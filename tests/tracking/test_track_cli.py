@@ -107,8 +107,36 @@ def test_video_trails_counts_and_events(sprites, tmp_path: Path) -> None:
     assert crossings["out"]["label"] == "dog" and crossings["in"]["label"] != "dog"
     # the dog's centre (its box is 200 px wide) reaches x 480 at (480 - 100 - 40) / 300 s
     assert abs(crossings["out"]["time"] - 340 / 300) <= 3 / FPS
+    times = [r["time"] for r in rows[:-1]]
+    assert times == sorted(times)  # time order, not the order events settle in
     with vp.open(out) as src:
         assert src.info.frame_count == FRAMES
+    # -o draws the gate and the zone: against the same run without them, the pixels along
+    # the gate (x 480) and the zone's right edge (x 660) turn amber / cyan; elsewhere (away
+    # from the captions) the pictures agree.
+    plain = tmp_path / "plain.mp4"
+    done = detect(clip, "--track", "ocsort", "-o", str(plain), "--trails", "10")
+    assert done.returncode == 0, done.stderr
+    drawn, bare = _frame(out, 5), _frame(plain, 5)
+    assert _near(drawn[:, 479:481], (255, 214, 0)).mean() > 0.8
+    assert _near(drawn[40:, 659:661], (0, 230, 255)).mean() > 0.8
+    assert not _near(bare[:, 479:481], (255, 214, 0)).any()
+    assert np.abs(drawn[:, 700:].astype(int) - bare[:, 700:]).max() < 24
+
+
+def _frame(video: Path, index: int) -> np.ndarray:
+    """`[H, W, 3]` uint8 RGB of a frame of a video, decoded with PyAV."""
+    import av
+
+    with av.open(str(video)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == index:
+                return frame.to_ndarray(format="rgb24")
+    raise AssertionError(f"{video} has no frame {index}")
+
+
+def _near(rgb: np.ndarray, color: tuple[int, int, int], tol: int = 40) -> np.ndarray:
+    return np.abs(rgb.astype(int) - np.array(color)).max(axis=-1) <= tol
 
 
 @pytest.mark.parametrize(

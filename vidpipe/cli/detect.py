@@ -93,18 +93,19 @@ def detect_command(
         None,
         "--count-line",
         help="Count tracks crossing [NAME=]x1,y1,x2,y2 per direction (repeatable; left to "
-        "right of the line, looking from its first end, is 'in').",
+        "right of the line, looking from its first end, is 'in'). -o draws it with its counts.",
     ),
     zone: list[str] | None = typer.Option(
         None,
         "--zone",
-        help="Entries, exits and dwell time in polygon [NAME=]x1,y1,x2,y2,x3,y3,... (repeatable).",
+        help="Entries, exits and dwell time in polygon [NAME=]x1,y1,x2,y2,x3,y3,... "
+        "(repeatable). -o draws it with its counts.",
     ),
     anchor: str = typer.Option(
         _T.anchor, "--anchor", help="The point of a box lines and zones count: center or bottom."
     ),
     events_path: str | None = typer.Option(
-        None, "--events", help="Line and zone events as JSON Lines, totals last."
+        None, "--events", help="Line and zone events as JSON Lines in time order, totals last."
     ),
     gamma: float | None = typer.Option(None, "--gamma", help="Gamma-correct (luma) first."),
     chroma: str | None = typer.Option(None, "--chroma", help="Resample chroma first: 420/422/444."),

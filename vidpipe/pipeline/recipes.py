@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
@@ -36,8 +36,11 @@ from vidpipe.pipeline.detect import FrameDetector, detect
 from vidpipe.pipeline.options import OpOptions, Stage
 from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.runtime.concurrency import prefetch, stop_gracefully
-from vidpipe.tracking.options import TrackOptions
+from vidpipe.tracking.options import Line, TrackOptions
 from vidpipe.types import Detections, Frame, VideoInfo
+
+if TYPE_CHECKING:
+    from vidpipe.tracking.counting import Counter
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +133,8 @@ def detect_file(
         # Entered before the Sink, so closed after it: the video is complete before any file
         # appears (an ExitStack closes last-in first).
         write = _result_writers(stack, jsonl, coco, mot, detector.names, src)
-        count_events = _event_writer(stack, events, track, detector.names, src.info.live)
+        counter = _counter(track)
+        count_events = _event_writer(stack, events, counter, detector.names, src.info.live)
         scanned = _scan_writer(stack, scan, intervals, thumbs, detector.names)
         sink = None
         if video is not None:
@@ -143,7 +147,7 @@ def detect_file(
                 encode = dataclasses.replace(encode, preset=PREVIEW_PRESET)
             sink = stack.enter_context(open_sink(video, like=src, options=encode))
         batch = detect_options.batch or detector.batch
-        draw = _drawer(detector.names, track) if sink is not None else None
+        draw = _drawer(detector.names, track, counter) if sink is not None else None
 
         def stage(frames: Iterator[Frame]) -> Iterator[Frame]:
             pairs = detect(frames, detector, batch=batch)
@@ -276,43 +280,59 @@ def _check_tracking(track: TrackOptions | None, mot: Any, events: Any) -> None:
 
 
 def _drawer(
-    names: Sequence[str], track: TrackOptions | None
+    names: Sequence[str], track: TrackOptions | None, counter: Counter | None = None
 ) -> Callable[[Frame, Detections], Frame]:
-    """Boxes and labels, and with `track.trails` each track's recent path, drawn on a frame."""
+    """Boxes and labels, with `track.trails` each track's recent path, and with a `counter`
+    its lines and zones under them, captioned on top with the totals counted so far (the
+    frame's own count already made: the caller counts it first)."""
     from vidpipe.detectors.draw import annotate
-
-    if track is None or not track.trails:
-        return lambda frame, dets: annotate(frame, dets, names)
+    from vidpipe.detectors.regions import Region, draw_captions, draw_regions
     from vidpipe.detectors.trails import draw_trails
     from vidpipe.pipeline.track import frame_time
     from vidpipe.tracking.counting import Trails
 
-    trails = Trails(track.trails, track.lost_s)
+    trails = Trails(track.trails, track.lost_s) if track is not None and track.trails else None
+    shapes = [] if counter is None else [
+        (g.name, (g.xyxy[:2], g.xyxy[2:]) if isinstance(g, Line) else g.points)
+        for g in (*counter.lines, *counter.zones)
+    ]  # fmt: skip
 
     def draw(frame: Frame, dets: Detections) -> Frame:
-        path = trails.update(dets, frame_time(frame))
-        return annotate(draw_trails(frame, path), dets, names)
+        captions = counter.captions() if counter is not None else {}
+        regions = [Region(tuple(points), captions[name]) for name, points in shapes]
+        frame = draw_regions(frame, regions)
+        if trails is not None:
+            frame = draw_trails(frame, trails.update(dets, frame_time(frame)))
+        return draw_captions(annotate(frame, dets, names), regions)
 
     return draw
+
+
+def _counter(track: TrackOptions | None) -> Counter | None:
+    """The line and zone counter of a tracked run (None: no lines nor zones)."""
+    if track is None or not (track.lines or track.zones):
+        return None
+    from vidpipe.tracking.counting import Counter
+
+    return Counter(track.line_geometry(), track.zone_geometry(), track.lost_s, track.anchor)
 
 
 def _event_writer(
     stack: contextlib.ExitStack,
     events: Any,
-    track: TrackOptions | None,
+    counter: Counter | None,
     names: Sequence[str],
     live: bool = False,
 ) -> Callable[[Frame | None, Detections | None], dict[str, Any] | None]:
     """One call per tracked frame that counts it and writes its events (to `events`, when
-    given); a last call with (None, None) writes the exits at the end and the totals, and
-    returns the totals. Without lines or zones it does nothing and returns None."""
-    if track is None or not (track.lines or track.zones):
+    given) in time order, as `counter` hands them out; a last call with (None, None) writes
+    the events still held and the exits at the end, then the totals, and returns the totals.
+    Without a counter (no lines nor zones) it does nothing and returns None."""
+    if counter is None:
         return lambda frame, dets: None
     from vidpipe.detectors.results import EventsJsonl
     from vidpipe.pipeline.track import frame_time
-    from vidpipe.tracking.counting import Counter
 
-    counter = Counter(track.line_geometry(), track.zone_geometry(), track.lost_s, track.anchor)
     out = None
     if events is not None:
         out = stack.enter_context(EventsJsonl(os.fspath(events), names, in_place=live))

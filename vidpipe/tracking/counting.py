@@ -12,11 +12,16 @@ Events are plain dicts, ready for JSON Lines:
      "time", "dwell": 2.5 (exit only, seconds inside)}
 
 A change counts once it has held SETTLE_S (a box jittering on an edge is one event, not
-many), dated by the frame where it began.
+many), dated by the frame where it began; a track that disappears counts its exits only when it
+is forgotten. So events are known out of time order, and `Counter` holds each until no earlier
+one can still come (`Counter.horizon`), then hands them out in time order.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -99,10 +104,14 @@ class Counter:
     anchor: the point of a box that crosses and enters: "center" or "bottom" (`anchors`).
     A crossing, entry or exit counts once the track has stayed on the new side for SETTLE_S
     (a box jittering on a zone's edge is not a stream of visits), dated by the frame where it
-    first was there; a track that ends there first counts too. `totals` holds the counts so
-    far: {"lines": {name: {"in": n, "out": n}}, "zones": {name: {"entries": n, "exits": n,
-    "dwell_s": total seconds inside, "dwell_max_s": the longest visit}}} (per-track dwell is
-    in the exit events: the totals do not grow with the number of tracks).
+    first was there; a track that ends there first counts too. Events come out in time order
+    (then by track id, line / zone order, settling order): each is held until no earlier one
+    can still come (`horizon`), usually from the frame where it settles, at most SETTLE_S +
+    lost_s after its time (behind a lost track's exit) and a frame, so only the events of that
+    last stretch of time are held. `totals` holds the counts so far, each counted on the frame
+    where it settles: {"lines": {name: {"in": n, "out": n}}, "zones": {name: {"entries": n,
+    "exits": n, "dwell_s": total seconds inside, "dwell_max_s": the longest visit}}}
+    (per-track dwell is in the exit events: the totals do not grow with the number of tracks).
     """
 
     def __init__(
@@ -111,6 +120,10 @@ class Counter:
         self.lines, self.zones = tuple(lines), tuple(zones)
         self.lost_s, self.anchor = lost_s, anchor
         self._tracks: dict[int, _Seen] = {}
+        self._rank = {g.name: i for i, g in enumerate((*self.lines, *self.zones))}
+        self._held: list[tuple[float, int, int, int, dict[str, Any]]] = []  # a heap
+        self._seq = itertools.count()
+        self._now: float | None = None
         self.totals: dict[str, dict[str, Any]] = {
             "lines": {line.name: {"in": 0, "out": 0} for line in self.lines},
             "zones": {
@@ -122,9 +135,69 @@ class Counter:
     def update(
         self, dets: Detections, index: int, pts: int | None, time: float
     ) -> list[dict[str, Any]]:
-        """The events of one frame of tracked detections (`dets.tracker_id` set)."""
+        """The events, in time order, that no event of this or a later frame can precede,
+        after counting one frame of tracked detections (`dets.tracker_id` set)."""
         if dets.tracker_id is None:
             raise ValueError("Counter needs tracked detections (tracker_id set)")
+        self._now = time
+        self._hold(self._settle(dets, index, pts, time))
+        return self._release(self.horizon())
+
+    def finish(self) -> list[dict[str, Any]]:
+        """The events still held and what the tracks still alive did last (exits at their
+        last sighting), in time order."""
+        self._hold(self._expire(None))
+        return self._release(None)
+
+    def horizon(self) -> float:
+        """The earliest time an event not yet settled can carry: the start of a change still
+        settling, the last sighting of a track inside a zone (its exit should it be lost), or
+        the last frame's time (a change beginning at a later frame); inf before the first."""
+        times = [math.inf if self._now is None else self._now]
+        for seen in self._tracks.values():
+            times += [f.since["time"] for f in seen.flips.values() if f.pending is not None]
+            if seen.entered:
+                times.append(seen.where["time"])
+        return min(times)
+
+    def occupancy(self) -> dict[str, int]:
+        """Zone name -> the tracks inside it now (entered, not yet exited or forgotten)."""
+        inside = {z.name: 0 for z in self.zones}
+        for seen in self._tracks.values():
+            for zone in seen.entered:
+                inside[zone] += 1
+        return inside
+
+    def captions(self) -> dict[str, str]:
+        """Line or zone name -> its name and running totals as text, for drawing:
+        "gate: in 3, out 1", "dock: entries 2, exits 1, inside 1" (inside: `occupancy`)."""
+        out = {
+            name: f"{name}: in {c['in']}, out {c['out']}"
+            for name, c in self.totals["lines"].items()
+        }
+        inside = self.occupancy()
+        for name, z in self.totals["zones"].items():
+            out[name] = f"{name}: entries {z['entries']}, exits {z['exits']}, inside {inside[name]}"
+        return out
+
+    def _hold(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            geo = event["line"] if "line" in event else event["zone"]
+            key = (event["time"], event["track_id"], self._rank[geo], next(self._seq))
+            heapq.heappush(self._held, (*key, event))
+
+    def _release(self, before: float | None) -> list[dict[str, Any]]:
+        """The held events dated before `before` (all: None), oldest first."""
+        out = []
+        while self._held and (before is None or self._held[0][0] < before):
+            out.append(heapq.heappop(self._held)[-1])
+        return out
+
+    def _settle(
+        self, dets: Detections, index: int, pts: int | None, time: float
+    ) -> list[dict[str, Any]]:
+        """The events that settle with this frame, in the order they settle."""
+        assert dets.tracker_id is not None
         events = self._expire(time)
         for tid, cid, centre in zip(
             dets.tracker_id.tolist(),
@@ -143,10 +216,6 @@ class Counter:
             for zone in self.zones:
                 events += self._observe(seen, zone, int(inside(zone, point)), point, final=False)
         return events
-
-    def finish(self) -> list[dict[str, Any]]:
-        """What the tracks still alive did last (exits at their last sighting)."""
-        return self._expire(None)
 
     def _observe(
         self, seen: _Seen, geo: Line | Zone, value: int, point: tuple[float, float], final: bool
