@@ -28,7 +28,9 @@ class DecodeStats:
     corrupt_frames: int = 0
     demux_error: str | None = None
     truncated: bool = False
-    expected_packets: int = 0  # the container's frame count, 0 when it records none
+    # the container's frame count (for the message), 0 when it records none or counts
+    # more than packets (AVI: its empty index entries too)
+    expected_packets: int = 0
     empty_packets: int = 0  # index entries without data (AVI: dropped/repeated frames)
     timed_out: bool = False  # a network input stopped sending (its read timeout)
 

@@ -15,6 +15,7 @@ the dts of the packet that completed it.
 from __future__ import annotations
 
 import heapq
+import os
 from collections.abc import Iterator
 from fractions import Fraction
 from typing import NamedTuple
@@ -23,6 +24,7 @@ import av
 import av.error
 
 from vidpipe.io.damage import DecodeStats
+from vidpipe.io.layout import has_layout, missing_data
 
 # Packets read ahead of a decoder; must exceed any stream's reorder depth (H.264: <= 16).
 LOOKAHEAD = 32
@@ -169,10 +171,10 @@ class StreamPackets:
         never enabled here: its callback from a frame-threaded decoder can deadlock against
         the GIL when the decoder is closed."""
         container, stream, stats = self._container, self._stream, self.stats
-        stats.expected_packets = stream.frames
+        # AVI's count is of index entries, the empty ones too: no count of packets.
+        stats.expected_packets = 0 if self.dts_only else stream.frames
         declared = container.duration / av.time_base if container.duration else None
         end_time = 0.0
-        last_dts: int | None = None
         packets = container.demux(stream)
         while True:
             try:
@@ -195,32 +197,37 @@ class StreamPackets:
             if packet.pts is not None and packet.time_base:
                 end = float((packet.pts + packet.duration) * packet.time_base)
                 end_time = max(end_time, end)
-            if packet.dts is not None:
-                last_dts = packet.dts if last_dts is None else max(last_dts, packet.dts)
             self.all_key = self.all_key and packet.is_keyframe
             self.order.add(packet.pts, packet.size, packet.is_keyframe)
             yield packet
         self.order.finish()
-        self._judge_truncation(declared, end_time, last_dts)
+        self._judge_truncation(declared, end_time)
 
-    def _judge_truncation(
-        self, declared: float | None, end_time: float, last_dts: int | None
-    ) -> None:
-        """A file is truncated when the demuxer failed, when an indexed container (MP4/MOV,
-        AVI) delivered fewer entries than it records, or when Matroska/WebM data stops well
-        before the duration its header declares (its only record of the length)."""
-        stats = self.stats
-        read = stats.packets + stats.empty_packets
-        if self.dts_only and last_dts is not None:
-            # AVI's dts counts index entries, also the empty ones (dropped or repeated
-            # frames), which FFmpeg's demuxer may not return at all.
-            read = max(read, last_dts + 1)
-        if read < stats.expected_packets and stats.demux_error is None:
-            stats.demux_error = "file ends before the frames its index records"
-        matroska = "matroska" in self._container.format.name
-        if matroska and declared is not None and end_time < declared - _DURATION_SLACK_S:
+    def _judge_truncation(self, declared: float | None, end_time: float) -> None:
+        """A file is truncated when data it records is missing: the demuxer failed or read a
+        packet short; a chunk, box or index entry of an AVI or MP4/MOV lies past the end of
+        the file (`layout.missing_data`); Matroska/WebM data stops well before the duration
+        its header declares (its only record of the length). Packet counts are not compared
+        where the layout is read: they differ in whole files (an AVI's empty index entries,
+        anywhere; an MP4 edit list that ends before its samples). A container read nowhere
+        here is cut when it delivered fewer packets than the frames it records."""
+        stats, name = self.stats, self._container.format.name
+        if stats.demux_error is None:
+            stats.demux_error = self._missing_data()
+        if "matroska" in name and declared is not None and end_time < declared - _DURATION_SLACK_S:
             stats.demux_error = f"data ends at {end_time:.2f} s of a declared {declared:.2f} s"
         stats.truncated = stats.demux_error is not None
+
+    def _missing_data(self) -> str | None:
+        """Why the container's data is incomplete: from its layout where it is a local file
+        `layout` reads, else from its count of frames (None: complete, or no count)."""
+        container, stats = self._container, self.stats
+        name = container.format.name
+        if has_layout(name) and os.path.isfile(container.name):
+            return missing_data(container.name, name, self._stream.id)
+        if stats.packets + stats.empty_packets < stats.expected_packets:
+            return "file ends before the frames its index records"
+        return None
 
 
 class BestEffort:
