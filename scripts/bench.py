@@ -672,6 +672,8 @@ def _add_common(parser: argparse.ArgumentParser, *, repeat: int) -> None:
 def print_table(rows: Sequence[Measurement]) -> None:
     """measurement | ours | peer | ratio | target | result, medians of the runs (peer and
     ratio "-" for an absolute row, whose target applies to ours)."""
+    if not rows:
+        return
     width = max(len("measurement"), *(len(r.name) for r in rows))
     head = f"{'measurement':<{width}}  {'ours':>12}  {'peer':>12}  {'ratio':>6}  {'target':>7}"
     print(f"\n{head}  result")

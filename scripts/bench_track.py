@@ -14,6 +14,7 @@ IDF1 / CLEAR through `trackers`). The table is printed; it has no pass marks.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -24,7 +25,10 @@ import bench as common
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-FAMILIES = ("bytetrack", "botsort", "ocsort", "sort")
+sys.path.insert(0, str(ROOT / "tests" / "tracking"))  # scenes.py, rendered.py, peers.py
+import peers  # noqa: E402
+
+FAMILIES = peers.FAMILIES
 COST_TARGET = common.Target(">=", 1000.0)  # updates per second of ours, 20 objects
 
 
@@ -47,41 +51,12 @@ def _walks(objects: int = 20, frames: int = 600, seed: int = 0) -> list:
     return out
 
 
-def _peer(family: str):
-    import trackers
-
-    return {"bytetrack": trackers.ByteTrackTracker, "botsort": trackers.BoTSORTTracker,
-            "ocsort": trackers.OCSORTTracker, "sort": trackers.SORTTracker}[family]()  # fmt: skip
-
-
-def _run_ours(family: str, times: list[float], dets: list) -> list:
-    from vidpipe.tracking.options import TrackOptions
-    from vidpipe.tracking.tracker import Tracker
-
-    tracker = Tracker(TrackOptions(tracker=family))
-    return [tracker.update(d, t) for t, d in zip(times, dets, strict=True)]
-
-
-def _run_peer(family: str, times: list[float], dets: list) -> list:
-    import supervision as sv
-
-    from vidpipe.types import Detections
-
-    tracker, out = _peer(family), []
-    for d in dets:
-        r = tracker.update(sv.Detections(d.xyxy, confidence=d.scores, class_id=d.class_ids))
-        keep = r.tracker_id >= 0
-        out.append(Detections(r.xyxy[keep], r.confidence[keep], r.class_id[keep],
-                              r.tracker_id[keep]))  # fmt: skip
-    return out
-
-
 def _cost(family: str, repeat: int) -> list[common.Measurement]:
     dets = _walks()
     times = [i / 30 for i in range(len(dets))]
     ours, peer = [], []
     for _ in range(repeat):
-        for run, into in ((_run_peer, peer), (_run_ours, ours)):
+        for run, into in ((peers.run_peer, peer), (peers.run_ours, ours)):
             start = time.perf_counter()
             run(family, times, dets)
             into.append(len(dets) / (time.perf_counter() - start))
@@ -93,18 +68,7 @@ def _cost(family: str, repeat: int) -> list[common.Measurement]:
     return rows
 
 
-def _write_mot(path: Path, frames: list) -> Path:
-    rows = [
-        f"{f},{i},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{s:.3f},-1,-1,-1\n"
-        for f, d in enumerate(frames, 1)
-        for (x1, y1, x2, y2), s, i in zip(d.xyxy, d.scores, d.tracker_id, strict=True)
-    ]
-    path.write_text("".join(rows))
-    return path
-
-
 def _quality(folder: Path) -> None:
-    sys.path.insert(0, str(ROOT / "tests" / "tracking"))
     from scenes import scene
 
     from vidpipe.tracking.evaluate import evaluate_mot
@@ -117,20 +81,98 @@ def _quality(folder: Path) -> None:
         gt = sc.write_gt(folder / "gt.txt")
         for family in FAMILIES:
             cells = []
-            for run in (_run_ours, _run_peer):
+            for run in (peers.run_ours, peers.run_peer):
                 r = evaluate_mot(
-                    gt, _write_mot(folder / "p.txt", run(family, sc.times, sc.detections))
+                    gt, peers.write_mot(folder / "p.txt", run(family, sc.times, sc.detections))
                 )
                 cells.append(f"{r.idf1:.3f} {r.hota:.3f} {r.id_switches:4d}")
             print(f"{kind:<9} {family:<10} {cells[0]:>22} {cells[1]:>26}")
     print()
 
 
+IDF1_MARGIN = 0.03  # ours must beat the peer's best by this much, with no more ID switches
+
+
+def _rendered_detections(name: str, media: Path, model: Path) -> tuple:
+    """(scene, per-frame detections at score >= 0.05) of a rendered scene; the detections
+    are made once and cached in `media` (keyed by the scene's frames and the model's size)."""
+    import rendered
+
+    from vidpipe.io.ffmpeg_cmd import find_ffmpeg
+
+    spec = rendered.SCENES[name]
+    media.mkdir(parents=True, exist_ok=True)
+    corpus = _corpus() if spec.needs else None
+    scene = rendered.render(spec, media, rendered.sprites(corpus), find_ffmpeg())
+    cache = media / f"{name}.{model.stem}-{model.stat().st_size}.npz"
+    if cache.is_file():
+        return scene, peers.from_np_frames(np.load(cache), len(scene.times))
+    dets = rendered.detect(scene, model, 0.05)
+    np.savez_compressed(cache, **peers.np_frames(dets))
+    return scene, dets
+
+
+def _corpus() -> Path:
+    """The corpus folder holding bikes.mp4 (fetched when missing)."""
+    from bench_detect import bikes_source
+
+    return bikes_source().parent
+
+
+def _rendered_row(scene, dets: list, family: str, folder: Path) -> dict:
+    """Ours (a tracked run's defaults) and the peer of the same family at its best threshold."""
+    from vidpipe.tracking.options import TRACK_CONF
+
+    gt = scene.write_gt(folder / "gt.txt")
+    ours = peers.score(gt, peers.run_ours(family, scene.times, peers.at_least(dets, TRACK_CONF)),
+                       folder)  # fmt: skip
+    conf, peer = peers.best_peer(family, gt, scene.times, dets, scene.spec.fps, folder)
+    ok = ours.idf1 >= peer.idf1 + IDF1_MARGIN and ours.id_switches <= peer.id_switches
+    return {"scene": scene.spec.name, "tracker": family, "idf1": ours.idf1,
+            "idsw": ours.id_switches, "peer_idf1": peer.idf1, "peer_idsw": peer.id_switches,
+            "peer_conf": conf, "pass": ok}  # fmt: skip
+
+
+def _rendered_quality(media: Path, model: Path, names: list[str]) -> list[dict]:
+    """The table of issue 27: every tracker of ours against the same family of `trackers` on
+    scenes rendered from real pictures and run through the real detector."""
+    print(f"rendered scenes, YOLOX-Nano ({model.name}); ours at a tracked run's defaults,")
+    print(
+        f"trackers at their best input threshold of {peers.THRESHOLDS[0]}..{peers.THRESHOLDS[-1]};"
+    )
+    print(f"pass: IDF1 >= trackers' + {IDF1_MARGIN} and ID switches <= trackers'")
+    print(f"{'scene':<24} {'tracker':<10} {'ours IDF1 IDSW':>15} {'trackers IDF1 IDSW @conf':>25}")
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in names:
+            scene, dets = _rendered_detections(name, media, model)
+            for family in FAMILIES:
+                r = _rendered_row(scene, dets, family, Path(folder))
+                rows.append(r)
+                print(f"{name:<24} {family:<10} {r['idf1']:>9.3f} {r['idsw']:4d}"
+                      f" {r['peer_idf1']:>13.3f} {r['peer_idsw']:4d} @{r['peer_conf']:<4}"
+                      f"  {'pass' if r['pass'] else 'FAIL'}")  # fmt: skip
+    passed = sum(r["pass"] for r in rows)
+    print(f"{passed} of {len(rows)} pass\n")
+    return rows
+
+
 def cmd_track(args: argparse.Namespace) -> dict:
+    import rendered
+
     warnings.filterwarnings("ignore")  # trackers' deprecation notices
+    names = list(rendered.SCENES) if args.scenes is None else args.scenes
+    unknown = sorted(set(names) - set(rendered.SCENES))
+    if unknown:
+        raise common.BenchError(f"unknown scene {', '.join(unknown)}")
+    model = args.model_dir / "yolox_nano.onnx"
+    if names and not model.is_file():
+        raise common.BenchError(f"{model}: no such model (--model-dir, $VIDPIPE_MODEL_DIR)")
     with tempfile.TemporaryDirectory() as folder:
         _quality(Path(folder))
-    return {"measurements": [row for f in FAMILIES for row in _cost(f, args.repeat)]}
+    table = _rendered_quality(args.media / "track", model, names) if names else []
+    measurements = [] if args.no_cost else [r for f in FAMILIES for r in _cost(f, args.repeat)]
+    return {"measurements": measurements, "rendered": table}
 
 
 def add_track_parser(sub: argparse._SubParsersAction) -> None:
@@ -138,4 +180,23 @@ def add_track_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("track", help="tracker cost and IDF1/HOTA vs Roboflow trackers")
     parser.add_argument("--repeat", type=common._positive(int), default=5, help="runs (5)")
     parser.add_argument("--json", dest="json_out", type=Path, default=None, help="figures here")
+    parser.add_argument(
+        "--scenes",
+        nargs="*",
+        default=None,
+        help="rendered scenes to score (default all; none: skip them)",
+    )
+    parser.add_argument("--no-cost", action="store_true", help="skip the cost per frame")
+    parser.add_argument(
+        "--media",
+        type=Path,
+        default=common.MEDIA_DIR,
+        help="cache of rendered clips and their detections (bench_media)",
+    )
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=Path(os.environ.get("VIDPIPE_MODEL_DIR") or ROOT.parent / "shared" / "models"),
+        help="folder of yolox_nano.onnx (default $VIDPIPE_MODEL_DIR, else ../shared/models)",
+    )  # fmt: skip
     parser.set_defaults(func=cmd_track)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import peers
 import pytest
 from scenes import CAT, DOG, Scene, scene
 
@@ -21,21 +22,12 @@ pytest.importorskip("trackers")
 
 
 def run(sc: Scene, tracker: str, **options) -> list[Detections]:
-    t = Tracker(TrackOptions(tracker=tracker, **options))
-    return [t.update(d, time) for time, d in zip(sc.times, sc.detections, strict=True)]
-
-
-def write_mot(path: Path, frames: list[Detections]) -> Path:
-    rows = []
-    for f, d in enumerate(frames, 1):
-        for (x1, y1, x2, y2), s, i in zip(d.xyxy, d.scores, d.tracker_id, strict=True):
-            rows.append(f"{f},{i},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{s:.3f},-1,-1,-1\n")
-    path.write_text("".join(rows))
-    return path
+    return peers.run_ours(tracker, sc.times, sc.detections, **options)
 
 
 def score(tmp_path: Path, sc: Scene, frames: list[Detections]):
-    return evaluate_mot(sc.write_gt(tmp_path / "gt.txt"), write_mot(tmp_path / "pred.txt", frames))
+    gt, pred = sc.write_gt(tmp_path / "gt.txt"), peers.write_mot(tmp_path / "pred.txt", frames)
+    return evaluate_mot(gt, pred)
 
 
 @pytest.mark.parametrize("kind", ["crossing", "vfr", "gaps", "skip"])
@@ -55,24 +47,8 @@ def test_identities_on_generated_scenes(tmp_path: Path, kind: str, tracker: str)
 def test_at_least_as_good_as_roboflow_trackers(tmp_path: Path, kind: str, tracker: str) -> None:
     """Same detections through the same family in `trackers` (its defaults): our IDF1 is
     not lower and we switch ids no more often."""
-    import supervision as sv
-    import trackers
-
-    peer = {
-        "bytetrack": trackers.ByteTrackTracker,
-        "botsort": trackers.BoTSORTTracker,
-        "ocsort": trackers.OCSORTTracker,
-    }[tracker]()
     sc = scene(kind)
-    theirs = []
-    for d in sc.detections:
-        out = peer.update(sv.Detections(d.xyxy, confidence=d.scores, class_id=d.class_ids))
-        keep = out.tracker_id >= 0
-        theirs.append(
-            Detections(
-                out.xyxy[keep], out.confidence[keep], out.class_id[keep], out.tracker_id[keep]
-            )
-        )
+    theirs = peers.run_peer(tracker, sc.times, sc.detections)
     ours, peer_report = score(tmp_path, sc, run(sc, tracker)), score(tmp_path, sc, theirs)
     assert ours.idf1 >= peer_report.idf1
     assert ours.id_switches <= peer_report.id_switches

@@ -58,6 +58,9 @@ class TrackOptions:
         order otherwise). zones: polygons, "x1,y1,x2,y2,x3,y3,..." or "name=...".
     anchor: the point of a box that crosses lines and enters zones: "center", or "bottom"
         (the middle of its bottom edge: where people and vehicles meet the ground).
+    merge_iou: boxes of different classes overlapping by at least this IoU are taken as one
+        object (one track, one reported box: the best-scoring; the other classes vote for
+        its class); above 1, never.
     Raises InputError naming the bad option.
     """
 
@@ -70,6 +73,7 @@ class TrackOptions:
     lines: tuple[str, ...] = ()
     zones: tuple[str, ...] = ()
     anchor: str = "center"
+    merge_iou: float = 0.7
 
     def __post_init__(self) -> None:
         for name in ("lines", "zones"):
@@ -112,6 +116,10 @@ def detect_conf(conf: float | None, track: TrackOptions | None, default: float) 
 def _check(o: TrackOptions) -> None:
     if o.tracker not in TRACKERS:
         raise InputError(f"--track must be one of {', '.join(TRACKERS)}, not {o.tracker!r}")
+    if isinstance(o.merge_iou, bool) or not isinstance(o.merge_iou, (int, float)):
+        raise InputError(f"merge_iou must be a number, got {o.merge_iou!r}")
+    if not 0 < o.merge_iou < math.inf:
+        raise InputError(f"merge_iou must be > 0, got {o.merge_iou!r}")
     for flag, value in (("track-high", o.high), ("track-new", o.new_track)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise InputError(f"--{flag} must be in 0..1, got {value!r}")

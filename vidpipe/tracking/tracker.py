@@ -18,8 +18,12 @@ step is SciPy's `linear_sum_assignment`):
 What differs from the reference code, for real video: the Kalman filter steps by the real
 time between frames (VFR, dropped or skipped frames; `vidpipe.tracking.kalman`), the lost-track
 buffer is in seconds, association ignores the class (a detector flickering between dog and
-cat keeps one track) and each track reports the class it was seen as most (score-weighted
-votes). Ids count from 1 in order of confirmation and are never reused; everything is
+cat keeps one track), boxes of several classes on one object (a detector keeping both "dog"
+and "cat" there) are one candidate, led by the best score (`one_per_object`), and each track
+reports the class it was seen as most (score-weighted votes of all those boxes). A track not
+seen keeps its size (ByteTrack's rule), and a box of a very different size (two objects
+merged while one passes the other, or a half-hidden one) moves the track but not its
+velocity. Ids count from 1 in order of confirmation and are never reused; everything is
 deterministic, so the same detections give the same ids however frames were batched.
 """
 
@@ -43,6 +47,7 @@ LOW_IOU = 0.5  # second association (low-score boxes)
 TENTATIVE_IOU = 0.3  # a tentative track's next box
 INERTIA = 0.2  # OC-SORT: weight of the velocity-direction term
 DIRECTION_S = 3 * kalman.REF_STEP_S  # OC-SORT: velocity from observations this far apart
+SIZE_JUMP = 1.4  # a box this much wider / taller (or narrower) than the track: merged or cut
 HISTORY = 8  # observations kept per track (OC-SORT's direction)
 
 
@@ -75,6 +80,11 @@ class _Track:
     history: deque[tuple[float, float, float]] = field(
         default_factory=lambda: deque(maxlen=HISTORY)
     )  # (time, cx, cy) of its last detections
+
+    def vote(self, class_id: int, score: float, others: list[tuple[int, float]]) -> None:
+        """Count a detection's class, and those of the other boxes on its object, by score."""
+        for cid, s in [(class_id, score), *others]:
+            self.votes[cid] = self.votes.get(cid, 0.0) + s
 
     def label(self) -> int:
         """The class it was seen as most (ties: the lowest id)."""
@@ -112,7 +122,9 @@ class Tracker:
 
     def update(self, dets: Detections, time: float, luma: np.ndarray | None = None) -> Detections:
         """The detections that belong to a confirmed track, in their input order, with
-        `tracker_id` set and `class_ids` replaced by each track's majority class.
+        `tracker_id` set and `class_ids` replaced by each track's majority class. Boxes of
+        other classes on one object (`one_per_object`) are reported once, by the best-scoring
+        of them; the others only vote for the track's class.
 
         dets: one frame's detections (xyxy in displayed pixels, scores 0..1). time: the
         frame's time in seconds; it should not decrease (a frame earlier than the last one
@@ -124,13 +136,17 @@ class Tracker:
         dt = 0.0 if prev is None else max(time - prev, 0.0)
         now = time if prev is None else prev + dt
         self._time = now
+        lost = np.array([t.last_seen != prev for t in self._tracks], bool)
+        self._mean[lost, 6:] = 0.0  # a track not seen does not grow or shrink (ByteTrack)
         self._mean, self._cov = kalman.predict(self._mean, self._cov, dt)
         if self._camera is not None and luma is not None:
             self._follow_camera(*self._camera.shift(luma))
         self._keep([now - t.last_seen <= self.options.lost_s for t in self._tracks])
+        lead, seconds = one_per_object(dets, self.options.merge_iou)
+        dets = dets[lead]
         matches, stale = self._associate(dets)
-        self._apply(matches, dets, now, prev)
-        fresh = self._start(dets, {d for _, d in matches}, now)
+        self._apply(matches, dets, now, prev, seconds)
+        fresh = self._start(dets, {d for _, d in matches}, now, seconds)
         pairs = [(d, self._tracks[t]) for t, d in [*matches, *fresh]]
         for _, track in pairs:
             if track.id == 0 and (first or track.hits >= self.options.min_hits):
@@ -218,13 +234,21 @@ class Tracker:
             track.last_obs = track.last_obs + np.array([dx, dy, 0.0, 0.0])
 
     def _apply(self, matches: list[tuple[int, int]], dets: Detections, now: float,
-               prev: float | None) -> None:  # fmt: skip
-        """Correct the matched tracks' filters by their detections; count hits and votes."""
+               prev: float | None, seconds: list[list[tuple[int, float]]]) -> None:  # fmt: skip
+        """Correct the matched tracks' filters by their detections; count hits and votes
+        (`seconds[d]`: the (class, score) of the other boxes on detection d's object)."""
         if not matches:
             return
         rows = np.array([t for t, _ in matches])
         z = kalman.xyxy_to_xywh(dets.xyxy[[d for _, d in matches]])
         mean, cov = kalman.update(self._mean[rows], self._cov[rows], z)
+        # A box much larger or smaller than the track's is two objects merged, or one half
+        # hidden: its centre moves for that reason, not the object, so the track keeps the
+        # velocity it had (else it would leave the crossing in the other object's direction).
+        ratio = z[:, 2:4] / np.maximum(self._mean[rows, 2:4], 1e-6)
+        jump = np.any((ratio > SIZE_JUMP) | (ratio < 1 / SIZE_JUMP), axis=1)
+        mean[jump, 4:6] = self._mean[rows][jump, 4:6]
+        mean[jump, 6:] = 0.0
         for i, (t, d) in enumerate(matches):
             track = self._tracks[t]
             gap = now - track.last_seen
@@ -233,12 +257,12 @@ class Tracker:
                 mean[i, 4:] = (z[i] - track.last_obs) * (kalman.REF_STEP_S / gap)
             track.hits = track.hits + 1 if track.last_seen == prev else 1
             track.last_seen, track.last_obs = now, z[i]
-            cid, score = int(dets.class_ids[d]), float(dets.scores[d])
-            track.votes[cid] = track.votes.get(cid, 0.0) + score
+            track.vote(int(dets.class_ids[d]), float(dets.scores[d]), seconds[d])
             track.history.append((now, z[i][0], z[i][1]))
         self._mean[rows], self._cov[rows] = mean, cov
 
-    def _start(self, dets: Detections, taken: set[int], now: float) -> list[tuple[int, int]]:
+    def _start(self, dets: Detections, taken: set[int], now: float,
+               seconds: list[list[tuple[int, float]]]) -> list[tuple[int, int]]:  # fmt: skip
         """Tentative tracks for the unmatched boxes scoring at least `new_track`:
         (track index, detection index) pairs."""
         new = [
@@ -253,7 +277,8 @@ class Tracker:
         self._mean = np.concatenate([self._mean, mean])
         self._cov = np.concatenate([self._cov, cov])
         for i, d in enumerate(new):
-            track = _Track(0, 1, now, z[i], {int(dets.class_ids[d]): float(dets.scores[d])})
+            track = _Track(0, 1, now, z[i])
+            track.vote(int(dets.class_ids[d]), float(dets.scores[d]), seconds[d])
             track.history.append((now, z[i][0], z[i][1]))
             self._tracks.append(track)
         return [(start + i, d) for i, d in enumerate(new)]
@@ -264,6 +289,44 @@ class Tracker:
         mask = np.array(keep, bool)
         self._mean, self._cov = self._mean[mask], self._cov[mask]
         self._tracks = [t for t, k in zip(self._tracks, keep, strict=True) if k]
+
+
+def one_per_object(dets: Detections, least_iou: float) -> tuple[np.ndarray, list]:
+    """The detections that lead their object, and what the others on it say.
+
+    A detector with per-class NMS often keeps two boxes on one object ("dog 0.50" and "cat
+    0.47" on the same pixels). Boxes of different classes that overlap by at least
+    `least_iou` are one object: the best score leads (ties: the earlier box), and each box of
+    another class overlapping it that much joins it. Returns (`[L]` int64 indices of the
+    leaders in input order, for each leader the (class id, score) of the boxes that joined
+    it). Boxes of one class are never joined: that is NMS's business.
+
+    >>> boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 9], [20, 0, 30, 10]], np.float32)
+    >>> dets = Detections(boxes, np.array([0.47, 0.5, 0.9], np.float32), np.array([15, 16, 16]))
+    >>> lead, joined = one_per_object(dets, 0.7)
+    >>> lead.tolist(), [[(c, round(s, 2)) for c, s in j] for j in joined]
+    ([1, 2], [[(15, 0.47)], []])
+    """
+    n = len(dets)
+    if n < 2:
+        return np.arange(n, dtype=np.int64), [[] for _ in range(n)]
+    iou = iou_matrix(dets.xyxy.astype(np.float64), dets.xyxy.astype(np.float64))
+    classes = dets.class_ids
+    joins = (iou >= least_iou) & (classes[:, None] != classes[None, :])
+    if not joins.any():
+        return np.arange(n, dtype=np.int64), [[] for _ in range(n)]
+    order = np.argsort(-dets.scores, kind="stable")
+    owner = np.full(n, -1)
+    for d in order:
+        if owner[d] < 0:
+            owner[d] = d
+            owner[joins[d] & (owner < 0)] = d
+    lead = np.flatnonzero(owner == np.arange(n))
+    joined = [
+        [(int(classes[o]), float(dets.scores[o])) for o in np.flatnonzero(owner == d) if o != d]
+        for d in lead
+    ]
+    return lead.astype(np.int64), joined
 
 
 def _assign(score: np.ndarray, gate: np.ndarray) -> list[tuple[int, int]]:
