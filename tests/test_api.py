@@ -62,6 +62,9 @@ def test_the_readme_example_runs_as_written(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VIDPIPE_MODEL_DIR", str(NANO_ONNX.parent))
     exec(compile(code, "README.md", "exec"), {})
+    first_run = (tmp_path / "out.mp4").read_bytes()
+    exec(compile(code, "README.md", "exec"), {})  # again, as a user re-runs it: it overwrites
+    assert (tmp_path / "out.mp4").read_bytes() == first_run
     counts = _stream_counts(tmp_path / "out.mp4")
     assert counts == _stream_counts(tmp_path / "in.mp4")  # every frame, the audio copied
     assert sorted(os.listdir(tmp_path)) == ["in.mp4", "out.mp4"]  # no temporary file left

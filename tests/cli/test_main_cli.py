@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_CLIPS, run_cli
+from conftest import SAMPLE_CLIPS, ffprobe_json, needs_ffprobe, run_cli
 
 # As `vidpipe --help` lists them (Typer puts command groups, `models`, last).
 COMMANDS = ["probe", "frames", "gamma", "chroma", "detect", "eval", "batch", "models"]
@@ -71,3 +71,16 @@ def test_commands_registered_one_by_one_in_process_then_all(
     names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
     assert sorted(names) == sorted(COMMANDS)  # each once, whatever came first
     capsys.readouterr()
+
+
+@needs_ffprobe
+@pytest.mark.parametrize("name", ["h264_bframes_aac.mp4", "vfr.mp4", "street_bikes.mp4"])
+def test_probe_prints_the_time_base_as_ffprobe_does(name: str) -> None:
+    """`1/12800`, as ffprobe's stream time_base, not `1/12800 (0.000)`."""
+    clip = next(p for p in SAMPLE_CLIPS if p.name == name)
+    done = run_cli("probe", str(clip))
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("time base"))
+    video = next(s for s in ffprobe_json(clip, "-show_streams")["streams"]
+                 if s["codec_type"] == "video")  # fmt: skip
+    assert row.split()[-1] == video["time_base"]

@@ -139,6 +139,7 @@ def test_existing_output_needs_overwrite(tmp_path):
     out.write_bytes(b"keep me")
     result = run_cli("gamma", str(H264), "-o", str(out), "-g", "2")
     assert result.returncode == 2 and out.read_bytes() == b"keep me"
+    assert "already exists (use --overwrite" in result.stderr  # the flag's real name
     assert run_cli("gamma", str(H264), "-o", str(out), "-g", "2", "--overwrite").returncode == 0
     assert out.stat().st_size > 1000
 

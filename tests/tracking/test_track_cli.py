@@ -227,3 +227,21 @@ def test_eval_bad_files(tmp_path: Path) -> None:
         done = run_cli("eval", "--mot", "--gt", str(gt), "--pred", str(tmp_path / pred))
         assert done.returncode == 2 and done.stderr.startswith("error:")
         assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_eval_warns_when_no_ground_truth_box_is_evaluated(tmp_path: Path) -> None:
+    """A result file given as ground truth: its 7th column holds scores (0.87), not the flag
+    1, so TrackEval evaluates none of its boxes. The scores are still printed (0 boxes), with
+    one warning line saying what column 7 means."""
+    rows = [(f, 1, 0.0) for f in range(1, 4)]
+    gt = tmp_path / "gt.txt"
+    gt.write_text("".join(f"{f},{i},{x},0,10,10,0.87,-1,-1,-1\n" for f, i, x in rows))
+    pred = _mot(tmp_path / "pred.txt", rows)
+    done = run_cli("eval", "--mot", "--gt", str(gt), "--pred", str(pred), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["gt_boxes"] == 0
+    warning = done.stderr.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("warning:"), done.stderr
+    assert "none of its 3 boxes is evaluated" in warning[0] and "column 7" in warning[0]
+    good = run_cli("eval", "--mot", "--gt", str(pred), "--pred", str(pred), "--json")
+    assert good.returncode == 0 and good.stderr == ""

@@ -57,7 +57,10 @@ def eval_command(
         ..., "--pred", help="COCO results JSON (array of detections); with --mot, MOT text."
     ),
     gt: str = typer.Option(
-        ..., "--gt", help="COCO ground truth (instances JSON); with --mot, MOT gt.txt."
+        ...,
+        "--gt",
+        help="COCO ground truth (instances JSON); with --mot, MOT gt.txt (column 7: 1 "
+        "evaluated, 0 ignored).",
     ),
     mot: bool = typer.Option(
         False, "--mot", help="Evaluate tracks (MOTChallenge files): HOTA, IDF1, MOTA."

@@ -57,7 +57,7 @@ def info_table(info: VideoInfo) -> str:
         ("rotation", f"{info.rotation} deg"),
         ("frame rate", _fmt(info.frame_rate)),
         ("avg frame rate", _fmt(info.avg_frame_rate)),
-        ("time base", _fmt(info.time_base)),
+        ("time base", f"{info.time_base.numerator}/{info.time_base.denominator}"),
         ("duration", f"{_fmt(info.duration)} s"),
         ("frames", str(info.frame_count)),
         ("bit rate", f"{info.bit_rate} b/s" if info.bit_rate else "-"),

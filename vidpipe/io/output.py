@@ -168,7 +168,9 @@ def check_output(output: str | os.PathLike[str], source: str | None, overwrite: 
     ):
         raise VidpipeError(f"{text}: refusing to write over the input file {source}")
     if (target.exists() or target.is_symlink()) and not overwrite:
-        raise VidpipeError(f"{text}: already exists (use overwrite to replace it)")
+        raise VidpipeError(
+            f"{text}: already exists (use --overwrite, or overwrite=True in Python, to replace it)"
+        )
     return target
 
 

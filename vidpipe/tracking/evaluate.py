@@ -9,11 +9,14 @@ visibility columns are honoured as TrackEval does for MOT17 (distractor classes 
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from vidpipe.errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,13 @@ def evaluate_mot(
         raise InputError(f"not a MOTChallenge file pair ({gt}, {pred}): {err}") from None
     clear, hota, ident = result.CLEAR, result.HOTA, result.Identity
     assert clear is not None and hota is not None and ident is not None
+    if int(ident.IDTP + ident.IDFN) == 0:
+        rows = sum(1 for line in Path(gt).read_text(errors="replace").splitlines() if line.strip())
+        if rows:
+            log.warning(
+                "%s: none of its %d boxes is evaluated: in ground truth, column 7 is a flag "
+                "(1: evaluated, 0: ignored), where a result file has scores", os.fspath(gt), rows
+            )  # fmt: skip
     return MotReport(
         hota=float(hota.HOTA), deta=float(hota.DetA), assa=float(hota.AssA),
         idf1=float(ident.IDF1), idp=float(ident.IDP), idr=float(ident.IDR),
