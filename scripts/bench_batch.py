@@ -13,11 +13,13 @@ veryfast, as in `bench.py ops`.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
 
-import bench as common
+import benchlib as common
 
 SPEEDUP_TARGET = common.Target(">=", 1.6)  # --jobs 2 fps over --jobs 1 fps
 RERUN_TARGET = common.Target("<=", 0.05)  # re-run over finished work / first run, wall time
@@ -36,7 +38,7 @@ def make_inputs(sample: Path, folder: Path, count: int) -> list[Path]:
 def cmd_batch(args: argparse.Namespace) -> dict[str, object]:
     """The `batch` benchmark: worker speed-up and the cost of a re-run over finished work."""
     tools, sample = common.prepare(args)
-    cores = common.os.cpu_count() or 1
+    cores = os.cpu_count() or 1
     frames = sample.frames * CLIPS
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-batch-") as tmp:
         root = Path(tmp)
@@ -68,8 +70,8 @@ def cmd_batch(args: argparse.Namespace) -> dict[str, object]:
     first = [frames / fps for fps in two]
     # One job's CPU share bounds what more jobs can add: at most 1 / busy(--jobs 1).
     for jobs, shares in busy.items():
-        print(f"--jobs {jobs}: CPU busy {common.statistics.median(shares):.0%} of {cores} cores")
-    print(f"speed-up ceiling on these cores: {1 / common.statistics.median(busy[1]):.2f}")
+        print(f"--jobs {jobs}: CPU busy {statistics.median(shares):.0%} of {cores} cores")
+    print(f"speed-up ceiling on these cores: {1 / statistics.median(busy[1]):.2f}")
     rows = [
         common.Measurement(f"batch gamma fps, --jobs 2 over --jobs 1 ({CLIPS} clips)", "fps",
                            two, one, SPEEDUP_TARGET),
@@ -84,5 +86,5 @@ def cmd_batch(args: argparse.Namespace) -> dict[str, object]:
 def add_batch_parser(sub: argparse._SubParsersAction) -> None:
     """The `batch` subcommand's options."""
     parser = sub.add_parser("batch", help="vidpipe batch --jobs 2 vs --jobs 1, and a re-run")
-    common._add_common(parser, repeat=1)
+    common.add_common(parser, repeat=1)
     parser.set_defaults(seconds=12.0, size=(640, 360), func=cmd_batch)

