@@ -1,7 +1,7 @@
 """`Detector`: frames in, `Detections` out — letterbox (as the model's `InputSpec` says),
 forward and post-processing. `load_detector` resolves the model name or file and the device
 (auto: CUDA when there is one), and lets the model's family (`vidpipe.detectors.families`:
-YOLOX today) load it with the engine and precision asked for.
+YOLOX and the foreign exports) load it with the engine and precision asked for.
 
 On the CPU nothing here imports torch: the letterbox is numpy + swscale, onnxruntime or
 OpenVINO run the model (one single-threaded inference per core: `parallel`), NMS is numpy.
@@ -54,11 +54,11 @@ class Detector:
         device: str = "cpu",
         dtype: str = "float32",
         engine: str = "",
-        conf: float = 0.25,
-        iou: float = 0.45,
-        max_det: int = 300,
+        conf: float,
+        iou: float,
+        max_det: int,
         classes: Sequence[int] | None = None,
-        batch: int = 8,
+        batch: int,
         parallel: int = 1,
         names: Sequence[str] | None = None,
         output: str = "objectness",

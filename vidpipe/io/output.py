@@ -4,8 +4,8 @@ Owns `EncodeOptions` / `EncodeResult` and `Plan` (what the first frame fixes for
 stream), the checks `encode` makes before any work (output path, muxer, codec, pixel
 format), the choice of the encoded pixel format (`default_pix_fmt`), which of the source's
 audio / subtitle streams are copied (`source_streams`), the colour tags written
-(`color_values`), the hidden temporary file beside the target (`reserve_temp`,
-`remove_temp`) and an output container that is finished only on success (`open_output`).
+(`color_values`) and an output container that is finished only on success (`open_output`),
+written to a hidden temporary file beside the target (`vidpipe.runtime.files`).
 `vidpipe.io.encode` (PyAV writer) and `vidpipe.io.encode_ffmpeg` (ffmpeg writer) build on it.
 """
 
