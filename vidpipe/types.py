@@ -1,4 +1,5 @@
-"""Core value types shared by every stage: Frame, PictureType, ColorInfo, VideoInfo, Detections.
+"""Core value types shared by every stage: Frame, PictureType, ColorInfo, VideoInfo, Detections,
+and the box helpers every layer shares: `iou_matrix`, `class_label`.
 
 Nothing here imports PyAV: conversions from `av` objects live in `vidpipe.io`, so both
 decoding backends emit the same `Frame`. The optional `supervision` is imported only inside
@@ -383,6 +384,34 @@ def _int64(name: str, values: Any) -> np.ndarray:
     ):
         raise ValueError(f"supervision Detections {name} holds non-integer values")
     return values.astype(np.int64)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`[A, B]` IoU of `[A, 4]` and `[B, 4]` x1 y1 x2 y2 boxes (any pixel unit), computed in
+    the boxes' float dtype (float32 boxes give float32 IoU; integer boxes give float64).
+
+    The one edge-case rule: a box's area is max(x2 - x1, 0) * max(y2 - y1, 0), so an empty
+    box (zero width or height, or inverted) has area 0; a pair whose union is 0 (two empty
+    boxes) has IoU 0, never NaN; no boxes on either side give an `[A, B]` array of zeros.
+
+    >>> box = np.array([[0, 0, 10, 10]], np.float32)
+    >>> iou_matrix(box, np.array([[0, 0, 10, 5], [20, 0, 30, 10], [3, 3, 3, 3]], np.float32))
+    array([[0.5, 0. , 0. ]], dtype=float32)
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    dtype = np.result_type(a.dtype, b.dtype, np.float32)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), dtype)
+    a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    ax1, ay1, ax2, ay2 = (a[:, i, None] for i in range(4))  # [A, 1] each
+    bx1, by1, bx2, by2 = (b[:, i] for i in range(4))  # [B] each
+    inter_w = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0)
+    inter_h = np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0)
+    inter = inter_w * inter_h
+    area_a = np.maximum(ax2 - ax1, 0) * np.maximum(ay2 - ay1, 0)
+    area_b = np.maximum(bx2 - bx1, 0) * np.maximum(by2 - by1, 0)
+    union = area_a + area_b - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def frame_record(frame: Frame) -> dict[str, object]:

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vidpipe.types import iou_matrix
+
 __all__ = ["batched_nms"]
 
 #: Candidates of several classes are packed into NMS blocks of at most this many boxes (a single
@@ -74,15 +76,9 @@ def _pack_blocks(counts: Sequence[int], block: int) -> list[tuple[int, int]]:
 
 
 def _overlap_matrix(boxes: np.ndarray, ids: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """`[M, M]` bool: IoU(i, j) > iou_threshold and ids[i] == ids[j] (float32 boxes `[M, 4]`)."""
-    x1, y1, x2, y2 = boxes.T
-    area = (x2 - x1) * (y2 - y1)
-    inter_w = np.clip(np.minimum(x2[:, None], x2) - np.maximum(x1[:, None], x1), 0, None)
-    inter_h = np.clip(np.minimum(y2[:, None], y2) - np.maximum(y1[:, None], y1), 0, None)
-    inter = inter_w * inter_h
-    with np.errstate(divide="ignore", invalid="ignore"):  # two zero-area boxes: 0 / 0
-        iou = inter / (area[:, None] + area - inter)
-    return (iou > np.float32(iou_threshold)) & (ids[:, None] == ids)
+    """`[M, M]` bool: IoU(i, j) > iou_threshold and ids[i] == ids[j] (float32 boxes `[M, 4]`;
+    IoU as `vidpipe.types.iou_matrix`, 0 for an empty box)."""
+    return (iou_matrix(boxes, boxes) > np.float32(iou_threshold)) & (ids[:, None] == ids)
 
 
 def _greedy_keep(overlap: np.ndarray) -> np.ndarray:

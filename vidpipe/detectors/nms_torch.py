@@ -102,17 +102,22 @@ def batched_nms_torch(
 
 
 def _overlap_matrix(boxes: torch.Tensor, ids: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """`[M, M]` bool: IoU(i, j) > iou_threshold and ids[i] == ids[j] (float32 boxes `[M, 4]`)."""
+    """`[M, M]` bool: IoU(i, j) > iou_threshold and ids[i] == ids[j] (float32 boxes `[M, 4]`).
+
+    IoU follows `vidpipe.types.iou_matrix`'s edge-case rule (an empty or inverted box has area
+    0; a zero union gives IoU 0), computed here in torch on the boxes' device, by row blocks.
+    """
     m = boxes.shape[0]
     x1, y1, x2, y2 = boxes.t().contiguous()  # [M] each, contiguous
-    area = (x2 - x1) * (y2 - y1)
+    area = (x2 - x1).clamp(min=0) * (y2 - y1).clamp(min=0)
     out = torch.empty((m, m), dtype=torch.bool, device=boxes.device)
     for r0 in range(0, m, _IOU_ROWS):
         r = slice(r0, r0 + _IOU_ROWS)
         inter_w = (torch.minimum(x2[r, None], x2) - torch.maximum(x1[r, None], x1)).clamp_(min=0)
         inter_h = (torch.minimum(y2[r, None], y2) - torch.maximum(y1[r, None], y1)).clamp_(min=0)
         inter = inter_w.mul_(inter_h)
-        iou = inter / (area[r, None] + area - inter)
+        union = area[r, None] + area - inter
+        iou = torch.where(union > 0, inter / union, 0.0)
         out[r] = (iou > iou_threshold) & (ids[r, None] == ids)
     return out
 

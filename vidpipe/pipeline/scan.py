@@ -41,7 +41,7 @@ import numpy as np
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io.index import FrameIndex
 from vidpipe.io.segments import parse_duration
-from vidpipe.types import Detections, Frame
+from vidpipe.types import Detections, Frame, iou_matrix
 
 _SKIP = {"I": "nonintra", "key": "nonkey"}
 FILL_S = 4.0  # I / key sampling: at most this many seconds between two samples
@@ -259,19 +259,9 @@ def changed(before: Detections, after: Detections) -> bool:
         a, b = before.xyxy[before.class_ids == class_id], after.xyxy[after.class_ids == class_id]
         if len(a) != len(b):
             return True
-        if len(b) and _iou(b, a).max(axis=1).min() < MOVED_IOU:
+        if len(b) and iou_matrix(b, a).max(axis=1).min() < MOVED_IOU:
             return True
     return False
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """`[len(a), len(b)]` IoU of xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 STRIDES = (16, 4)  # a changed stretch is probed every 16th frame, a changed 16 every 4th

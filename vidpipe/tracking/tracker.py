@@ -40,7 +40,7 @@ from scipy.optimize import linear_sum_assignment
 from vidpipe.tracking import kalman
 from vidpipe.tracking.motion import CameraMotion
 from vidpipe.tracking.options import TrackOptions
-from vidpipe.types import Detections
+from vidpipe.types import Detections, iou_matrix
 
 MATCH_IOU = 0.2  # first association: least IoU with the predicted box (ByteTrack's 0.8 cost)
 LOW_IOU = 0.5  # second association (low-score boxes)
@@ -336,16 +336,3 @@ def _assign(score: np.ndarray, gate: np.ndarray) -> list[tuple[int, int]]:
         return []
     rows, cols = linear_sum_assignment(np.where(gate, score, -1e6), maximize=True)
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if gate[r, c]]
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """`[A, B]` IoU of `[A, 4]` and `[B, 4]` x1 y1 x2 y2 boxes (0 where either is empty)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    lo = np.maximum(a[:, None, :2], b[None, :, :2])
-    hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.maximum(hi - lo, 0), axis=2)
-    area_a = np.prod(np.maximum(a[:, 2:] - a[:, :2], 0), axis=1)
-    area_b = np.prod(np.maximum(b[:, 2:] - b[:, :2], 0), axis=1)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
