@@ -365,12 +365,19 @@ class Detections:
         )
 
     def _class_names(self) -> np.ndarray:
-        """`[N]` the name of each box's class (its id as text outside `names`)."""
-        names = self.names or ()
-        return np.array(
-            [names[c] if 0 <= c < len(names) else str(c) for c in self.class_ids.tolist()],
-            dtype=str,
-        )
+        """`[N]` the label of each box's class (`class_label`)."""
+        return np.array([class_label(c, self.names) for c in self.class_ids.tolist()], dtype=str)
+
+
+def class_label(class_id: int, names: Sequence[str] | None) -> str:
+    """The label of a class: `names[class_id]`, or the id as text when there are no names or
+    none for that id (a negative id, or one past the end).
+
+    >>> class_label(1, ("person", "bicycle")), class_label(7, ("person",)), class_label(2, None)
+    ('bicycle', '7', '2')
+    """
+    class_id = int(class_id)
+    return names[class_id] if names is not None and 0 <= class_id < len(names) else str(class_id)
 
 
 def _int64(name: str, values: Any) -> np.ndarray:

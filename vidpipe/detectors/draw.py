@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from vidpipe.ops.color import resolve_matrix, resolve_range, rgb_to_yuv
 from vidpipe.pixfmt import LAYOUTS, PixFmtLayout
-from vidpipe.types import Detections, Frame
+from vidpipe.types import Detections, Frame, class_label
 
 __all__ = ["PALETTE_RGB", "annotate", "class_color", "default_thickness", "label_font_px"]
 
@@ -139,9 +139,7 @@ def annotate(
 def _label_text(dets: Detections, i: int, names: Sequence[str] | None) -> str:
     """Label of box i: "[#<tracker_id> ]<name> <score:.2f>", the name `names[class_id]` or the
     class id as text (no names, or an id outside them)."""
-    cid = int(dets.class_ids[i])
-    name = names[cid] if names is not None and 0 <= cid < len(names) else str(cid)
-    text = f"{name} {float(dets.scores[i]):.2f}"
+    text = f"{class_label(int(dets.class_ids[i]), names)} {float(dets.scores[i]):.2f}"
     if dets.tracker_id is not None:
         text = f"#{int(dets.tracker_id[i])} {text}"
     return text

@@ -29,7 +29,7 @@ from typing import IO
 from vidpipe.detectors.coco import category_id
 from vidpipe.errors import VidpipeError
 from vidpipe.runtime.files import remove_temp, reserve_temp
-from vidpipe.types import Detections
+from vidpipe.types import Detections, class_label
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class DetectionsJsonl(_AtomicSink):
         """
         rows = [
             {
-                "label": self._label(class_id),
+                "label": class_label(class_id, self.names),
                 "class_id": class_id,
                 "score": round(score, 4),
                 "box": [round(v, 2) for v in box],
@@ -212,9 +212,6 @@ class DetectionsJsonl(_AtomicSink):
     def write_event(self, event: dict[str, object]) -> None:
         """Append an event of the source (a live stream's gap) as a line of its own."""
         self._put(json.dumps(event) + "\n")
-
-    def _label(self, class_id: int) -> str:
-        return self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)
 
 
 class CocoResults(_AtomicSink):
@@ -309,8 +306,7 @@ class EventsJsonl(_AtomicSink):
         for event in events:
             cid = event.get("class_id")
             if isinstance(cid, int) and "label" not in event:
-                label = self.names[cid] if 0 <= cid < len(self.names) else str(cid)
-                event = {**event, "label": label}
+                event = {**event, "label": class_label(cid, self.names)}
             lines.append(json.dumps(event) + "\n")
         if lines:
             self._put("".join(lines))

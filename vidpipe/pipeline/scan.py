@@ -41,7 +41,7 @@ import numpy as np
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io.index import FrameIndex
 from vidpipe.io.segments import parse_duration
-from vidpipe.types import Detections, Frame, iou_matrix
+from vidpipe.types import Detections, Frame, class_label, iou_matrix
 
 _SKIP = {"I": "nonintra", "key": "nonkey"}
 FILL_S = 4.0  # I / key sampling: at most this many seconds between two samples
@@ -200,7 +200,7 @@ class Intervals:
             count, score = int(mask.sum()), float(dets.scores[mask].max())
             interval = self._open.get(class_id)
             if interval is None:
-                label = self.names[class_id] if 0 <= class_id < len(self.names) else str(class_id)
+                label = class_label(class_id, self.names)
                 interval = Interval(label, class_id, frame.index, frame.index, frame.pts,
                                     frame.pts, frame.time, frame.time, count, score,
                                     frame.index, 0)  # fmt: skip
