@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vidpipe.detectors.options import DetectOptions
-from vidpipe.errors import InputError
+from vidpipe.errors import InputError, number_option
 from vidpipe.io.inputs import is_stream
 from vidpipe.pipeline.options import OpOptions
 from vidpipe.tracking.options import TrackOptions, detect_conf
@@ -62,7 +62,7 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
     if task == "gamma":
         if merged["gamma"] is None:
             raise InputError("task gamma needs --gamma")
-        _number("gamma", merged["gamma"], float)
+        number_option("gamma", merged["gamma"], float)
         merged["gamma"] = ops_options(task, merged).gamma
     elif task == "chroma":
         merged["to"] = ops_options(task, merged).chroma
@@ -140,15 +140,9 @@ def ops_options(task: str, options: Mapping[str, Any]) -> OpOptions:
     return OpOptions(chroma=str(options["to"]))
 
 
-def _number(name: str, value: Any, kind: type) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-        raise InputError(f"--{name} must be {'a number' if kind is float else 'an integer'}")
-    return kind(value)
-
-
 def _check_encoder(merged: dict[str, Any]) -> None:
     crf, preset, codec = merged["crf"], merged["preset"], merged["codec"]
-    if crf is not None and not 0 <= _number("crf", crf, int) <= 63:
+    if crf is not None and not 0 <= number_option("crf", crf, int) <= 63:
         raise InputError(f"--crf must be in 0..63, got {crf}")
     if preset is not None and (not isinstance(preset, str) or not preset.isidentifier()):
         raise InputError(f"--preset must be an encoder preset name, not {preset!r}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vidpipe.detectors.recognize import FORMATS
-from vidpipe.errors import InputError
+from vidpipe.errors import InputError, number_option
 
 ENGINES = ("auto", "openvino", "onnxruntime", "torch")
 MODEL_FORMATS = ("auto", *FORMATS)
@@ -84,12 +84,6 @@ class DetectOptions:
         return cls(**{k: v for k, v in values.items() if v is not None})
 
 
-def _number(name: str, value: Any, kind: type) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-        raise InputError(f"--{name} must be {'a number' if kind is float else 'an integer'}")
-    return value
-
-
 def _check(o: DetectOptions) -> None:
     """InputError naming the first bad option (as its CLI flag)."""
     if not isinstance(o.model, str) or not o.model.strip():
@@ -109,15 +103,15 @@ def _check(o: DetectOptions) -> None:
         raise InputError("--names must be a file of class names (or a list of names)")
     if o.engine not in ENGINES:
         raise InputError(f"--engine must be one of {', '.join(ENGINES)}, not {o.engine!r}")
-    if o.size is not None and (_number("size", o.size, int) <= 0 or o.size % 32):
+    if o.size is not None and (number_option("size", o.size, int) <= 0 or o.size % 32):
         raise InputError(f"--size must be a positive multiple of 32, got {o.size}")
-    if not 0.0 <= _number("conf", o.conf, float) <= 1.0:
+    if not 0.0 <= number_option("conf", o.conf, float) <= 1.0:
         raise InputError(f"--conf must be in 0..1, got {o.conf:g}")
-    if not 0.0 < _number("iou", o.iou, float) <= 1.0:
+    if not 0.0 < number_option("iou", o.iou, float) <= 1.0:
         raise InputError(f"--iou must be in (0, 1], got {o.iou:g}")
-    if _number("max-det", o.max_det, int) < 1:
+    if number_option("max-det", o.max_det, int) < 1:
         raise InputError(f"--max-det must be >= 1, got {o.max_det}")
-    if o.batch is not None and _number("batch", o.batch, int) < 1:
+    if o.batch is not None and number_option("batch", o.batch, int) < 1:
         raise InputError(f"--batch must be >= 1, got {o.batch}")
     if o.classes is not None and not all(isinstance(c, str) for c in o.classes):
         raise InputError("--classes must be class names or ids")
