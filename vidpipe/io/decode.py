@@ -14,6 +14,7 @@ from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode_av import Skip, decode_av
 from vidpipe.io.inputs import resolve_input
 from vidpipe.io.probe import probe
+from vidpipe.runtime.closing import close_if_closable
 from vidpipe.types import Frame, PictureType, VideoInfo
 
 Backend = Literal["av", "ffmpeg"]
@@ -86,6 +87,4 @@ def _keep(frames: Iterator[Frame], skip: Skip) -> Iterator[Frame]:
             if frame.key_frame if skip == "nonkey" else frame.pict_type is PictureType.I:
                 yield frame
     finally:
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
+        close_if_closable(frames)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from vidpipe.errors import InputError
+from vidpipe.runtime.closing import close_if_closable
 from vidpipe.runtime.concurrency import finishing, wait_finishing
 from vidpipe.types import Frame
 
@@ -83,9 +84,7 @@ def live_frames(
             error = err
         finally:
             if frames is not None:
-                close = getattr(frames, "close", None)
-                if close is not None:
-                    close()
+                close_if_closable(frames)
         if finishing() or attempts >= reconnect or (error is None and not reconnect_at_end):
             if error is not None and not finishing():
                 if on_lost is None:

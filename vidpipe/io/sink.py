@@ -28,6 +28,7 @@ import numpy as np
 
 from vidpipe.errors import VidpipeError
 from vidpipe.io.encode import EncodeOptions, EncodeResult, check_target, write_stream
+from vidpipe.runtime.closing import close_if_closable
 from vidpipe.runtime.concurrency import Feed
 from vidpipe.runtime.files import remove_temp, reserve_temp
 from vidpipe.types import Frame
@@ -197,6 +198,4 @@ def encode(
                 sink.write(frame)
         return sink.close()
     finally:
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
+        close_if_closable(iterator)

@@ -26,6 +26,7 @@ from vidpipe.io.decode_av import Skip
 from vidpipe.io.inputs import is_stream, redact, resolve_input
 from vidpipe.io.live import Event, live_frames
 from vidpipe.io.probe import probe
+from vidpipe.runtime.closing import close_if_closable
 from vidpipe.types import Frame, VideoInfo
 
 if TYPE_CHECKING:
@@ -166,9 +167,7 @@ class Source:
         """Close every frame iterator still open (idempotent)."""
         self._closed = True
         for frames in list(self._open):
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
+            close_if_closable(frames)
         self._open.clear()
 
     def __enter__(self) -> Source:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 from vidpipe.pipeline.batching import batched
+from vidpipe.runtime.closing import close_if_closable
 from vidpipe.runtime.concurrency import ordered_map, prefetch
 from vidpipe.types import Detections, Frame
 
@@ -67,6 +68,4 @@ def detect(
     finally:
         inferred.close()
         prepared.close()
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
+        close_if_closable(frames)

@@ -35,6 +35,7 @@ from vidpipe.io.source import Source
 from vidpipe.pipeline.detect import FrameDetector, detect
 from vidpipe.pipeline.options import OpOptions, Stage
 from vidpipe.pipeline.scan import ScanOptions
+from vidpipe.runtime.closing import close_if_closable
 from vidpipe.runtime.concurrency import prefetch, stop_gracefully
 from vidpipe.tracking.options import Line, TrackOptions
 from vidpipe.types import Detections, Frame, VideoInfo
@@ -403,9 +404,7 @@ def _run_chain(
         return count
     finally:
         for frames in reversed(chain):
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
+            close_if_closable(frames)
 
 
 def _check_targets(src: Source, targets: list[Any], overwrite: bool) -> None:

@@ -41,6 +41,7 @@ import numpy as np
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io.index import FrameIndex
 from vidpipe.io.segments import parse_duration
+from vidpipe.runtime.closing import close_if_closable
 from vidpipe.types import Detections, Frame, class_label, iou_matrix
 
 _SKIP = {"I": "nonintra", "key": "nonkey"}
@@ -313,9 +314,7 @@ def refine(
             yield frame, dets
             before = (frame, dets)
     finally:
-        close = getattr(pairs, "close", None)
-        if close is not None:
-            close()
+        close_if_closable(pairs)
 
 
 Pair = tuple[Frame, Detections]
@@ -368,9 +367,7 @@ def _between(frames: Iterator[Frame], stop_index: int) -> Iterator[Frame]:
                 return
             yield frame
     finally:
-        close = getattr(frames, "close", None)
-        if close is not None:
-            close()
+        close_if_closable(frames)
 
 
 def thumb_name(interval: Interval) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from vidpipe.runtime.closing import close_if_closable
 from vidpipe.tracking.kalman import REF_STEP_S
 from vidpipe.tracking.options import TrackOptions
 from vidpipe.tracking.tracker import Tracker
@@ -68,6 +69,4 @@ def track(
             luma = display_luma(frame) if tracker.uses_pictures else None
             yield frame, tracker.update(dets, frame_time(frame), luma)
     finally:
-        close = getattr(pairs, "close", None)
-        if close is not None:
-            close()
+        close_if_closable(pairs)

@@ -51,6 +51,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, Generic, TypeVar
 
+from vidpipe.runtime.closing import close_if_closable
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -478,12 +480,10 @@ def prefetch(
         except BaseException as exc:  # carried to the consumer
             error = exc
         finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except BaseException as exc:
-                    error = error or exc
+            try:
+                close_if_closable(iterator)
+            except BaseException as exc:
+                error = error or exc
         put(_End(error))
 
     thread = threading.Thread(target=produce, name=name, daemon=True)
@@ -596,9 +596,7 @@ def ordered_map(
             thread.join(_JOIN_S)
             if thread.is_alive():
                 log.warning("map thread %s did not stop within %.0f s", thread.name, _JOIN_S)
-        close = getattr(iterator, "close", None)
-        if close is not None:
-            close()
+        close_if_closable(iterator)
 
 
 class _Abort(Exception):
