@@ -55,7 +55,7 @@ def test_batch_rerun_imports_neither_numpy_nor_the_other_commands(tmp_path: Path
     assert rc == 0
     assert {"numpy", "torch", "PIL"}.isdisjoint(modules)
     assert {m for m in modules if m.startswith("vidpipe.cli.")} == {
-        "vidpipe.cli.main", "vidpipe.cli.batch", "vidpipe.cli.inputs"  # its shared options
+        "vidpipe.cli.main", "vidpipe.cli.batch", "vidpipe.cli.inputs", "vidpipe.cli.options"
     }  # fmt: skip
 
 

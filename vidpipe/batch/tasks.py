@@ -20,8 +20,13 @@ from typing import Any
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError, number_option
 from vidpipe.io.inputs import is_stream
-from vidpipe.pipeline.options import OpOptions
-from vidpipe.tracking.options import TrackOptions, detect_conf
+from vidpipe.pipeline.options import OpOptions, check_refine
+from vidpipe.tracking.options import (
+    TrackOptions,
+    check_tracked_outputs,
+    detect_conf,
+    tracking_of,
+)
 
 TASKS = ("detect", "gamma", "chroma", "frames")
 ENCODE_KEYS = ("codec", "crf", "preset")
@@ -34,6 +39,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         **_ENCODE_DEFAULTS,
         "track": None,
         "track_buffer": TrackOptions().lost_s,
+        "track_high": TrackOptions().high,
+        "track_new": TrackOptions().new_track,
+        "track_min_hits": TrackOptions().min_hits,
         "trails": 0,
         "count_line": [],
         "zone": [],
@@ -80,8 +88,7 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
         for flag in ("video", "coco", "mot"):
             if not isinstance(merged[flag], bool):
                 raise InputError(f"option {flag} must be true or false")
-        if merged["mot"] and tracking is None:
-            raise InputError("--mot needs --track")
+        check_tracked_outputs(tracking, mot=merged["mot"], events=False)
         _check_scan(merged, tracking)
     if task != "frames":
         _check_encoder(merged)
@@ -90,8 +97,7 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_scan(merged: Mapping[str, Any], tracking: TrackOptions | None) -> None:
     """InputError for a bad scan (see `scan_options`) or one asked for what it cannot do."""
-    if merged["refine"] and merged["scan"] is None:
-        raise InputError("--refine goes with --scan")
+    check_refine(merged["scan"] is not None, bool(merged["refine"]))
     if merged["scan"] is None:
         return
     counting = tracking is not None and bool(tracking.lines or tracking.zones)
@@ -116,18 +122,13 @@ def detect_options(options: Mapping[str, Any]) -> DetectOptions:
 
 
 def track_options(options: Mapping[str, Any]) -> TrackOptions | None:
-    """The `TrackOptions` of a detect job's options; None for an untracked job (counting
-    lines or zones track with the default tracker)."""
-    lines, zones = options.get("count_line") or [], options.get("zone") or []
-    if options.get("track") is None and not lines and not zones:
-        if options.get("trails"):
-            raise InputError("--trails needs --track")
-        return None
-    return TrackOptions(
-        tracker=options.get("track") or TrackOptions().tracker,
-        lost_s=options.get("track_buffer", TrackOptions().lost_s),
-        trails=options.get("trails", 0), lines=tuple(lines), zones=tuple(zones),
-        anchor=options.get("anchor", TrackOptions().anchor),
+    """The `TrackOptions` of a detect job's options; None for an untracked job."""
+    return tracking_of(
+        options.get("track"), lines=options.get("count_line") or (),
+        zones=options.get("zone") or (), trails=options.get("trails") or 0,
+        lost_s=options.get("track_buffer"), high=options.get("track_high"),
+        new_track=options.get("track_new"), min_hits=options.get("track_min_hits"),
+        anchor=options.get("anchor"),
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT
+from vidpipe.cli.options import COMPILE, TRACK_HIGH, TRACK_MIN_HITS, TRACK_NEW
 from vidpipe.errors import InputError
 
 
@@ -70,6 +71,10 @@ def batch_command(
     track_buffer: float | None = typer.Option(
         None, "--track-buffer", help="detect: seconds a lost track waits."
     ),
+    track_high: float | None = TRACK_HIGH,
+    track_new: float | None = TRACK_NEW,
+    track_min_hits: int | None = TRACK_MIN_HITS,
+    compile_: bool = COMPILE,
     trails: int | None = typer.Option(None, "--trails", help="detect --video: track trails."),
     mot: bool = typer.Option(False, "--mot", help="detect --track: also <stem>.mot.txt."),
     count_line: list[str] | None = typer.Option(
@@ -97,7 +102,9 @@ def batch_command(
         "classes": classes or None, "size": size, "video": video or None,
         "coco": coco or None, "gamma": gamma, "to": to, "codec": codec, "crf": crf,
         "preset": preset, "max_det": max_det, "engine": engine, "track": track,
-        "track_buffer": track_buffer, "trails": trails, "mot": mot or None,
+        "track_buffer": track_buffer, "track_high": track_high, "track_new": track_new,
+        "track_min_hits": track_min_hits, "compile": compile_ or None,
+        "trails": trails, "mot": mot or None,
         "count_line": count_line or None, "zone": zone or None, "anchor": anchor,
         "scan": scan, "refine": refine or None,
     }  # fmt: skip

@@ -10,12 +10,13 @@ import typer
 
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
+from vidpipe.cli.options import COMPILE, TRACK_HIGH, TRACK_MIN_HITS, TRACK_NEW
 from vidpipe.cli.process import BACKEND, CODEC, progress, with_encoder_options, written
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode import EncodeOptions
-from vidpipe.pipeline.options import OpOptions
+from vidpipe.pipeline.options import OpOptions, check_refine
 from vidpipe.pipeline.scan import ScanOptions
-from vidpipe.tracking.options import TRACK_CONF, TrackOptions, detect_conf
+from vidpipe.tracking.options import TRACK_CONF, TrackOptions, detect_conf, tracking_of
 
 _D = DetectOptions()  # the defaults
 _T = TrackOptions()
@@ -76,15 +77,9 @@ def detect_command(
     track_buffer: float = typer.Option(
         _T.lost_s, "--track-buffer", help="Seconds a lost track waits for its object to return."
     ),
-    track_high: float = typer.Option(
-        _T.high, "--track-high", help="Score from which a box leads the first association."
-    ),
-    track_new: float = typer.Option(
-        _T.new_track, "--track-new", help="Score a box needs to start a track."
-    ),
-    track_min_hits: int = typer.Option(
-        _T.min_hits, "--track-min-hits", help="Boxes in a row before a new track gets its id."
-    ),
+    track_high: float | None = TRACK_HIGH,
+    track_new: float | None = TRACK_NEW,
+    track_min_hits: int | None = TRACK_MIN_HITS,
     mot_path: str | None = typer.Option(None, "--mot", help="Tracks as MOTChallenge text."),
     trails: int = typer.Option(
         _T.trails, "--trails", help="With -o: draw each track's last N centres."
@@ -109,9 +104,7 @@ def detect_command(
     ),
     gamma: float | None = typer.Option(None, "--gamma", help="Gamma-correct (luma) first."),
     chroma: str | None = typer.Option(None, "--chroma", help="Resample chroma first: 420/422/444."),
-    compile_: bool = typer.Option(
-        _D.compile, "--compile", help="torch.compile the model (slow start)."
-    ),
+    compile_: bool = COMPILE,
     codec: str = CODEC,
     backend: str = BACKEND,
     allow_url: bool = ALLOW_URL,
@@ -149,15 +142,10 @@ def detect_command(
     detections (with --scan: the intervals) go to stdout as JSON Lines."""
     from vidpipe.pipeline.recipes import detect_file
 
-    tracking = None
-    if track is not None or count_line or zone:
-        tracking = TrackOptions(
-            tracker=track or _T.tracker, high=track_high, new_track=track_new,
-            lost_s=track_buffer, min_hits=track_min_hits, trails=trails,
-            lines=tuple(count_line or ()), zones=tuple(zone or ()), anchor=anchor,
-        )  # fmt: skip
-    elif trails:
-        raise typer.BadParameter("--trails needs --track")
+    tracking = tracking_of(
+        track, lines=count_line or (), zones=zone or (), trails=trails, high=track_high,
+        new_track=track_new, lost_s=track_buffer, min_hits=track_min_hits, anchor=anchor,
+    )  # fmt: skip
     detect = DetectOptions(
         model=model, model_format=model_format, names=names, device=device, engine=engine,
         size=size, conf=detect_conf(conf, tracking, _D.conf), iou=iou, max_det=max_det,
@@ -165,8 +153,7 @@ def detect_command(
     )  # fmt: skip
     ops = OpOptions(gamma=gamma, chroma=chroma)
     outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs)
-    if refine and not scan:
-        raise typer.BadParameter("--refine goes with --scan")
+    check_refine(scan, refine)
     scanning = ScanOptions(sample, refine) if scan else None
     if all(o is None for o in outputs):
         if scanning is not None:

@@ -75,3 +75,9 @@ class OpOptions:
                 chroma_stage, to=self.chroma, up=self.chroma_up, down=self.chroma_down
             ))  # fmt: skip
         return stages
+
+
+def check_refine(scan: bool, refine: bool) -> None:
+    """InputError for --refine without a scan (`vidpipe detect` and `vidpipe batch` alike)."""
+    if refine and not scan:
+        raise InputError("--refine goes with --scan")

@@ -37,7 +37,7 @@ from vidpipe.pipeline.options import OpOptions, Stage
 from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.runtime.closing import close_if_closable
 from vidpipe.runtime.concurrency import prefetch, stop_gracefully
-from vidpipe.tracking.options import Line, TrackOptions
+from vidpipe.tracking.options import Line, TrackOptions, check_tracked_outputs
 from vidpipe.types import Detections, Frame, VideoInfo
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def detect_file(
     targets = [video, jsonl, coco, mot, events, intervals]
     if all(t is None for t in targets) and thumbs is None:
         raise InputError("nothing to write: give a video, JSON Lines, COCO, MOT or events output")
-    _check_tracking(track, mot, events)
+    check_tracked_outputs(track, mot=mot is not None, events=events is not None)
     _check_scan(scan, video, intervals, thumbs, track)
     with contextlib.ExitStack() as stack:
         src = stack.enter_context(_opened(source, backend))
@@ -269,15 +269,6 @@ def _scan_writer(
         return None
 
     return step
-
-
-def _check_tracking(track: TrackOptions | None, mot: Any, events: Any) -> None:
-    """InputError for a tracking output or option asked for without what it needs."""
-    counting = track is not None and (track.lines or track.zones)
-    if track is None and (mot is not None or events is not None):
-        raise InputError(f"{'--mot' if mot is not None else '--events'} needs --track")
-    if events is not None and not counting:
-        raise InputError("--events needs a --count-line or a --zone")
 
 
 def _drawer(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,36 @@ class TrackOptions:
         if unknown:
             raise InputError(f"unknown track option {', '.join(unknown)}")
         return cls(**{k: v for k, v in values.items() if v is not None})
+
+
+def tracking_of(
+    tracker: str | None,
+    *,
+    lines: Sequence[str] = (),
+    zones: Sequence[str] = (),
+    trails: int = 0,
+    **fields: Any,
+) -> TrackOptions | None:
+    """The `TrackOptions` a run's options ask for (`vidpipe detect` and `vidpipe batch` both
+    build theirs here): None for an untracked run; counting lines or zones track with the
+    default tracker. fields: the other TrackOptions fields, None meaning the default.
+    InputError for --trails without tracking, or a bad option."""
+    if tracker is None and not lines and not zones:
+        if trails:
+            raise InputError("--trails needs --track")
+        return None
+    given = {k: v for k, v in fields.items() if v is not None}
+    return TrackOptions(tracker=tracker or TrackOptions().tracker, lines=tuple(lines),
+                        zones=tuple(zones), trails=trails, **given)  # fmt: skip
+
+
+def check_tracked_outputs(track: TrackOptions | None, *, mot: bool, events: bool) -> None:
+    """InputError for a tracking output asked for without what it needs: MOT results and
+    events need tracking, events a counting line or zone."""
+    if track is None and (mot or events):
+        raise InputError(f"{'--mot' if mot else '--events'} needs --track")
+    if events and not (track is not None and (track.lines or track.zones)):
+        raise InputError("--events needs a --count-line or a --zone")
 
 
 def detect_conf(conf: float | None, track: TrackOptions | None, default: float) -> float:
