@@ -241,27 +241,37 @@ def test_cli_and_batch_share_the_library_defaults() -> None:
     from vidpipe.cli.process import CODEC, chroma_command, gamma_command
 
     cli = {
-        name: param.default.default
+        name: param.default
         for name, param in inspect.signature(detect_command).parameters.items()
         if hasattr(param.default, "default")
     }
     detect = vp.DetectOptions()
+    # The options detect and batch share are declared once (vidpipe.cli.options), unset
+    # (None) meaning the dataclass's default, which their help states.
     for field in dataclasses.fields(vp.DetectOptions):
         name = "compile_" if field.name == "compile" else field.name
-        if name not in ("classes", "conf"):
-            assert cli[name] == getattr(detect, field.name), field.name
+        option = cli[name]
+        assert option.default in (None, getattr(detect, field.name)), field.name
+        if option.default is None and getattr(detect, field.name) not in (None, detect.conf):
+            assert f"({getattr(detect, field.name)})" in option.help, field.name
+    unset = {f.name: None for f in dataclasses.fields(vp.DetectOptions)}
+    assert vp.DetectOptions.from_dict(unset) == detect
     # --conf unset is the library's default, or TRACK_CONF for a tracked run
-    from vidpipe.tracking.options import TRACK_CONF, detect_conf
+    from vidpipe.tracking.options import TRACK_CONF, detect_conf, tracking_of
 
-    assert cli["conf"] is None
+    assert f"default {detect.conf}, {TRACK_CONF} with --track" in cli["conf"].help
     assert detect_conf(None, None, detect.conf) == detect.conf
     assert detect_conf(None, vp.TrackOptions(), detect.conf) == TRACK_CONF
     assert {k: DEFAULTS["detect"][k] for k in detect.to_dict()} == detect.to_dict()
     track = vp.TrackOptions()
-    assert (cli["track_buffer"], cli["track_high"], cli["track_new"]) == (
-        track.lost_s, track.high, track.new_track,
-    )  # fmt: skip
-    assert (cli["track_min_hits"], cli["trails"]) == (track.min_hits, track.trails)
+    names = ("track_buffer", "track_high", "track_new", "track_min_hits", "trails", "anchor")
+    assert all(cli[n].default is None for n in names)
+    for name, value in (("track_buffer", track.lost_s), ("track_high", track.high),
+                        ("track_new", track.new_track), ("track_min_hits", track.min_hits),
+                        ("anchor", track.anchor)):  # fmt: skip
+        assert f"({value})" in cli[name].help, name
+    assert tracking_of(track.tracker, lost_s=None, high=None, new_track=None, min_hits=None,
+                       anchor=None) == track  # fmt: skip
     assert (DEFAULTS["detect"]["track_buffer"], DEFAULTS["detect"]["trails"]) == (
         track.lost_s, track.trails,
     )  # fmt: skip

@@ -11,7 +11,29 @@ from typing import Any
 import typer
 
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT
-from vidpipe.cli.options import COMPILE, TRACK_HIGH, TRACK_MIN_HITS, TRACK_NEW
+from vidpipe.cli.options import (
+    ANCHOR,
+    BATCH,
+    CLASSES,
+    COMPILE,
+    CONF,
+    COUNT_LINE,
+    DEVICE,
+    ENGINE,
+    IOU,
+    MAX_DET,
+    MODEL,
+    MODEL_FORMAT,
+    NAMES,
+    SIZE,
+    TRACK,
+    TRACK_BUFFER,
+    TRACK_HIGH,
+    TRACK_MIN_HITS,
+    TRACK_NEW,
+    TRAILS,
+    ZONE,
+)
 from vidpipe.errors import InputError
 
 
@@ -42,50 +64,36 @@ def batch_command(
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
-    model: str | None = typer.Option(None, "--model", "-m", help="detect: model name or file."),
-    model_format: str | None = typer.Option(
-        None, "--model-format", help="detect: the export's layout (as vidpipe detect)."
-    ),
-    names: Path | None = typer.Option(None, "--names", help="detect: class names file."),
-    conf: float | None = typer.Option(None, "--conf", help="detect: minimum score."),
-    iou: float | None = typer.Option(None, "--iou", help="detect: NMS IoU threshold."),
-    batch: int | None = typer.Option(None, "--batch", help="detect: frames per forward pass."),
-    max_det: int | None = typer.Option(None, "--max-det", help="detect: most boxes per frame."),
-    engine: str | None = typer.Option(
-        None, "--engine", help="detect: auto, onnxruntime, openvino or torch (as vidpipe detect)."
-    ),
-    device: str | None = typer.Option(None, "--device", help="detect: auto, cpu or cuda[:N]."),
+    model: str | None = MODEL,
+    model_format: str | None = MODEL_FORMAT,
+    names: str | None = NAMES,
+    conf: float | None = CONF,
+    iou: float | None = IOU,
+    batch: int | None = BATCH,
+    max_det: int | None = MAX_DET,
+    engine: str | None = ENGINE,
+    device: str | None = DEVICE,
     gpus: str | None = typer.Option(
         None,
         "--gpus",
         help="detect: one shared model per GPU ('0,1' or 'all'); the workers "
         "send it their frames, batched across videos.",
     ),
-    classes: list[str] | None = typer.Option(None, "--classes", help="detect: classes kept."),
-    size: int | None = typer.Option(None, "--size", help="detect: model input size."),
+    classes: list[str] | None = CLASSES,
+    size: int | None = SIZE,
     video: bool = typer.Option(False, "--video", help="detect: also write <stem>.mp4 boxed."),
     coco: bool = typer.Option(False, "--coco", help="detect: also write <stem>.coco.json."),
-    track: str | None = typer.Option(
-        None, "--track", help="detect: track (bytetrack, botsort, ocsort, sort) per file."
-    ),
-    track_buffer: float | None = typer.Option(
-        None, "--track-buffer", help="detect: seconds a lost track waits."
-    ),
+    track: str | None = TRACK,
+    track_buffer: float | None = TRACK_BUFFER,
     track_high: float | None = TRACK_HIGH,
     track_new: float | None = TRACK_NEW,
     track_min_hits: int | None = TRACK_MIN_HITS,
     compile_: bool = COMPILE,
-    trails: int | None = typer.Option(None, "--trails", help="detect --video: track trails."),
+    trails: int | None = TRAILS,
     mot: bool = typer.Option(False, "--mot", help="detect --track: also <stem>.mot.txt."),
-    count_line: list[str] | None = typer.Option(
-        None, "--count-line", help="detect: counting line [NAME=]x1,y1,x2,y2 (repeatable)."
-    ),
-    zone: list[str] | None = typer.Option(
-        None, "--zone", help="detect: zone [NAME=]x1,y1,x2,y2,x3,y3,... (repeatable)."
-    ),
-    anchor: str | None = typer.Option(
-        None, "--anchor", help="detect: the box point lines and zones count (center, bottom)."
-    ),
+    count_line: list[str] | None = COUNT_LINE,
+    zone: list[str] | None = ZONE,
+    anchor: str | None = ANCHOR,
     gamma: float | None = typer.Option(None, "--gamma", "-g", help="gamma: G in (0, 10]."),
     to: str | None = typer.Option(None, "--to", help="chroma: 420, 422 or 444."),
     codec: str | None = typer.Option(None, "--codec", help="Video encoder (default by container)."),
@@ -97,7 +105,7 @@ def batch_command(
     a job failed."""
     given = {
         "model": model, "model_format": model_format,
-        "names": str(names.resolve()) if names is not None else None, "conf": conf,
+        "names": str(Path(names).resolve()) if names is not None else None, "conf": conf,
         "iou": iou, "batch": batch, "device": device,
         "classes": classes or None, "size": size, "video": video or None,
         "coco": coco or None, "gamma": gamma, "to": to, "codec": codec, "crf": crf,

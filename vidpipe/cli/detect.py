@@ -10,16 +10,37 @@ import typer
 
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
-from vidpipe.cli.options import COMPILE, TRACK_HIGH, TRACK_MIN_HITS, TRACK_NEW
+from vidpipe.cli.options import (
+    ANCHOR,
+    BATCH,
+    CLASSES,
+    COMPILE,
+    CONF,
+    COUNT_LINE,
+    DEVICE,
+    ENGINE,
+    IOU,
+    MAX_DET,
+    MODEL,
+    MODEL_FORMAT,
+    NAMES,
+    SIZE,
+    TRACK,
+    TRACK_BUFFER,
+    TRACK_HIGH,
+    TRACK_MIN_HITS,
+    TRACK_NEW,
+    TRAILS,
+    ZONE,
+)
 from vidpipe.cli.process import BACKEND, CODEC, progress, with_encoder_options, written
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode import EncodeOptions
 from vidpipe.pipeline.options import OpOptions, check_refine
 from vidpipe.pipeline.scan import ScanOptions
-from vidpipe.tracking.options import TRACK_CONF, TrackOptions, detect_conf, tracking_of
+from vidpipe.tracking.options import detect_conf, tracking_of
 
 _D = DetectOptions()  # the defaults
-_T = TrackOptions()
 
 
 def detect_command(
@@ -31,74 +52,27 @@ def detect_command(
         None, "--json", help="Detections as JSON Lines, one object per frame ('-': stdout)."
     ),
     coco_path: str | None = typer.Option(None, "--coco", help="Detections in COCO results format."),
-    model: str = typer.Option(
-        _D.model,
-        "--model",
-        "-m",
-        help="yolox-nano .. yolox-x, a YOLOX .pth/.safetensors/.onnx, or an ONNX or OpenVINO "
-        "(.xml) export of YOLOv5, YOLOv8/11, YOLOv10/YOLO26 (end-to-end) or RT-DETR.",
-    ),
-    model_format: str = typer.Option(
-        _D.model_format,
-        "--model-format",
-        help="The export's layout where the file does not tell: yolox, yolov5, yolov8, e2e "
-        "or rtdetr (auto: from its output and metadata).",
-    ),
-    names: str | None = typer.Option(
-        None, "--names", help="Class names: a file, one per line (or a YAML names: list)."
-    ),
-    batch: int | None = typer.Option(
-        _D.batch,
-        "--batch",
-        help="Frames per forward pass (default: 1 on a CPU, a frame per core at once; 16 on CUDA).",
-    ),
-    device: str = typer.Option(_D.device, "--device", help="auto, cpu or cuda[:N]."),
-    engine: str = typer.Option(
-        _D.engine,
-        "--engine",
-        help="onnxruntime or openvino (CPU runtimes; a .pth is exported to ONNX once, "
-        "into the cache), torch, or auto (the fastest CPU runtime installed on a CPU, "
-        "torch on CUDA).",
-    ),
-    size: int | None = typer.Option(_D.size, "--size", help="Model input size (multiple of 32)."),
-    conf: float | None = typer.Option(
-        None,
-        "--conf",
-        help=f"Minimum score (objectness x class); default {_D.conf}, {TRACK_CONF} with --track.",
-    ),
-    iou: float = typer.Option(_D.iou, "--iou", help="NMS IoU threshold (per class)."),
-    max_det: int = typer.Option(_D.max_det, "--max-det", help="Most detections kept per frame."),
-    classes: list[str] | None = typer.Option(
-        None, "--classes", help="Classes to keep: names or ids, repeatable or comma-separated."
-    ),
-    track: str | None = typer.Option(
-        None, "--track", help="Track objects: bytetrack, botsort, ocsort or sort (adds track ids)."
-    ),
-    track_buffer: float = typer.Option(
-        _T.lost_s, "--track-buffer", help="Seconds a lost track waits for its object to return."
-    ),
+    model: str | None = MODEL,
+    model_format: str | None = MODEL_FORMAT,
+    names: str | None = NAMES,
+    batch: int | None = BATCH,
+    device: str | None = DEVICE,
+    engine: str | None = ENGINE,
+    size: int | None = SIZE,
+    conf: float | None = CONF,
+    iou: float | None = IOU,
+    max_det: int | None = MAX_DET,
+    classes: list[str] | None = CLASSES,
+    track: str | None = TRACK,
+    track_buffer: float | None = TRACK_BUFFER,
     track_high: float | None = TRACK_HIGH,
     track_new: float | None = TRACK_NEW,
     track_min_hits: int | None = TRACK_MIN_HITS,
     mot_path: str | None = typer.Option(None, "--mot", help="Tracks as MOTChallenge text."),
-    trails: int = typer.Option(
-        _T.trails, "--trails", help="With -o: draw each track's last N centres."
-    ),
-    count_line: list[str] | None = typer.Option(
-        None,
-        "--count-line",
-        help="Count tracks crossing [NAME=]x1,y1,x2,y2 per direction (repeatable; left to "
-        "right of the line, looking from its first end, is 'in'). -o draws it with its counts.",
-    ),
-    zone: list[str] | None = typer.Option(
-        None,
-        "--zone",
-        help="Entries, exits and dwell time in polygon [NAME=]x1,y1,x2,y2,x3,y3,... "
-        "(repeatable). -o draws it with its counts.",
-    ),
-    anchor: str = typer.Option(
-        _T.anchor, "--anchor", help="The point of a box lines and zones count: center or bottom."
-    ),
+    trails: int | None = TRAILS,
+    count_line: list[str] | None = COUNT_LINE,
+    zone: list[str] | None = ZONE,
+    anchor: str | None = ANCHOR,
     events_path: str | None = typer.Option(
         None, "--events", help="Line and zone events as JSON Lines in time order, totals last."
     ),
@@ -143,14 +117,15 @@ def detect_command(
     from vidpipe.pipeline.recipes import detect_file
 
     tracking = tracking_of(
-        track, lines=count_line or (), zones=zone or (), trails=trails, high=track_high,
+        track, lines=count_line or (), zones=zone or (), trails=trails or 0, high=track_high,
         new_track=track_new, lost_s=track_buffer, min_hits=track_min_hits, anchor=anchor,
     )  # fmt: skip
-    detect = DetectOptions(
-        model=model, model_format=model_format, names=names, device=device, engine=engine,
-        size=size, conf=detect_conf(conf, tracking, _D.conf), iou=iou, max_det=max_det,
-        classes=tuple(classes) if classes else None, batch=batch, compile=compile_,
-    )  # fmt: skip
+    detect = DetectOptions.from_dict({
+        "model": model, "model_format": model_format, "names": names, "device": device,
+        "engine": engine, "size": size, "conf": detect_conf(conf, tracking, _D.conf),
+        "iou": iou, "max_det": max_det, "classes": tuple(classes) if classes else None,
+        "batch": batch, "compile": compile_,
+    })  # fmt: skip
     ops = OpOptions(gamma=gamma, chroma=chroma)
     outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs)
     check_refine(scan, refine)

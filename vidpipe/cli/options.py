@@ -1,8 +1,11 @@
-"""Command-line options that `vidpipe detect` and `vidpipe batch` both take, declared once.
+"""Command-line options that `vidpipe detect` and `vidpipe batch --task detect` both take,
+declared once: the detector's, the tracker's and the counting ones.
 
-Each is a `typer.Option` whose default is None, meaning the library's default (the options
-dataclasses hold the only defaults; the help says what it is). Light to import: `vidpipe
-batch` takes them without loading numpy or the encoders.
+Each is a `typer.Option` whose default is None, meaning the library's default: the options
+dataclasses (`DetectOptions`, `TrackOptions`) hold the only defaults, and the help says what
+they are. Light to import: `vidpipe batch` takes them without loading numpy or the encoders.
+Options that mean different things to the two commands (`-o`, `--mot`, `--scan`, `--gamma`)
+are each command's own.
 """
 
 from __future__ import annotations
@@ -10,10 +13,66 @@ from __future__ import annotations
 import typer
 
 from vidpipe.detectors.options import DetectOptions
-from vidpipe.tracking.options import TrackOptions
+from vidpipe.tracking.options import TRACK_CONF, TRACKERS, TrackOptions
 
 _D, _T = DetectOptions(), TrackOptions()
 
+# --- the detector -------------------------------------------------------------------------
+MODEL = typer.Option(
+    None,
+    "--model",
+    "-m",
+    help=f"yolox-nano .. yolox-x, a YOLOX .pth/.safetensors/.onnx, or an ONNX or OpenVINO "
+    f"(.xml) export of YOLOv5, YOLOv8/11, YOLOv10/YOLO26 (end-to-end) or RT-DETR ({_D.model}).",
+)
+MODEL_FORMAT = typer.Option(
+    None,
+    "--model-format",
+    help="The export's layout where the file does not tell: yolox, yolov5, yolov8, e2e "
+    f"or rtdetr; auto reads it from its output and metadata ({_D.model_format}).",
+)
+NAMES = typer.Option(
+    None, "--names", help="Class names: a file, one per line (or a YAML names: list)."
+)
+BATCH = typer.Option(
+    None,
+    "--batch",
+    help="Frames per forward pass (default: 1 on a CPU, a frame per core at once; 16 on CUDA).",
+)
+DEVICE = typer.Option(None, "--device", help=f"auto, cpu or cuda[:N] ({_D.device}).")
+ENGINE = typer.Option(
+    None,
+    "--engine",
+    help="onnxruntime or openvino (CPU runtimes; a .pth is exported to ONNX once, into the "
+    "cache), torch, or auto: the fastest CPU runtime installed on a CPU, torch on CUDA "
+    f"({_D.engine}).",
+)
+SIZE = typer.Option(
+    None, "--size", help="Model input size, a multiple of 32 (default: the model's own)."
+)
+CONF = typer.Option(
+    None,
+    "--conf",
+    help=f"Minimum score (objectness x class); default {_D.conf}, {TRACK_CONF} with --track.",
+)
+IOU = typer.Option(None, "--iou", help=f"NMS IoU threshold, per class ({_D.iou}).")
+MAX_DET = typer.Option(None, "--max-det", help=f"Most detections kept per frame ({_D.max_det}).")
+CLASSES = typer.Option(
+    None, "--classes", help="Classes to keep: names or ids, repeatable or comma-separated."
+)
+COMPILE = typer.Option(
+    _D.compile, "--compile", help="torch.compile the model (torch engine; slow start)."
+)
+
+# --- the tracker --------------------------------------------------------------------------
+TRACK = typer.Option(
+    None, "--track", help=f"Track objects: {', '.join(TRACKERS)} (adds track ids)."
+)
+TRACK_BUFFER = typer.Option(
+    None,
+    "--track-buffer",
+    help=f"Seconds a lost track waits for its object to return ({_T.lost_s}).",
+)
 TRACK_HIGH = typer.Option(
     None,
     "--track-high",
@@ -27,6 +86,23 @@ TRACK_MIN_HITS = typer.Option(
     "--track-min-hits",
     help=f"Boxes in a row before a new track gets its id ({_T.min_hits}).",
 )
-COMPILE = typer.Option(
-    _D.compile, "--compile", help="torch.compile the model (torch engine; slow start)."
+TRAILS = typer.Option(None, "--trails", help="With a video out: draw each track's last N centres.")
+
+# --- counting -----------------------------------------------------------------------------
+COUNT_LINE = typer.Option(
+    None,
+    "--count-line",
+    help="Count tracks crossing [NAME=]x1,y1,x2,y2 per direction (repeatable; left to right "
+    "of the line, looking from its first end, is 'in'). A video out draws it with its counts.",
+)
+ZONE = typer.Option(
+    None,
+    "--zone",
+    help="Entries, exits and dwell time in polygon [NAME=]x1,y1,x2,y2,x3,y3,... (repeatable). "
+    "A video out draws it with its counts.",
+)
+ANCHOR = typer.Option(
+    None,
+    "--anchor",
+    help=f"The point of a box lines and zones count: center or bottom ({_T.anchor}).",
 )
