@@ -1,10 +1,13 @@
 """The ops' parameter domains, importable without numpy (options are checked before any
-frame work starts, e.g. by `vidpipe batch`'s driver): chroma layouts and filters, gamma range."""
+frame work starts, e.g. by `vidpipe batch`'s driver): chroma layouts and filters, gamma range
+and what it corrects."""
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
+GammaOn = Literal["luma", "rgb"]  # what gamma corrects: the luma plane, or R, G and B
 CHROMAS = ("420", "422", "444")
 UP_FILTERS = ("nearest", "bilinear")
 DOWN_FILTERS = ("box", "bilinear")

@@ -1,4 +1,5 @@
-"""`detect` and `annotate`: the detection stages of the frame stream.
+"""`detect`: the detection stage of the frame stream (drawing, `annotate`, is
+`vidpipe.detectors.draw`'s).
 
     frames ─► detect (batch ─► letterbox ─► prefetch ─► model + NMS ─► prefetch)
            ─► (Frame, Detections) ─► [track] ─► annotate ─► Frame

@@ -12,15 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from vidpipe.errors import InputError
-from vidpipe.ops.params import CHROMAS, DOWN_FILTERS, UP_FILTERS, check_gamma
+from vidpipe.ops.params import CHROMAS, DOWN_FILTERS, UP_FILTERS, GammaOn, check_gamma
 
 if TYPE_CHECKING:
     from vidpipe.types import Frame
 
-GammaOn = Literal["luma", "rgb"]
 GAMMA_ON: tuple[str, ...] = ("luma", "rgb")
 Stage = Callable[[Iterator["Frame"]], Iterator["Frame"]]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Literal
 
 import numpy as np
 
@@ -22,10 +21,9 @@ from vidpipe.ops.chroma import (
 )
 from vidpipe.ops.color import resolve_matrix, resolve_range, rgb_to_yuv, yuv_to_rgb
 from vidpipe.ops.gamma import apply_lut, check_gamma, gamma_lut, gamma_rgb
+from vidpipe.ops.params import GammaOn
 from vidpipe.pixfmt import LAYOUTS
 from vidpipe.types import Frame
-
-GammaOn = Literal["luma", "rgb"]
 
 
 def _full_range(frame: Frame) -> bool:
