@@ -1,4 +1,4 @@
-"""The layers of ARCHITECTURE.md and no import cycles, as import-linter checks them (its
+"""The layers of docs/architecture.md and no import cycles, as import-linter checks them (its
 contracts are in pyproject.toml: a lower layer never imports a higher one)."""
 
 from __future__ import annotations
