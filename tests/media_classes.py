@@ -314,6 +314,11 @@ CLASSES: tuple[MediaClass, ...] = (
 BY_NAME = {c.name: c for c in CLASSES}
 
 
+def build_into(folder: Path, name: str, real: Real) -> None:
+    """`build(name, folder, real)`, in the shape conftest.cached_media takes."""
+    build(name, folder, real)
+
+
 def build(name: str, dest: Path, real: Real) -> Path:
     """Build class file `name` into `dest` (once: an existing file is reused), verified.
     Raises NotBuildable when this FFmpeg cannot make it."""

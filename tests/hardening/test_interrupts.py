@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MODEL_DIR, NANO_ONNX, make_clip, processes_mentioning
+from conftest import MODEL_DIR, NANO_ONNX, cached_clip, make_clip, processes_mentioning
 
 WAIT_S = 60.0  # longest wait for a run to get going / to end
 
@@ -114,10 +114,10 @@ def command(name: str, clip: Path, out: Path, backend: str, writer: str) -> list
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 s of 160x120 H.264 with AAC: far longer than any test lets a run go."""
-    path = tmp_path_factory.mktemp("input") / "long clip.mp4"
-    return make_clip(
-        path, frames=750, size_wh=(160, 120), audio=True, options={"preset": "ultrafast"}
-    )
+    return cached_clip(
+        tmp_path_factory.mktemp("input"), "long clip.mp4", frames=750, size_wh=(160, 120),
+        audio=True, options={"preset": "ultrafast"},
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -22,7 +22,14 @@ from pathlib import Path
 import avi_entries
 import pytest
 from avi_entries import CODECS, FRAMES, PATTERNS
-from conftest import MODEL_DIR, ffprobe_json, needs_ffmpeg_cli, needs_ffprobe, needs_nano
+from conftest import (
+    MODEL_DIR,
+    cached_media,
+    ffprobe_json,
+    needs_ffmpeg_cli,
+    needs_ffprobe,
+    needs_nano,
+)
 
 from vidpipe.cli.main import main
 
@@ -36,15 +43,15 @@ CUTS = range(10, 100, 10)
 @pytest.fixture(scope="module")
 def avis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """name ("codec-pattern") -> the AVI with its empty entries."""
-    d = tmp_path_factory.mktemp("avi_empty")
-    made = {}
+    d = cached_media(tmp_path_factory.mktemp("avi_empty"), _write_avis)
+    return {name: d / f"{name}.avi" for name in FILES}
+
+
+def _write_avis(d: Path) -> None:
     for codec in CODECS:
         base = avi_entries.make_avi(d / f"{codec}.avi", codec)
         for pattern, (before, after_last) in PATTERNS.items():
-            path = d / f"{codec}-{pattern}.avi"
-            avi_entries.add_empty_entries(base, path, before, after_last)
-            made[f"{codec}-{pattern}"] = path
-    return made
+            avi_entries.add_empty_entries(base, d / f"{codec}-{pattern}.avi", before, after_last)
 
 
 def _empty_positions(pattern: str) -> list[int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import avi_entries
 import pytest
-from conftest import ffprobe_json, needs_ffmpeg_cli, needs_ffprobe
+from conftest import cached_media, ffprobe_json, needs_ffmpeg_cli, needs_ffprobe
 
 from vidpipe.cli.main import main
 from vidpipe.io.layout import has_layout, missing_data
@@ -31,7 +31,11 @@ def _ffmpeg(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("layout")
+    d = cached_media(tmp_path_factory.mktemp("layout"), _write_media)
+    return {p.stem: p for p in d.iterdir()}
+
+
+def _write_media(d: Path) -> None:
     src = ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=2"]
     x264 = ["-c:v", "libx264", "-preset", "veryfast", "-g", "10"]
     _ffmpeg(*src, *x264, "-movflags", "+faststart", str(d / "faststart.mp4"))
@@ -39,7 +43,6 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _ffmpeg(*src, *x264, "-bf", "2", str(d / "edited.mp4"))
     avi = avi_entries.make_avi(d / "base.avi", "mjpeg")
     avi_entries.add_empty_entries(avi, d / "empty.avi", {0: 2, 20: 2}, 2)
-    return {p.stem: p for p in d.iterdir()}
 
 
 def _cut(src: Path, dst: Path, length: int) -> str:

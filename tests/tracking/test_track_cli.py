@@ -11,7 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DOG_JPG, FFMPEG, NANO_ONNX, needs_ffmpeg_cli, needs_nano, run_cli
+from conftest import (
+    DOG_JPG,
+    FFMPEG,
+    NANO_ONNX,
+    cached_media,
+    needs_ffmpeg_cli,
+    needs_nano,
+    run_cli,
+)
 
 import vidpipe as vp
 
@@ -26,15 +34,20 @@ GATE = "gate=480,0,480,540"  # looking down the picture its right ("in") side is
 @pytest.fixture(scope="module")
 def sprites(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(clip.mp4, gt.txt): 60 frames, 25 fps, 960x540 H.264."""
+    folder = cached_media(tmp_path_factory.mktemp("sprites"), _draw_sprites, DOG_JPG)
+    return folder / "clip.mp4", folder / "gt.txt"
+
+
+def _draw_sprites(folder: Path, image_path: Path) -> None:
+    """Write clip.mp4 and its ground truth gt.txt into `folder`."""
     from PIL import Image
 
-    image = np.asarray(Image.open(DOG_JPG).convert("RGB"))
+    image = np.asarray(Image.open(image_path).convert("RGB"))
     dog, truck = image[210:545, 120:320], image[70:175, 460:700]
     rng = np.random.default_rng(0)
     background = (
         (rng.normal(0, 6, (H, W, 3)) + np.array([120, 125, 118])).clip(0, 255).astype(np.uint8)
     )
-    folder = tmp_path_factory.mktemp("sprites")
     clip, gt = folder / "clip.mp4", folder / "gt.txt"
     argv = [FFMPEG, "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{W}x{H}",
             "-r", str(FPS), "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12",
@@ -54,7 +67,6 @@ def sprites(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         ffmpeg.stdin.close()
     assert ffmpeg.returncode == 0
     gt.write_text("".join(rows))
-    return clip, gt
 
 
 def detect(clip: Path, *args: str) -> subprocess.CompletedProcess[str]:
