@@ -7,8 +7,8 @@ never runs; truncated `.pth` / `.safetensors` / `.onnx` files, an empty file, a 
 another architecture, one that matches no YOLOX variant and one with a tensor of the wrong
 shape are each named for what they are; a download whose sha256 does not match the recorded
 one (served by a local HTTP server, the digest monkeypatched into `hub.MODELS`) is deleted and
-reported. (tests/detectors/test_weights.py and test_hub.py check the same refusals one level
-down, on `load_weights` and `hub.pull`.)
+reported. (tests/detectors/test_weights.py and tests/models/test_hub.py check the same refusals
+one level down, on `load_weights` and `hub.pull`.)
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import torch
 from conftest import NANO_ONNX, make_clip
 
 from vidpipe.cli.main import main
-from vidpipe.detectors import hub
 from vidpipe.detectors.yolox.model import build_yolox
 from vidpipe.detectors.yolox.weights import save_safetensors
+from vidpipe.models import hub
 
 
 class _RunsAShellCommand:

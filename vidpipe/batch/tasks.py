@@ -165,7 +165,7 @@ def check_model(options: Mapping[str, Any]) -> None:
     downloaded)."""
     from vidpipe.detectors.detector import read_names
     from vidpipe.detectors.families import family_for
-    from vidpipe.detectors.hub import MODELS, canonical_name, resolve_model
+    from vidpipe.models.hub import MODELS, canonical_name, resolve_model
 
     model = str(options["model"])
     if canonical_name(model) not in MODELS:  # a name: found locally or pulled by the worker

@@ -19,7 +19,7 @@ models_app = typer.Typer(
 @models_app.command("list", epilog=examples("vidpipe models list"))
 def list_command() -> None:
     """Known models, their input size and local file ("-": not downloaded), and the folder."""
-    from vidpipe.detectors.hub import list_models, model_dir
+    from vidpipe.models.hub import list_models, model_dir
 
     rows = [("name", "input", "file")]
     for spec, path in list_models():
@@ -43,7 +43,7 @@ def pull_command(
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
     """Download a model's official checkpoint into the model folder; prints its path."""
-    from vidpipe.detectors.hub import pull
+    from vidpipe.models.hub import pull
 
     typer.echo(str(pull(name, force=force, progress=not no_progress)))
 
@@ -59,8 +59,8 @@ def path_command(
     name: str | None = typer.Argument(None, help="Model name; omitted: the folder."),
 ) -> None:
     """Print the model folder, or the local file of model NAME (error if it is not there)."""
-    from vidpipe.detectors.hub import find_local, get_spec, model_dir
     from vidpipe.errors import InputError
+    from vidpipe.models.hub import find_local, get_spec, model_dir
 
     if name is None:
         typer.echo(str(model_dir()))
@@ -92,7 +92,7 @@ def info_command(
     import json
 
     from vidpipe.detectors.detector import load_detector
-    from vidpipe.detectors.hub import resolve_model
+    from vidpipe.models.hub import resolve_model
 
     det = load_detector(model, model_format=model_format, names=names, device="cpu")
     spec = det.input_spec
@@ -144,9 +144,9 @@ def convert_command(
     """Write a model's weights (batch norm folded) as vidpipe safetensors."""
     from pathlib import Path
 
-    from vidpipe.detectors.hub import resolve_model
     from vidpipe.detectors.yolox.weights import load_weights, save_safetensors
     from vidpipe.errors import InputError
+    from vidpipe.models.hub import resolve_model
     from vidpipe.runtime.files import atomic_path
 
     target = Path(output)

@@ -8,7 +8,6 @@ input_spec) made by `load_detector` from `DetectOptions`.
     yolox/          the YOLOX family: modules, weights, grid decode, ONNX export, engines
     foreign/        other projects' exports: YOLOv5, YOLOv8/11, end-to-end, RT-DETR
     runtimes.py     CPU runtimes for exported graphs: onnxruntime, OpenVINO
-    hub.py          named models: download, cache, checksums
     preprocess.py   InputSpec and the letterbox on the host (numpy + swscale)
     device_letterbox.py  the letterbox on a torch device (CUDA)
     postprocess.py  decoded boxes -> NMS -> Detections in displayed-frame pixels

@@ -22,11 +22,11 @@ import numpy as np
 
 from vidpipe.detectors.coco import COCO_NAMES, parse_classes
 from vidpipe.detectors.families import Request, family_for, load_family
-from vidpipe.detectors.hub import canonical_name, resolve_model
 from vidpipe.detectors.options import DEFAULT_BATCH, DetectOptions
 from vidpipe.detectors.postprocess import postprocess
 from vidpipe.detectors.preprocess import InputSpec, Letterbox, letterbox
 from vidpipe.errors import InputError
+from vidpipe.models.hub import canonical_name, resolve_model
 from vidpipe.runtime.concurrency import thread_budget, thread_map
 from vidpipe.types import Detections, Frame
 

@@ -21,8 +21,8 @@ import logging
 import warnings
 from pathlib import Path
 
-from vidpipe.detectors.hub import cache_dir
 from vidpipe.errors import VidpipeError
+from vidpipe.models.hub import cache_dir
 from vidpipe.runtime.files import atomic_path
 
 log = logging.getLogger(__name__)

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from vidpipe.detectors.families import Loaded, Request
-from vidpipe.detectors.hub import MODELS
 from vidpipe.detectors.preprocess import MARGIN, InputSpec
 from vidpipe.detectors.runtimes import RUNTIMES, Graph, load_graph, pick
 from vidpipe.detectors.yolox.grid import decode
 from vidpipe.errors import InputError, VidpipeError
+from vidpipe.models.hub import MODELS
 
 DEFAULT_SIZE = 416  # a bare ONNX file whose input size is dynamic
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from vidpipe.detectors.families import Loaded, Request
-from vidpipe.detectors.hub import MODELS
 from vidpipe.detectors.preprocess import MARGIN, InputSpec
 from vidpipe.detectors.yolox.model import prepare_for_inference
 from vidpipe.detectors.yolox.weights import load_weights
+from vidpipe.models.hub import MODELS
 from vidpipe.runtime.concurrency import thread_map
 
 

@@ -1,4 +1,4 @@
-"""vidpipe.detectors.hub: model names, the model folder, resolve_model and the real download code
+"""vidpipe.models.hub: model names, the model folder, resolve_model and the real download code
 against a local HTTP server (127.0.0.1, port 0) serving random bytes the test makes."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from vidpipe.detectors import hub
 from vidpipe.errors import InputError, VidpipeError
+from vidpipe.models import hub
 
 RELEASE = "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/"
 EXPECTED = {  # the brief's table, written out independently of hub.py
