@@ -165,7 +165,7 @@ def cmd_scan(args: argparse.Namespace) -> dict[str, object]:
             return lambda: common.timed_run([*argv, *common_args])
 
         figures = common.interleaved([runner(a) for a in runs.values()], args.repeat, "scan")
-        from vidpipe.detectors.coco import COCO_NAMES
+        from vidpipe.detectors.names import COCO_NAMES
 
         names = list(COCO_NAMES)
         full = [json.loads(x) for x in (out / "full.jsonl").read_text().splitlines()]

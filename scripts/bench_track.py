@@ -7,7 +7,7 @@ alternating; the target is at least 1000 updates a second (<= 1 ms a frame) for 
 
 Quality: the generated scenes of tests/tracking/scenes.py (crossing paths, an occlusion, an
 object leaving and coming back, class flicker, false boxes; at 30 fps, VFR, with dropped
-frames, every 5th frame only), scored by `vidpipe.tracking.evaluate` (TrackEval's HOTA /
+frames, every 5th frame only), scored by `vidpipe.evaluate.mot` (TrackEval's HOTA /
 IDF1 / CLEAR through `trackers`). The table is printed; it has no pass marks.
 
 Real detector output: the scenes of tests/tracking/rendered.py (sprites cut from real
@@ -78,7 +78,7 @@ def _cost(family: str, repeat: int) -> list[common.Measurement]:
 def _quality(folder: Path) -> None:
     from scenes import scene
 
-    from vidpipe.tracking.evaluate import evaluate_mot
+    from vidpipe.evaluate.mot import evaluate_mot
 
     print(
         f"{'scene':<9} {'tracker':<10} {'ours IDF1 HOTA IDSW':>22} {'trackers IDF1 HOTA IDSW':>26}"

@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from vidpipe.detectors.coco import COCO_NAMES
+from vidpipe.detectors.names import COCO_NAMES
 
 SIZE = 416
 STRIDES = (8, 16, 32)

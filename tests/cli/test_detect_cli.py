@@ -27,7 +27,7 @@ from conftest import (
 from test_bad_input import processes_mentioning, run_cli
 
 from vidpipe.cli.main import main
-from vidpipe.detectors.coco import COCO_CATEGORY_IDS, COCO_NAMES
+from vidpipe.detectors.names import COCO_CATEGORY_IDS, COCO_NAMES
 
 pytestmark = needs_nano
 

@@ -10,7 +10,7 @@ import pytest
 from test_bad_input import run_cli
 
 from vidpipe.cli.main import main
-from vidpipe.detectors.coco import evaluate
+from vidpipe.evaluate.coco import evaluate
 
 CATEGORIES = [{"id": 1, "name": "person"}, {"id": 3, "name": "car"}, {"id": 18, "name": "dog"},
               {"id": 90, "name": "toothbrush"}]  # fmt: skip

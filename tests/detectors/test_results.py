@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from vidpipe.detectors import results
-from vidpipe.detectors.coco import COCO_CATEGORY_IDS, COCO_NAMES, evaluate
+from vidpipe.detectors.names import COCO_CATEGORY_IDS, COCO_NAMES
 from vidpipe.detectors.results import CocoResults, DetectionsJsonl
 from vidpipe.errors import VidpipeError
+from vidpipe.evaluate.coco import evaluate
 from vidpipe.types import Detections
 
 

@@ -1,5 +1,5 @@
 """Our trackers and Roboflow `trackers`' of the same family on the same detections, scored
-by `vidpipe.tracking.evaluate` (TrackEval's IDF1 / ID switches): what the scene tests and
+by `vidpipe.evaluate.mot` (TrackEval's IDF1 / ID switches): what the scene tests and
 `bench.py track` (scripts/bench_track.py) compare.
 
 The peer runs with its own defaults but for the clip's frame rate (its buffers count
@@ -73,7 +73,7 @@ def write_mot(path: Path, frames: list[Detections]) -> Path:
 
 def score(gt: Path, frames: list[Detections], folder: Path) -> Score:
     """IDF1 and ID switches of tracked `frames` against the ground-truth file `gt`."""
-    from vidpipe.tracking.evaluate import evaluate_mot
+    from vidpipe.evaluate.mot import evaluate_mot
 
     if not any(len(f) for f in frames):
         return Score(0.0, 0)  # nothing tracked (TrackEval refuses an empty file)

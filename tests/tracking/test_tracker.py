@@ -1,5 +1,5 @@
 """The tracker on generated scenes with known trajectories (tests/track/scenes.py): identity
-metrics from TrackEval's algorithms (`vidpipe.tracking.evaluate`), real time deltas, the
+metrics from TrackEval's algorithms (`vidpipe.evaluate.mot`), real time deltas, the
 lost-track buffer in seconds, class majority, determinism; the Kalman filter's time steps."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from scenes import CAT, DOG, Scene, scene
 
 from vidpipe.errors import InputError
+from vidpipe.evaluate.mot import evaluate_mot
 from vidpipe.tracking import kalman
-from vidpipe.tracking.evaluate import evaluate_mot
 from vidpipe.tracking.options import TRACKERS, TrackOptions
 from vidpipe.tracking.tracker import Tracker
 from vidpipe.types import Detections

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from vidpipe.detectors.coco import EvalReport
-    from vidpipe.tracking.evaluate import MotReport
+    from vidpipe.evaluate.coco import EvalReport
+    from vidpipe.evaluate.mot import MotReport
 
 SORTS = ("ap", "name")
 
@@ -77,12 +77,12 @@ def eval_command(
     evaluated; images without predictions count their objects as missed.
     """
     if mot:
-        from vidpipe.tracking.evaluate import evaluate_mot
+        from vidpipe.evaluate.mot import evaluate_mot
 
         tracks = evaluate_mot(gt, pred, iou=iou)
         typer.echo(json.dumps(asdict(tracks)) if json_ else format_mot(tracks))
         return
-    from vidpipe.detectors.coco import evaluate  # numpy and pycocotools: only when it runs
+    from vidpipe.evaluate.coco import evaluate  # numpy and pycocotools: only when it runs
 
     if sort not in SORTS:
         raise typer.BadParameter(f"--sort must be ap or name, not {sort!r}")

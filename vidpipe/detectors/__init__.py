@@ -12,5 +12,6 @@ input_spec) made by `load_detector` from `DetectOptions`.
     device_letterbox.py  the letterbox on a torch device (CUDA)
     postprocess.py  decoded boxes -> NMS -> Detections in displayed-frame pixels
     nms.py, nms_torch.py  class-aware NMS in numpy and on a torch device
-    draw.py         annotate(frame, dets); coco.py, results.py: COCO names, JSON Lines / COCO
+    names.py        COCO class names and category ids, the `--classes` option
+    draw.py         annotate(frame, dets); results.py: JSON Lines / COCO
 """

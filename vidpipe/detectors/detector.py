@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from vidpipe.detectors.coco import COCO_NAMES, parse_classes
 from vidpipe.detectors.families import Request, family_for, load_family
+from vidpipe.detectors.names import COCO_NAMES, parse_classes
 from vidpipe.detectors.options import DEFAULT_BATCH, DetectOptions
 from vidpipe.detectors.postprocess import postprocess
 from vidpipe.detectors.preprocess import InputSpec, Letterbox, letterbox

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from vidpipe.detectors.coco import category_id
+from vidpipe.detectors.names import category_id
 from vidpipe.errors import VidpipeError
 from vidpipe.runtime.files import remove_temp, reserve_temp
 from vidpipe.types import Detections, class_label
@@ -219,7 +219,7 @@ class CocoResults(_AtomicSink):
     w, h] in pixels (2 decimals), "score" (5 decimals)}, one row per detection.
 
     num_classes: the model's class count; an 80-class model's class ids become the official
-    COCO category ids (`vidpipe.detectors.coco.category_id`), others are written as they are.
+    COCO category ids (`vidpipe.detectors.names.category_id`), others are written as they are.
     Rows are streamed; an empty run writes `[]`.
     """
 
