@@ -177,16 +177,16 @@ def test_signal_mid_run_leaves_nothing(
 @pytest.fixture
 def fresh_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     """`interrupt` sets the process-wide cancel flag: give this test its own."""
-    from vidpipe.runtime import concurrency
+    from vidpipe.runtime import signals
 
-    monkeypatch.setattr(concurrency, "_cancelled", threading.Event())
-    monkeypatch.setattr(concurrency, "_held", 0)
-    monkeypatch.setattr(concurrency, "_pending", None)
+    monkeypatch.setattr(signals, "_cancelled", threading.Event())
+    monkeypatch.setattr(signals, "_held", 0)
+    monkeypatch.setattr(signals, "_pending", None)
 
 
 def test_interrupt_is_held_to_the_end_of_the_section(fresh_flag: None) -> None:
-    from vidpipe.runtime import concurrency
-    from vidpipe.runtime.concurrency import interrupt, interrupts_held
+    from vidpipe.runtime import signals
+    from vidpipe.runtime.signals import interrupt, interrupts_held
 
     with pytest.raises(KeyboardInterrupt):
         interrupt(signal.SIGINT)  # outside a section: at once
@@ -207,7 +207,7 @@ def test_interrupt_is_held_to_the_end_of_the_section(fresh_flag: None) -> None:
         interrupt(signal.SIGINT)
         with pytest.raises(KeyboardInterrupt):
             interrupt(signal.SIGINT)  # a second signal is not held
-    assert concurrency._cancelled.is_set()  # prefetch consumers stop at their next item
+    assert signals._cancelled.is_set()  # prefetch consumers stop at their next item
     with interrupts_held():
         pass  # nothing pending any more
 
@@ -215,7 +215,7 @@ def test_interrupt_is_held_to_the_end_of_the_section(fresh_flag: None) -> None:
 
     def elsewhere() -> None:  # a section off the main thread holds nothing
         with interrupts_held():
-            held_there.append(concurrency._held)
+            held_there.append(signals._held)
 
     thread = threading.Thread(target=elsewhere)
     thread.start()
@@ -229,11 +229,11 @@ def test_a_run_after_an_interrupted_one_in_the_same_process_is_not_cancelled(
     """The cancel flag an interrupt set stays set when `main()` returns 130; the next
     in-process `main()` clears it, else its first `prefetch` would stop it at once."""
     from vidpipe.cli.main import main
-    from vidpipe.runtime import concurrency
+    from vidpipe.runtime import signals
 
     clip = make_clip(tmp_path / "in.mp4", frames=8)
     with pytest.raises(KeyboardInterrupt):
-        concurrency.interrupt(signal.SIGINT)  # what Ctrl-C did to the run before
+        signals.interrupt(signal.SIGINT)  # what Ctrl-C did to the run before
     assert main(["gamma", str(clip), "-g", "2.0", "-o", str(tmp_path / "out.mp4")]) == 0
     assert (tmp_path / "out.mp4").is_file()
     capsys.readouterr()

@@ -31,7 +31,7 @@ from vidpipe.io.decode_ffmpeg import (
     parse_frame_message,
     showinfo_message,
 )
-from vidpipe.runtime.concurrency import LineDrain
+from vidpipe.runtime.threads import LineDrain
 from vidpipe.types import ColorInfo, Frame, PictureType
 
 av = pytest.importorskip("av")

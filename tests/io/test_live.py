@@ -29,7 +29,7 @@ import vidpipe as vp
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io import live
 from vidpipe.io.segments import parse_duration, segment_name
-from vidpipe.runtime.concurrency import finish, uncancel
+from vidpipe.runtime.signals import finish, uncancel
 from vidpipe.types import Frame
 
 

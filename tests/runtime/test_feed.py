@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from vidpipe.runtime import concurrency
-from vidpipe.runtime.concurrency import Feed
+from vidpipe.runtime import signals
+from vidpipe.runtime.threads import Feed
 
 
 def _threads() -> set[str]:
@@ -81,12 +81,12 @@ def test_abort_raises_inside_the_consumer_so_it_cleans_up() -> None:
 
 
 def test_cancel_stops_the_producer(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(concurrency, "_cancelled", threading.Event())
+    monkeypatch.setattr(signals, "_cancelled", threading.Event())
     gate = threading.Event()
     feed: Feed[int, None] = Feed(lambda items: [gate.wait(10) for _ in items] and None, 1)
     feed.put(0)
     feed.put(1)
-    concurrency.cancel()
+    signals.cancel()
     with pytest.raises(KeyboardInterrupt):
         feed.put(2)
     gate.set()
@@ -100,7 +100,7 @@ def test_a_drains_final_tail_has_every_line_a_process_wrote_before_it_exited() -
     import subprocess
     import sys
 
-    from vidpipe.runtime.concurrency import LineDrain
+    from vidpipe.runtime.threads import LineDrain
 
     code = "import sys\nfor i in range(2000): sys.stderr.write(f'line {i}\\n')\nsys.exit(3)"
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)

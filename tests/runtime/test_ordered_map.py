@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from vidpipe.runtime.concurrency import ordered_map
+from vidpipe.runtime.threads import ordered_map
 
 
 def _threads() -> set[str]:

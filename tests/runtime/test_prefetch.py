@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from vidpipe.runtime.concurrency import prefetch
+from vidpipe.runtime.threads import prefetch
 
 
 def _threads() -> set[str]:
@@ -84,7 +84,7 @@ def test_thread_map_keeps_order_runs_in_parallel_and_reraises() -> None:
     import threading
     import time
 
-    from vidpipe.runtime.concurrency import thread_map
+    from vidpipe.runtime.threads import thread_map
 
     names: set[str] = set()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from vidpipe.batch.worker import _worker_main
-from vidpipe.runtime import concurrency
+from vidpipe.runtime import children, signals
 
 
 def _ignores_sigint(pid: int) -> bool:
@@ -35,7 +35,7 @@ def _start_worker_under_sigints() -> tuple[multiprocessing.process.BaseProcess, 
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe(duplex=True)
     proc = ctx.Process(target=_worker_main, args=(theirs, 1, logging.WARNING, None))
-    concurrency.start_process(proc)
+    children.start_process(proc)
     theirs.close()
     sent, deadline = 0, time.monotonic() + 60
     while proc.is_alive() and not _ignores_sigint(proc.pid) and time.monotonic() < deadline:
@@ -89,15 +89,15 @@ class _FakeProcess:
 def test_the_parents_own_ctrl_c_is_raised_once_the_child_is_started(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(concurrency, "_cancelled", threading.Event())  # interrupt() sets it
+    monkeypatch.setattr(signals, "_cancelled", threading.Event())  # interrupt() sets it
     seen: list[str] = []
     done = threading.Event()
     other = threading.Thread(target=done.wait, daemon=True)  # the kernel hands it the signal
     other.start()
-    old = signal.signal(signal.SIGINT, lambda signum, _: concurrency.interrupt(signum))
+    old = signal.signal(signal.SIGINT, lambda signum, _: signals.interrupt(signum))
     try:
         with pytest.raises(KeyboardInterrupt):
-            concurrency.start_process(_FakeProcess(seen))  # type: ignore[arg-type]
+            children.start_process(_FakeProcess(seen))  # type: ignore[arg-type]
     finally:
         signal.signal(signal.SIGINT, old)
         done.set()
@@ -128,7 +128,7 @@ def test_reap_kills_a_child_that_ignores_sigterm_after_the_grace() -> None:
     try:
         proc.terminate()
         start = time.monotonic()
-        concurrency.reap([proc], start + 0.5)
+        children.reap([proc], start + 0.5)
         took = time.monotonic() - start
     finally:
         conn.close()
@@ -150,7 +150,7 @@ def test_reap_cut_short_by_ctrl_c_still_kills_and_reaps() -> None:
         signal.setitimer(signal.ITIMER_REAL, 0.2)
         start = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
-            concurrency.reap([proc], start + 60)  # a second Ctrl-C during the grace
+            children.reap([proc], start + 60)  # a second Ctrl-C during the grace
         took = time.monotonic() - start
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -164,7 +164,7 @@ def test_reap_cut_short_by_ctrl_c_still_kills_and_reaps() -> None:
 
 _SCOPE_SCRIPT = """
 import multiprocessing, multiprocessing.resource_tracker, os, sys, time
-from vidpipe.runtime import concurrency
+from vidpipe.runtime import children
 
 def reaped(pid):  # not a child of ours any more: waited for
     try:
@@ -176,11 +176,11 @@ def reaped(pid):  # not a child of ours any more: waited for
 ctx = multiprocessing.get_context("spawn")
 if sys.argv[1] == "before":
     multiprocessing.resource_tracker.ensure_running()
-with concurrency.reaped_children(5.0):
+with children.reaped_children(5.0):
     stray = ctx.Process(target=time.sleep, args=(60,))  # its owner forgot it
-    concurrency.start_process(stray)
-    tracker = concurrency._tracker_pid()
-print(stray.exitcode, reaped(tracker), concurrency._tracker_pid() is None)
+    children.start_process(stray)
+    tracker = children._tracker_pid()
+print(stray.exitcode, reaped(tracker), children._tracker_pid() is None)
 """
 
 

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from vidpipe.batch.model_client import wire_spec
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.runtime.concurrency import ignore_sigint, reap, start_process
+from vidpipe.runtime.children import ignore_sigint, reap, start_process
 
 if TYPE_CHECKING:
     from vidpipe.detectors.options import DetectOptions

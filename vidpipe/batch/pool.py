@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vidpipe.batch.worker import Job, _worker_main
-from vidpipe.runtime.concurrency import reap, start_process
+from vidpipe.runtime.children import reap, start_process
 
 WAIT_S = 0.5  # longest wait on the workers before the bar refreshes
 STOP_GRACE_S = 5.0  # a stopped worker's time to remove its temporary files

@@ -35,7 +35,7 @@ from vidpipe.batch.tasks import check_options, output_names
 from vidpipe.batch.worker import Job
 from vidpipe.errors import InputError
 from vidpipe.io.inputs import redact
-from vidpipe.runtime.concurrency import cpu_cores
+from vidpipe.runtime.budget import cpu_cores
 from vidpipe.runtime.files import TEMP_NAME
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,9 @@ from typing import Any
 
 from vidpipe.batch.ledger import sha256_file
 from vidpipe.batch.tasks import run_task
-from vidpipe.runtime.concurrency import ignore_sigint, interrupt, set_thread_budget
+from vidpipe.runtime.budget import set_thread_budget
+from vidpipe.runtime.children import ignore_sigint
+from vidpipe.runtime.signals import interrupt
 
 log = logging.getLogger(__name__)
 

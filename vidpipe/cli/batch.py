@@ -107,7 +107,7 @@ def batch_command(
     from vidpipe.batch.pool import STOP_GRACE_S
     from vidpipe.batch.runner import Settings, prepare_outdir, run_batch
     from vidpipe.batch.tasks import check_model, check_options
-    from vidpipe.runtime.concurrency import reaped_children
+    from vidpipe.runtime.children import reaped_children
 
     checked = check_options(task, options)  # bad option: exit 2 before any job starts
     if task == "detect":

@@ -20,7 +20,7 @@ from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import BACKENDS
 from vidpipe.io.decode_av import Skip
 from vidpipe.io.image import save_image
-from vidpipe.runtime.concurrency import stop_gracefully
+from vidpipe.runtime.signals import stop_gracefully
 from vidpipe.types import Frame, PictureType, frame_record
 
 _TYPES = [t.name for t in PictureType if t is not PictureType.NONE]

@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from vidpipe.errors import VidpipeError
-from vidpipe.runtime.concurrency import interrupt, uncancel
+from vidpipe.runtime.signals import interrupt, uncancel
 
 # The options of `_root` that every command and sub-group also takes (declared once, there).
 GLOBAL_OPTIONS = ("debug", "quiet")

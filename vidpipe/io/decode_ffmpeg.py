@@ -31,7 +31,8 @@ from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_stream, redact
 from vidpipe.io.packets import StreamPackets
 from vidpipe.io.probe import open_container
 from vidpipe.pixfmt import canonical_pix_fmt, frame_nbytes, split_planes
-from vidpipe.runtime.concurrency import LineDrain, interrupts_held
+from vidpipe.runtime.signals import interrupts_held
+from vidpipe.runtime.threads import LineDrain
 from vidpipe.runtime.watchdog import Watchdog
 from vidpipe.types import ColorInfo, Frame, PictureType
 

@@ -39,8 +39,9 @@ from vidpipe.io.output import (
     color_values,
     open_output,
 )
-from vidpipe.runtime.concurrency import LineDrain, interrupts_held
 from vidpipe.runtime.files import remove_temp, reserve_temp
+from vidpipe.runtime.signals import interrupts_held
+from vidpipe.runtime.threads import LineDrain
 
 log = logging.getLogger(__name__)
 

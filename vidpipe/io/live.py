@@ -15,7 +15,7 @@ tcp, or http(s) without a duration):
 * when the stream is lost for good (the reconnections spent), it ends like a stream that
   ended, and the error goes to `on_lost`: the run closes its outputs normally (what was
   recorded is kept) and reports the error after (`Source.lost`);
-* `runtime.concurrency.finish()` (the first Ctrl-C of a live run) ends it at the next frame
+* `runtime.signals.finish()` (the first Ctrl-C of a live run) ends it at the next frame
   as if the stream had ended, so the run closes its outputs normally.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from vidpipe.errors import InputError
 from vidpipe.runtime.closing import close_if_closable
-from vidpipe.runtime.concurrency import finishing, wait_finishing
+from vidpipe.runtime.signals import finishing, wait_finishing
 from vidpipe.types import Frame
 
 log = logging.getLogger(__name__)

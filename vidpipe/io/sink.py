@@ -10,7 +10,7 @@
 `like=src` takes the source's frame rate (a rate-control hint) and its audio / subtitle
 streams, stream-copied as the video advances; frames keep their own size, pts, time base and
 rotation. The encoder (`vidpipe.io.encode.write_stream`) runs on a thread behind `write`
-(`runtime.concurrency.Feed`, a few frames of queue), writing a hidden temporary file beside
+(`runtime.threads.Feed`, a few frames of queue), writing a hidden temporary file beside
 the target that is renamed over it by `close()`; an exception inside the `with`, `abort()`
 or an encoder failure removes it. `encode` is the same for an iterable of frames.
 """
@@ -29,8 +29,8 @@ import numpy as np
 from vidpipe.errors import VidpipeError
 from vidpipe.io.encode import EncodeOptions, EncodeResult, check_target, write_stream
 from vidpipe.runtime.closing import close_if_closable
-from vidpipe.runtime.concurrency import Feed
 from vidpipe.runtime.files import remove_temp, reserve_temp
+from vidpipe.runtime.threads import Feed
 from vidpipe.types import Frame
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from vidpipe.pipeline.batching import batched
 from vidpipe.runtime.closing import close_if_closable
-from vidpipe.runtime.concurrency import ordered_map, prefetch
+from vidpipe.runtime.threads import ordered_map, prefetch
 from vidpipe.types import Detections, Frame
 
 PREPARED_BATCHES = 2  # letterboxed batches made ahead of the model, on their own thread

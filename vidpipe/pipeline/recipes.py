@@ -36,7 +36,8 @@ from vidpipe.pipeline.detect import FrameDetector, detect
 from vidpipe.pipeline.options import OpOptions, Stage
 from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.runtime.closing import close_if_closable
-from vidpipe.runtime.concurrency import prefetch, stop_gracefully
+from vidpipe.runtime.signals import stop_gracefully
+from vidpipe.runtime.threads import prefetch
 from vidpipe.tracking.options import Line, TrackOptions, check_tracked_outputs
 from vidpipe.types import Detections, Frame, VideoInfo
 

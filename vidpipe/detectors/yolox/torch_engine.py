@@ -18,7 +18,7 @@ from vidpipe.detectors.preprocess import MARGIN, InputSpec
 from vidpipe.detectors.yolox.model import prepare_for_inference
 from vidpipe.detectors.yolox.weights import load_weights
 from vidpipe.models.hub import MODELS
-from vidpipe.runtime.concurrency import thread_map
+from vidpipe.runtime.threads import thread_map
 
 
 def load_torch(path: Path, request: Request) -> Loaded:

@@ -9,6 +9,13 @@ Helpers:
   always ends with a sentinel (at EOF, or carrying its exception), so a consumer never
   deadlocks waiting for it.
 
+* `prefetch` - runs an upstream stage on a thread ahead of its consumer through a bounded
+  queue (decode ahead of processing, processing ahead of encoding). A stop event, put/get
+  with timeouts, the producer's exception carried to the consumer and re-raised there, and
+  the producer (and the upstream generator it drives) closed and joined in `finally`.
+
+* `ordered_map` - `prefetch` with several workers calling a function, results in order.
+
 * `Feed` - the mirror of `prefetch`: a consumer (the encoder) runs on a thread behind the
   caller, who puts items into a bounded queue; finish / abort, errors carried back.
 
@@ -16,42 +23,22 @@ Helpers:
   release the GIL, such as an onnxruntime session running one frame per core), results in
   order, the first exception re-raised; every thread is joined before it returns.
 
-* `prefetch` - runs an upstream stage on a thread ahead of its consumer through a bounded
-  queue (decode ahead of processing, processing ahead of encoding). A stop event, put/get
-  with timeouts, the producer's exception carried to the consumer and re-raised there, and
-  the producer (and the upstream generator it drives) closed and joined in `finally`.
-
-* `interrupt` / `interrupts_held` / `cancel` - how SIGINT and SIGTERM stop a run: the
-  handler's KeyboardInterrupt, held off while a child process is being taken charge of or
-  PyAV is inside a Python I/O callback, and a flag every `prefetch` consumer checks
-  (`uncancel` clears it for the next run in the same process).
-
-* `start_process` / `ignore_sigint` - worker processes (multiprocessing, spawn) that leave
-  Ctrl-C to their parent, from the first instruction of their interpreter on.
-
-* `reap` / `reaped_children` - every child process waited for before its parent goes on:
-  a bounded grace, then SIGKILL; multiprocessing's resource tracker (which the first spawn
-  starts, and which nothing else waits for) included.
+Every consumer that waits checks `vidpipe.runtime.signals.cancelled()` at least every
+`_GET_POLL_S` and raises KeyboardInterrupt once a signal handler has called `cancel()`.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import logging
-import multiprocessing.process
-import multiprocessing.resource_tracker
-import os
 import queue
-import select
-import signal
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, Generic, TypeVar
 
 from vidpipe.runtime.closing import close_if_closable
+from vidpipe.runtime.signals import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +48,6 @@ R = TypeVar("R")
 _PUT_POLL_S = 0.1  # how often a producer blocked on a full queue checks its stop event
 _GET_POLL_S = 0.1  # how often a waiting consumer wakes (so Ctrl-C is seen promptly)
 _JOIN_S = 30.0  # longest wait for a producer stuck inside its upstream stage
-_REAP_POLL_S = 0.01  # how often `_wait_pid` checks a child, where there is no pidfd
 
 
 class _End:
@@ -188,264 +174,6 @@ class LineDrain(Generic[T]):
         return not alive
 
 
-_cancelled = threading.Event()
-_held = 0  # depth of `interrupts_held()` sections on the main thread
-_pending: int | None = None  # a signal `interrupt` held off, raised when the section ends
-_graceful = 0  # depth of `stop_gracefully()` sections (a live run)
-_finish = threading.Event()  # a graceful section was asked to finish (the first signal)
-
-
-def cancel() -> None:
-    """Ask every running `prefetch` consumer to raise KeyboardInterrupt at its next item.
-
-    For signal handlers: a KeyboardInterrupt raised inside a C callback (PyAV's I/O) can be
-    swallowed there; this flag is seen at the next frame whatever the handler interrupted.
-    """
-    _cancelled.set()
-
-
-def uncancel() -> None:
-    """Forget an earlier `cancel()`, `finish()` and a held-off signal: a new run in the same
-    process (an in-process `main()` after an interrupted one) starts afresh."""
-    global _pending
-    _cancelled.clear()
-    _finish.clear()
-    _pending = None
-
-
-def finish() -> None:
-    """Ask a live source to end as if its stream had ended (see `stop_gracefully`)."""
-    _finish.set()
-
-
-def finishing() -> bool:
-    """Whether `finish()` was called: a live source's reader checks it at every frame."""
-    return _finish.is_set()
-
-
-def wait_finishing(seconds: float) -> bool:
-    """Sleep up to `seconds` (a reconnect's backoff); True when `finish()` or `cancel()`
-    cut it short."""
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        if _finish.wait(min(left, _GET_POLL_S)) or _cancelled.is_set():
-            return True
-    return _finish.is_set() or _cancelled.is_set()
-
-
-@contextlib.contextmanager
-def stop_gracefully() -> Iterator[None]:
-    """Within this block (a run reading a live source, which never ends by itself), the
-    first SIGINT / SIGTERM only calls `finish()`: the source ends at its next frame and the
-    run closes its outputs as at a normal end (the current segment complete). A second
-    signal interrupts as usual."""
-    global _graceful
-    _graceful += 1
-    try:
-        yield
-    finally:
-        _graceful -= 1
-
-
-def interrupt(signum: int) -> None:
-    """What the CLI's SIGINT / SIGTERM handler does: `cancel()`, then raise KeyboardInterrupt,
-    or, when the main thread is inside `interrupts_held()`, note the signal for the section to
-    raise as it ends (a second signal meanwhile raises at once). Inside `stop_gracefully()`
-    the first signal only calls `finish()`."""
-    global _pending
-    if _graceful and not _finish.is_set():
-        finish()  # the reader logs it (no logging inside a signal handler)
-        return
-    cancel()
-    if _held and _pending is None:
-        _pending = signum
-        return
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-class _InterruptsHeld:
-    """See `interrupts_held`; re-entrant (a depth count), a no-op off the main thread."""
-
-    def __enter__(self) -> None:
-        global _held
-        if threading.current_thread() is threading.main_thread():
-            _held += 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        global _held, _pending
-        if threading.current_thread() is not threading.main_thread():
-            return
-        _held -= 1
-        if not _held and _pending is not None:
-            signum, _pending = _pending, None
-            raise KeyboardInterrupt(f"signal {signum}")
-
-
-_INTERRUPTS_HELD = _InterruptsHeld()
-
-
-def interrupts_held() -> _InterruptsHeld:
-    """A context manager that holds off `interrupt`'s KeyboardInterrupt until its body ends,
-    and raises it then (replacing any exception of the body).
-
-    For the few steps a KeyboardInterrupt must not cut in two: starting a child process until
-    the variable that owns it is set (else nobody kills and reaps the child), and writing
-    through PyAV's Python I/O callbacks (they swallow a KeyboardInterrupt and print its
-    traceback). Signal handlers run on the main thread only, so elsewhere it does nothing.
-    """
-    return _INTERRUPTS_HELD
-
-
-def start_process(process: multiprocessing.process.BaseProcess) -> None:
-    """`process.start()` for a child whose target calls `ignore_sigint()` first.
-
-    Ctrl-C goes to the whole foreground process group. A spawned child spends its first half
-    second importing before its target can ignore SIGINT, and a KeyboardInterrupt there
-    prints a traceback; so SIGINT is blocked across the start. The blocked mask is inherited,
-    and the signal waits in the child until `ignore_sigint()` discards it. In this process
-    the start is an `interrupts_held()` section: a Ctrl-C (which another thread may take
-    while this one blocks it) is raised once the child is started and owned.
-    """
-    # Starting multiprocessing's resource tracker (the first start does) unblocks SIGINT.
-    multiprocessing.resource_tracker.ensure_running()
-    with interrupts_held():
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            process.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def reap(processes: Iterable[multiprocessing.process.BaseProcess], deadline: float) -> None:
-    """Wait for `processes` (already asked to end) until `deadline` (a `time.monotonic()`
-    value), SIGKILL those still running then, and reap (join) every one.
-
-    However the wait ends (a second Ctrl-C cuts it short), the kill and the joins happen, and
-    a Ctrl-C meanwhile (through `interrupt`) is raised once every started process is reaped.
-    The join after SIGKILL has no time limit: nothing would end the process sooner, and it
-    cannot ignore that signal. Processes never started are skipped.
-    """
-    started = [p for p in processes if p.pid is not None]
-    try:
-        for process in started:
-            process.join(max(0.0, deadline - time.monotonic()))
-    finally:
-        with interrupts_held():
-            for process in started:
-                if process.exitcode is None:
-                    process.kill()
-                process.join()
-
-
-@contextlib.contextmanager
-def reaped_children(grace_s: float) -> Iterator[None]:
-    """Around a command that starts multiprocessing children: when the block ends, however
-    it ends, none of them is left, and neither is multiprocessing's resource tracker if the
-    block started it.
-
-    Their owners (a worker pool, the model servers) stop and reap their own processes; this
-    is the net under them: a child still alive here (its owner never held it) gets SIGTERM,
-    `grace_s` seconds, then SIGKILL. The resource tracker, started by the first spawn and
-    never waited for by multiprocessing, ends when every copy of its pipe is closed: this
-    process closes its own after the children (holders of the other copies) are reaped, and
-    waits `grace_s` for it (it removes anything still registered), then kills it. Left
-    running otherwise, it ends only after this process has exited, an orphan.
-
-    A tracker already running when the block starts is left alone: resources registered
-    with it by others would be removed if it ended.
-    """
-    before = {p.pid for p in multiprocessing.active_children()}
-    tracker_before = _tracker_pid()
-    try:
-        yield
-    finally:
-        try:
-            left = [p for p in multiprocessing.active_children() if p.pid not in before]
-            for process in left:
-                with contextlib.suppress(OSError):
-                    process.terminate()
-            reap(left, time.monotonic() + grace_s)
-        finally:
-            if tracker_before is None:
-                _stop_resource_tracker(time.monotonic() + grace_s)
-
-
-def _tracker_pid() -> int | None:
-    """The pid of multiprocessing's resource tracker if this process started it, else None."""
-    tracker = getattr(multiprocessing.resource_tracker, "_resource_tracker", None)
-    return getattr(tracker, "_pid", None)
-
-
-def _stop_resource_tracker(deadline: float) -> None:
-    """Close this process's end of the resource tracker's pipe (it then cleans up and exits)
-    and reap it, SIGKILLed if it has not ended by `deadline`.
-
-    multiprocessing has no public way to stop it: `ResourceTracker._stop()` waits without a
-    limit. This uses the same private fields (`_lock`, `_fd`, `_pid`: the same in 3.10 to
-    3.13), and does nothing if they are not there. A later spawn starts a new tracker.
-    """
-    tracker = getattr(multiprocessing.resource_tracker, "_resource_tracker", None)
-    lock = getattr(tracker, "_lock", None)
-    if lock is None or getattr(tracker, "_pid", None) is None:
-        return
-    with interrupts_held():  # a Ctrl-C now is raised once it is reaped; a second one, at once
-        with lock:
-            fd, pid = tracker._fd, tracker._pid
-            tracker._fd = tracker._pid = None
-            if fd is not None:
-                os.close(fd)
-        if pid is not None:
-            _reap_pid(pid, deadline)
-
-
-def _reap_pid(pid: int, deadline: float) -> None:
-    """Reap child `pid`: wait until `deadline`, then SIGKILL it (also when the wait is cut
-    short by a KeyboardInterrupt)."""
-    ended = False
-    try:
-        ended = _wait_pid(pid, deadline)
-    finally:
-        if not ended:
-            with interrupts_held():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
-
-
-def _wait_pid(pid: int, deadline: float) -> bool:
-    """Reap child `pid` if it ends before `deadline`; True when it is reaped (or was already).
-    Sleeps on a pidfd (Linux 5.3+), else checks every `_REAP_POLL_S`."""
-    try:
-        pidfd: int | None = os.pidfd_open(pid)
-    except (AttributeError, OSError):  # no pidfd here, or the pid is already reaped
-        pidfd = None
-    try:
-        while True:
-            try:
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    return True
-            except ChildProcessError:
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if pidfd is not None:
-                select.select([pidfd], [], [], left)
-            else:
-                time.sleep(min(left, _REAP_POLL_S))
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
-
-
-def ignore_sigint() -> None:
-    """First thing in a child started by `start_process`: SIGINT is its parent's to handle.
-    Ignoring it discards one that arrived during start-up; then it is unblocked again."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
 def prefetch(
     source: Iterable[T], maxsize: int = 8, *, name: str = "vidpipe-prefetch"
 ) -> Iterator[T]:
@@ -490,7 +218,7 @@ def prefetch(
     thread.start()
     try:
         while True:
-            if _cancelled.is_set():
+            if cancelled():
                 raise KeyboardInterrupt("cancelled")
             try:
                 item = items.get(timeout=_GET_POLL_S)
@@ -577,7 +305,7 @@ def ordered_map(
         while True:
             with ready:
                 while index not in results and index != state["end"]:
-                    if _cancelled.is_set():
+                    if cancelled():
                         raise KeyboardInterrupt("cancelled")
                     ready.wait(_GET_POLL_S)
                 if index == state["end"] and index not in results:
@@ -661,7 +389,7 @@ class Feed(Generic[T, R]):
     def put(self, item: T) -> None:
         """Hand `item` to the consumer, waiting while it is `maxsize` items behind."""
         while True:
-            if _cancelled.is_set():
+            if cancelled():
                 raise KeyboardInterrupt("cancelled")
             self._raise_if_ended()
             try:
@@ -672,7 +400,7 @@ class Feed(Generic[T, R]):
 
     def _join(self) -> None:
         while not self._done.wait(_GET_POLL_S):  # wakes so a signal's handler runs promptly
-            if _cancelled.is_set():
+            if cancelled():
                 raise KeyboardInterrupt("cancelled")
         self._thread.join()
 
@@ -685,7 +413,7 @@ class Feed(Generic[T, R]):
                     self._items.put(_FINISH, timeout=_PUT_POLL_S)
                     break
                 except queue.Full:
-                    if _cancelled.is_set():
+                    if cancelled():
                         raise KeyboardInterrupt("cancelled") from None
             self._join()
         if self._error is not None:
@@ -710,26 +438,3 @@ def thread_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R
         max_workers=min(workers, len(items)), thread_name_prefix="vidpipe-map"
     ) as pool:
         return list(pool.map(fn, items))
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (its CPU affinity), the count threads are sized by."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-_budget: list[int] = []
-
-
-def set_thread_budget(threads: int) -> None:
-    """Cap the threads CPU inference may use in this process (a `vidpipe batch` worker's share
-    of the cores), before its first detector is made."""
-    _budget[:] = [max(1, int(threads))]
-
-
-def thread_budget() -> int:
-    """Threads (parallel inference calls) CPU inference may use: the share set by
-    `set_thread_budget`, else the cores this process may run on."""
-    return min(_budget[0], cpu_cores()) if _budget else cpu_cores()
