@@ -27,7 +27,8 @@ from vidpipe.detectors.postprocess import postprocess
 from vidpipe.detectors.preprocess import InputSpec, Letterbox, letterbox
 from vidpipe.errors import InputError
 from vidpipe.models.hub import canonical_name, resolve_model
-from vidpipe.runtime.concurrency import thread_budget, thread_map
+from vidpipe.runtime.budget import thread_budget
+from vidpipe.runtime.threads import thread_map
 from vidpipe.types import Detections, Frame
 
 log = logging.getLogger(__name__)
