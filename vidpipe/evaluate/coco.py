@@ -53,7 +53,7 @@ def evaluate(pred_path: str | os.PathLike[str], gt_path: str | os.PathLike[str])
     """COCO bbox evaluation of the results file `pred_path` against `gt_path`.
 
     pred_path: JSON array of {"image_id", "category_id", "bbox": [x, y, w, h] in pixels,
-        "score"} (COCO results format, as `vidpipe.detectors.results.CocoResults` writes).
+        "score"} (COCO results format, as `vidpipe.pipeline.results.CocoResults` writes).
         An empty array is valid: every object counts as missed (mAP 0.0).
     gt_path: COCO instances JSON with "images" (each with "id"), "annotations" (each with
         "image_id", "category_id", "bbox"; "area" defaults to w*h, "iscrowd" to 0, "id" to

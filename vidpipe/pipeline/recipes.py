@@ -254,7 +254,7 @@ def _scan_writer(
     open and returns the summary table. Without a scan it does nothing and returns None."""
     if scan is None:
         return lambda frame, dets: None
-    from vidpipe.detectors.results import EventsJsonl
+    from vidpipe.pipeline.results import EventsJsonl
     from vidpipe.pipeline.scan import interval_writer
 
     lines = None if intervals is None else stack.enter_context(
@@ -323,7 +323,7 @@ def _event_writer(
     Without a counter (no lines nor zones) it does nothing and returns None."""
     if counter is None:
         return lambda frame, dets: None
-    from vidpipe.detectors.results import EventsJsonl
+    from vidpipe.pipeline.results import EventsJsonl
     from vidpipe.pipeline.track import frame_time
 
     out = None
@@ -424,7 +424,7 @@ def _result_writers(
     """The JSON Lines / COCO / MOT writers as one call per frame; their files appear only when
     the whole run succeeds (entered on `stack`). A live source's JSON Lines are written in
     place as they come, its events (gaps) among them."""
-    from vidpipe.detectors.results import CocoResults, DetectionsJsonl, MotResults
+    from vidpipe.pipeline.results import CocoResults, DetectionsJsonl, MotResults
 
     enter = stack.enter_context
     live = src.info.live

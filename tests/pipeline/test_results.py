@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidpipe.detectors import results
 from vidpipe.detectors.names import COCO_CATEGORY_IDS, COCO_NAMES
-from vidpipe.detectors.results import CocoResults, DetectionsJsonl
 from vidpipe.errors import VidpipeError
 from vidpipe.evaluate.coco import evaluate
+from vidpipe.pipeline import results
+from vidpipe.pipeline.results import CocoResults, DetectionsJsonl
 from vidpipe.types import Detections
 
 
@@ -283,7 +283,7 @@ def test_round_trip_through_evaluate_scores_one(tmp_path):
 
 
 def test_mot_results_rows_and_atomicity(tmp_path: Path) -> None:
-    from vidpipe.detectors.results import EventsJsonl, MotResults
+    from vidpipe.pipeline.results import EventsJsonl, MotResults
 
     dets = Detections(
         np.array([[10, 20, 40, 80], [0.5, 1.25, 2.5, 3.0]], np.float32),
