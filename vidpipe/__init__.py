@@ -21,8 +21,8 @@ from vidpipe.errors import FFmpegError, InputError, VidpipeError
 if TYPE_CHECKING:
     from vidpipe.api import open
     from vidpipe.detectors.detector import Detector, load_detector
-    from vidpipe.detectors.draw import annotate
     from vidpipe.detectors.options import DetectOptions
+    from vidpipe.draw.boxes import annotate
     from vidpipe.io.encode import EncodeOptions, EncodeResult
     from vidpipe.io.probe import probe
     from vidpipe.io.sink import Sink, encode
@@ -50,7 +50,7 @@ _WHERE = {
     "process_file": "vidpipe.pipeline.recipes", "detect_file": "vidpipe.pipeline.recipes",
     "DetectResult": "vidpipe.pipeline.recipes", "DetectOptions": "vidpipe.detectors.options",
     "load_detector": "vidpipe.detectors.detector", "Detector": "vidpipe.detectors.detector",
-    "annotate": "vidpipe.detectors.draw", "ColorInfo": "vidpipe.types",
+    "annotate": "vidpipe.draw.boxes", "ColorInfo": "vidpipe.types",
     "Detections": "vidpipe.types", "Frame": "vidpipe.types", "GopSummary": "vidpipe.types",
     "PictureType": "vidpipe.types", "VideoInfo": "vidpipe.types",
     "track": "vidpipe.pipeline.track", "TrackOptions": "vidpipe.tracking.options",

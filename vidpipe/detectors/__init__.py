@@ -13,5 +13,4 @@ input_spec) made by `load_detector` from `DetectOptions`.
     postprocess.py  decoded boxes -> NMS -> Detections in displayed-frame pixels
     nms.py, nms_torch.py  class-aware NMS in numpy and on a torch device
     names.py        COCO class names and category ids, the `--classes` option
-    draw.py         annotate(frame, dets)
 """

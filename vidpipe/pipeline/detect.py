@@ -1,11 +1,11 @@
 """`detect`: the detection stage of the frame stream (drawing, `annotate`, is
-`vidpipe.detectors.draw`'s).
+`vidpipe.draw.boxes`'s).
 
     frames ─► detect (batch ─► letterbox ─► prefetch ─► model + NMS ─► prefetch)
            ─► (Frame, Detections) ─► [track] ─► annotate ─► Frame
 
 `detect` batches frames, runs a `FrameDetector` and yields each frame with its detections,
-in display order; `vidpipe.detectors.draw.annotate` draws them (its own step, after anything
+in display order; `vidpipe.draw.boxes.annotate` draws them (its own step, after anything
 that adds to the detections, such as a tracker). The letterbox (resize, colour conversion,
 upload: the "host -> device prefetch" of the architecture) runs a batch or two ahead of the
 model on its own thread, and the model with its post-processing on another, a batch ahead of

@@ -278,9 +278,9 @@ def _drawer(
     """Boxes and labels, with `track.trails` each track's recent path, and with a `counter`
     its lines and zones under them, captioned on top with the totals counted so far (the
     frame's own count already made: the caller counts it first)."""
-    from vidpipe.detectors.draw import annotate
-    from vidpipe.detectors.regions import Region, draw_captions, draw_regions
-    from vidpipe.detectors.trails import draw_trails
+    from vidpipe.draw.boxes import annotate
+    from vidpipe.draw.regions import Region, draw_captions, draw_regions
+    from vidpipe.draw.trails import draw_trails
     from vidpipe.pipeline.track import frame_time
     from vidpipe.tracking.counting import Trails
 

@@ -401,7 +401,7 @@ def interval_writer(
                 write_line(interval.record())
             best = builder.best.pop(id(interval), None)
             if folder is not None and best is not None:
-                from vidpipe.detectors.draw import annotate
+                from vidpipe.draw.boxes import annotate
                 from vidpipe.io.image import save_image
 
                 frame, dets = best

@@ -10,7 +10,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vidpipe.detectors.draw import PALETTE_RGB, annotate, class_color
+from vidpipe.draw.boxes import PALETTE_RGB, annotate, class_color
 from vidpipe.io.image import to_rgb
 from vidpipe.pixfmt import LAYOUTS, plane_shapes
 from vidpipe.types import ColorInfo, Detections, Frame

@@ -8,8 +8,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vidpipe.detectors.draw import class_color
-from vidpipe.detectors.trails import draw_trails
+from vidpipe.draw.boxes import class_color
+from vidpipe.draw.trails import draw_trails
 from vidpipe.types import Frame
 
 

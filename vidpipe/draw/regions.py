@@ -1,6 +1,6 @@
 """Drawing counting lines and zones, with their captions (name and running totals), onto frames
-in their native pixel format, with `vidpipe.detectors.draw`'s painter and label font and
-`vidpipe.detectors.trails`' rasteriser.
+in their native pixel format, with `vidpipe.draw.boxes`'s painter and label font and
+`vidpipe.draw.trails`' rasteriser.
 
 The geometry is plain numbers in DISPLAY pixels (the picture as played, after
 `Frame.rotation`): the detect recipe turns `vidpipe.tracking`'s lines, zones and totals into
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vidpipe.detectors.draw import (
+from vidpipe.draw.boxes import (
     _ink,
     _Painter,
     _text_mask,
@@ -27,7 +27,7 @@ from vidpipe.detectors.draw import (
     default_thickness,
     label_font_px,
 )
-from vidpipe.detectors.trails import _rasterise, _stamp, _storage_points
+from vidpipe.draw.trails import _rasterise, _stamp, _storage_points
 from vidpipe.types import Frame
 
 __all__ = ["LINE_RGB", "ZONE_RGB", "Region", "draw_captions", "draw_regions", "in_normal"]
@@ -52,7 +52,7 @@ class Region:
 def draw_regions(frame: Frame, regions: Sequence[Region], *, thickness: int | None = None) -> Frame:
     """Draw each line (with its "in" arrow) and each zone outline, in LINE_RGB / ZONE_RGB.
 
-    frame: host frame (numpy planes) of a pix_fmt `vidpipe.detectors.draw.annotate` draws on.
+    frame: host frame (numpy planes) of a pix_fmt `vidpipe.draw.boxes.annotate` draws on.
     regions: the lines and zones, display pixels (parts outside the picture are clipped).
     thickness: stroke width in pixels (default: the box outline's). Returns a new Frame with
     drawn copies of the planes (`frame` itself when there is nothing to draw).

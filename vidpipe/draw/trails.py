@@ -1,5 +1,5 @@
 """Drawing track trails (the recent path of each track's box centre) onto frames in their
-native pixel format, with `vidpipe.detectors.draw`'s painter, palette and geometry.
+native pixel format, with `vidpipe.draw.boxes`'s painter, palette and geometry.
 
 The polylines are rasterised in numpy: points every half brush width along each segment, a
 square brush stamped at each, all written with one fancy-indexed store per plane, so the cost
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vidpipe.detectors.draw import _Painter, class_color, default_thickness
+from vidpipe.draw.boxes import _Painter, class_color, default_thickness
 from vidpipe.types import Frame
 
 Trail = tuple[int, int, np.ndarray]  # track id, class id, `[K, 2]` display-pixel centres

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_draw import grey_frame
+from test_boxes import grey_frame
 
-from vidpipe.detectors.regions import (
+from vidpipe.draw.regions import (
     LINE_RGB,
     ZONE_RGB,
     Region,
