@@ -10,7 +10,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vidpipe.draw.boxes import PALETTE_RGB, annotate, class_color
+from vidpipe.draw.boxes import annotate
+from vidpipe.draw.paint import PALETTE_RGB, class_color
 from vidpipe.io.image import to_rgb
 from vidpipe.pixfmt import LAYOUTS, plane_shapes
 from vidpipe.types import ColorInfo, Detections, Frame

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vidpipe.draw.boxes import class_color
+from vidpipe.draw.paint import class_color
 from vidpipe.draw.trails import draw_trails
 from vidpipe.types import Frame
 

@@ -1,6 +1,6 @@
 """Drawing counting lines and zones, with their captions (name and running totals), onto frames
-in their native pixel format, with `vidpipe.draw.boxes`'s painter and label font and
-`vidpipe.draw.trails`' rasteriser.
+in their native pixel format, with `vidpipe.draw.paint`'s painter, label font and brush
+rasteriser.
 
 The geometry is plain numbers in DISPLAY pixels (the picture as played, after
 `Frame.rotation`): the detect recipe turns `vidpipe.tracking`'s lines, zones and totals into
@@ -19,15 +19,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vidpipe.draw.boxes import (
-    _ink,
-    _Painter,
-    _text_mask,
-    _to_storage,
+from vidpipe.draw.paint import (
+    Painter,
     default_thickness,
+    ink,
     label_font_px,
+    orientation,
+    rasterise,
+    storage_points,
+    text_mask,
+    to_storage,
 )
-from vidpipe.draw.trails import _rasterise, _stamp, _storage_points
 from vidpipe.types import Frame
 
 __all__ = ["LINE_RGB", "ZONE_RGB", "Region", "draw_captions", "draw_regions", "in_normal"]
@@ -65,15 +67,15 @@ def draw_regions(frame: Frame, regions: Sequence[Region], *, thickness: int | No
     """
     if not regions:
         return frame
-    k, storage_wh, (disp_w, disp_h) = _orientation(frame)
+    k, storage_wh, (disp_w, disp_h) = orientation(frame)
     t = thickness or default_thickness(disp_w, disp_h)
-    painter = _Painter.of(frame)
+    painter = Painter.of(frame)
     shapes = tuple(r.points for r in regions)
     for color, (xs, ys) in zip(
         (ZONE_RGB, LINE_RGB), _pixels(shapes, k, storage_wh, t), strict=True
     ):
         if len(xs):
-            _stamp(painter, xs, ys, painter.codes(color))
+            painter.stamp(xs, ys, color)
     return dataclasses.replace(frame, planes=painter.planes)
 
 
@@ -97,12 +99,12 @@ def _pixels(
                 strokes += [points, *_arrow(points, arrow)]
             elif not lines and len(points) > 2:
                 strokes.append(np.concatenate([points, points[:1]]))  # closed
-        pixels = [_rasterise(s, thickness) for s in strokes]
+        pixels = [rasterise(s, thickness) for s in strokes]
         xs = np.concatenate([np.zeros(0, np.int64), *(p[0] for p in pixels)])
         ys = np.concatenate([np.zeros(0, np.int64), *(p[1] for p in pixels)])
         keep = (xs >= 0) & (xs < disp_w) & (ys >= 0) & (ys < disp_h)
         flat = np.unique(ys[keep] * disp_w + xs[keep])
-        sx, sy = _storage_points(flat % disp_w, flat // disp_w, k, storage_wh)
+        sx, sy = storage_points(flat % disp_w, flat // disp_w, k, storage_wh)
         sx.flags.writeable = sy.flags.writeable = False
         out.append((sx, sy))
     return out[0], out[1]
@@ -116,19 +118,19 @@ def draw_captions(frame: Frame, regions: Sequence[Region]) -> Frame:
     regions = [r for r in regions if r.caption]
     if not regions:
         return frame
-    k, storage_wh, (disp_w, disp_h) = _orientation(frame)
+    k, storage_wh, (disp_w, disp_h) = orientation(frame)
     font_px = label_font_px(disp_w, disp_h)
     gap = default_thickness(disp_w, disp_h) + 2
-    painter = _Painter.of(frame)
+    painter = Painter.of(frame)
     for region in regions:
-        mask = _text_mask(region.caption, font_px)
+        mask = text_mask(region.caption, font_px)
         h, w = mask.shape
         x, y = _caption_origin(region, w, h, gap)
         x, y = max(0, min(x, disp_w - w)), max(0, min(y, disp_h - h))
         mask = mask[: disp_h - y, : disp_w - x]
-        rect = _to_storage((x, y, x + mask.shape[1], y + mask.shape[0]), k, storage_wh)
+        rect = to_storage((x, y, x + mask.shape[1], y + mask.shape[0]), k, storage_wh)
         color = LINE_RGB if region.is_line else ZONE_RGB
-        painter.paste_text(rect, np.rot90(mask, -k), color, _ink(color))
+        painter.paste_text(rect, np.rot90(mask, -k), color, ink(color))
     return dataclasses.replace(frame, planes=painter.planes)
 
 
@@ -164,10 +166,3 @@ def _caption_origin(region: Region, w: int, h: int, gap: int) -> tuple[int, int]
     top = min(range(len(points)), key=lambda i: (points[i][1], points[i][0]))
     tx, ty = points[top]
     return math.floor(tx - w / 2 + 0.5), math.floor(ty + 0.5) - h - gap
-
-
-def _orientation(frame: Frame) -> tuple[int, tuple[int, int], tuple[int, int]]:
-    """(quarter turns k of the display rotation, storage (w, h), display (w, h))."""
-    k = round(frame.rotation / 90) % 4
-    storage_wh = (frame.width, frame.height)
-    return k, storage_wh, (storage_wh[::-1] if k % 2 else storage_wh)
