@@ -300,6 +300,15 @@ def test_options_are_validated_once_in_the_library() -> None:
         vp.OpOptions(gamma=0)
     with pytest.raises(vp.InputError, match="420, 422 or 444"):
         vp.OpOptions(chroma="411")
+    with pytest.raises(vp.InputError, match=r"--crf must be in 0\.\.63, got 99"):
+        vp.EncodeOptions(crf=99)
+    with pytest.raises(vp.InputError, match="--crf must be an integer"):
+        vp.EncodeOptions(crf=23.5)  # type: ignore[arg-type]
+    with pytest.raises(vp.InputError, match="--preset must be an encoder preset name"):
+        vp.EncodeOptions(preset="-x264-params")
+    with pytest.raises(vp.InputError, match="--writer must be av or ffmpeg"):
+        vp.EncodeOptions(writer="gst")  # type: ignore[arg-type]
+    assert vp.EncodeOptions(preset="8").preset == "8"  # SVT-AV1's presets are numbers
     assert vp.OpOptions(chroma="4:2:2").chroma == "422"
     assert vp.DetectOptions(classes="person").classes == ("person",)
     assert vp.DetectOptions.from_dict(vp.DetectOptions(conf=0.5).to_dict()) == vp.DetectOptions(

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from vidpipe.detectors.detector import Detector, load_detector
     from vidpipe.detectors.options import DetectOptions
     from vidpipe.draw.boxes import annotate
-    from vidpipe.io.encode import EncodeOptions, EncodeResult
+    from vidpipe.io.encode import EncodeResult
+    from vidpipe.io.encode_options import EncodeOptions
     from vidpipe.io.probe import probe
     from vidpipe.io.sink import Sink, encode
     from vidpipe.io.source import Source
@@ -44,7 +45,7 @@ __version__ = "0.1.0"
 _WHERE = {
     "open": "vidpipe.api", "Source": "vidpipe.io.source", "Sink": "vidpipe.io.sink",
     "encode": "vidpipe.io.sink", "probe": "vidpipe.io.probe",
-    "EncodeOptions": "vidpipe.io.encode", "EncodeResult": "vidpipe.io.encode",
+    "EncodeOptions": "vidpipe.io.encode_options", "EncodeResult": "vidpipe.io.encode",
     "gamma": "vidpipe.pipeline.stages", "chroma": "vidpipe.pipeline.stages",
     "detect": "vidpipe.pipeline.detect", "OpOptions": "vidpipe.pipeline.options",
     "process_file": "vidpipe.pipeline.recipes", "detect_file": "vidpipe.pipeline.recipes",

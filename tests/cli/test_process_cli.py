@@ -17,7 +17,7 @@ from test_bad_input import processes_mentioning, run_cli
 
 from vidpipe.cli.main import main
 from vidpipe.io.decode import decode
-from vidpipe.io.encode import EncodeOptions
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.pipeline.recipes import process_file
 
 H264 = next(p for p in SAMPLE_CLIPS if "bframes_aac" in p.name)
@@ -131,6 +131,27 @@ def test_bad_process_options(tmp_path, args):
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert H264.read_bytes() == before
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--crf", "99"], "--crf must be in 0..63, got 99"),
+        (["--crf", "-1"], "--crf must be in 0..63, got -1"),
+        (["--preset", "very fast"], "--preset must be an encoder preset name, not 'very fast'"),
+        (["--writer", "gst"], "--writer must be av or ffmpeg, not 'gst'"),
+        (["--segment", "0"], "not a duration: '0'"),
+        (["--pix-fmt", "yuv999p"], "unknown pixel format 'yuv999p'"),
+        (["--codec", "no-such-codec"], "unknown codec 'no-such-codec'"),
+    ],
+)
+def test_bad_encoder_value_is_one_input_error_line(tmp_path, args, message):
+    """A bad encoder option is an InputError: exit 2, one `error:` line naming it."""
+    result = run_cli("gamma", str(H264), "-o", str(tmp_path / "o.mp4"), "-g", "2", *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {message}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

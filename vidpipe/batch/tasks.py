@@ -19,6 +19,7 @@ from typing import Any
 
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError, number_option
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.io.inputs import is_stream
 from vidpipe.pipeline.options import OpOptions, check_refine
 from vidpipe.tracking.options import (
@@ -29,8 +30,8 @@ from vidpipe.tracking.options import (
 )
 
 TASKS = ("detect", "gamma", "chroma", "frames")
-ENCODE_KEYS = ("codec", "crf", "preset")
-_ENCODE_DEFAULTS = {"codec": "auto", "crf": None, "preset": None}  # EncodeOptions' (a test checks)
+ENCODE_KEYS = ("codec", "crf", "preset")  # the EncodeOptions fields a job takes
+_ENCODE_DEFAULTS = {key: getattr(EncodeOptions(), key) for key in ENCODE_KEYS}
 DEFAULTS: dict[str, dict[str, Any]] = {
     "detect": {
         **DetectOptions().to_dict(),
@@ -142,20 +143,12 @@ def ops_options(task: str, options: Mapping[str, Any]) -> OpOptions:
 
 
 def _check_encoder(merged: dict[str, Any]) -> None:
-    crf, preset, codec = merged["crf"], merged["preset"], merged["codec"]
-    if crf is not None and not 0 <= number_option("crf", crf, int) <= 63:
-        raise InputError(f"--crf must be in 0..63, got {crf}")
-    if preset is not None and (not isinstance(preset, str) or not preset.isidentifier()):
-        raise InputError(f"--preset must be an encoder preset name, not {preset!r}")
-    if not isinstance(codec, str) or not codec:
-        raise InputError("--codec must name an FFmpeg video encoder")
-    if codec != "auto":
+    """InputError for a bad encoder option, as `EncodeOptions` says (and an unknown codec)."""
+    options = EncodeOptions(**{key: merged[key] for key in ENCODE_KEYS})
+    if options.codec != "auto":
         from vidpipe.io.output import check_codec  # imports PyAV (but not numpy)
 
-        try:
-            check_codec(codec)
-        except Exception as exc:  # VidpipeError
-            raise InputError(str(exc)) from None
+        check_codec(options.codec)
 
 
 def check_model(options: Mapping[str, Any]) -> None:
@@ -212,7 +205,6 @@ def run_task(
     server that runs the detect model (None: the model is loaded in this process). A stream
     `source` (a URL, a capture device: the driver checked it was allowed) is read with
     `timeout` and `reconnect` (see `Source`)."""
-    from vidpipe.io.encode import EncodeOptions
     from vidpipe.io.source import Source
 
     encode = EncodeOptions(

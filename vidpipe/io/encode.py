@@ -7,8 +7,9 @@ codec refuses them), turns the frames into PyAV frames, then runs one of two wri
 reading the source only up to the time of the video packet being muxed (flat memory).
 "ffmpeg" (`vidpipe.io.encode_ffmpeg`) feeds the frames to an ffmpeg child as NUT on stdin,
 with the source as its second input for the copies. Frames keep their pts and time base
-throughout (never 1/fps: VFR stays VFR). Options, checks, pixel-format choice, copy
-planning and the temporary file live in `vidpipe.io.output` (re-exported here).
+throughout (never 1/fps: VFR stays VFR). The options live in `vidpipe.io.encode_options`;
+checks, pixel-format choice, copy planning and the temporary file in `vidpipe.io.output`
+(the names in `__all__` are re-exported here: the library's encode API in one module).
 
 The file is written to a hidden temporary name beside the target (`.NAME.part-RANDOM`) and
 renamed over it when complete; on any exception, Ctrl-C or a closed generator the temporary
@@ -33,14 +34,11 @@ import numpy as np
 
 from vidpipe.errors import VidpipeError
 from vidpipe.io.decode_av import open_container
+from vidpipe.io.encode_options import WRITERS, EncodeOptions, RotationMode, Writer
 from vidpipe.io.image import to_av_frame
 from vidpipe.io.output import (
-    WRITERS,
-    EncodeOptions,
     EncodeResult,
     Plan,
-    RotationMode,
-    Writer,
     auto_codec,
     check_codec,
     check_output,

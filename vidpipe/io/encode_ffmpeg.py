@@ -30,15 +30,9 @@ from typing import Any, NamedTuple
 import av
 
 from vidpipe.errors import FFmpegError, VidpipeError
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.io.ffmpeg_cmd import encode_argv, exit_error, find_ffmpeg
-from vidpipe.io.output import (
-    COPY_TYPES,
-    FASTSTART_MUXERS,
-    EncodeOptions,
-    Plan,
-    color_values,
-    open_output,
-)
+from vidpipe.io.output import COPY_TYPES, FASTSTART_MUXERS, Plan, color_values, open_output
 from vidpipe.runtime.files import remove_temp, reserve_temp
 from vidpipe.runtime.signals import interrupts_held
 from vidpipe.runtime.threads import LineDrain

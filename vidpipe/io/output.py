@@ -1,12 +1,13 @@
-"""What both encoder writers share: options, plan, checks before any work, the output file.
+"""What both encoder writers share: result, plan, checks before any work, the output file.
 
-Owns `EncodeOptions` / `EncodeResult` and `Plan` (what the first frame fixes for the whole
-stream), the checks `encode` makes before any work (output path, muxer, codec, pixel
-format), the choice of the encoded pixel format (`default_pix_fmt`), which of the source's
-audio / subtitle streams are copied (`source_streams`), the colour tags written
-(`color_values`) and an output container that is finished only on success (`open_output`),
-written to a hidden temporary file beside the target (`vidpipe.runtime.files`).
-`vidpipe.io.encode` (PyAV writer) and `vidpipe.io.encode_ffmpeg` (ffmpeg writer) build on it.
+Owns `EncodeResult` and `Plan` (what the first frame fixes for the whole stream), the checks
+`encode` makes before any work (output path, muxer, and what of `EncodeOptions` needs PyAV:
+codec, pixel format; the options are `vidpipe.io.encode_options`'s), the choice of the
+encoded pixel format (`default_pix_fmt`), which of the source's audio / subtitle streams are
+copied (`source_streams`), the colour tags written (`color_values`) and an output container
+that is finished only on success (`open_output`), written to a hidden temporary file beside
+the target (`vidpipe.runtime.files`). `vidpipe.io.encode` (PyAV writer) and
+`vidpipe.io.encode_ffmpeg` (ffmpeg writer) build on it.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import av
 import av.error
 
-from vidpipe.errors import VidpipeError
+from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io import avnames
 from vidpipe.io.inputs import is_url, redact
 
@@ -32,10 +33,6 @@ if TYPE_CHECKING:  # `check_codec` in the batch driver needs PyAV only, not nump
     from vidpipe.types import ColorInfo
 
 log = logging.getLogger(__name__)
-
-RotationMode = Literal["keep", "bake"]
-Writer = Literal["av", "ffmpeg"]
-WRITERS: tuple[str, ...] = ("av", "ffmpeg")
 
 # Muxers of the MOV family: their index ("moov") is moved to the front (`+faststart`).
 FASTSTART_MUXERS = frozenset({"mp4", "mov", "ipod", "psp", "3gp", "3g2", "f4v"})
@@ -50,46 +47,6 @@ _COLOR_FIELDS = tuple(
         ("transfer", "color_trc", avnames.TRANSFER),
     )
 )
-
-
-@dataclass(frozen=True)
-class EncodeOptions:
-    """How `encode` writes: encoder and its options, rotation handling, writer.
-
-    codec: an FFmpeg video encoder PyAV has (`av.codecs_available`): libx264, libx265,
-        libvpx-vp9, libsvtav1, ffv1 (lossless), ...; "auto": H.264 where the container takes
-        it, else the container's own encoder (`auto_codec`). crf / preset: encoder options (None:
-        the encoder's defaults). pix_fmt: the encoded pixel format; None picks the frames'
-        own layout when the codec takes it (4:2:0 8-bit -> yuv420p, 4:4:4 -> yuv444p,
-        10-bit 4:2:0 -> yuv420p10le), else the nearest bit depth of that layout, else
-        yuv420p, else the codec's first format (see `default_pix_fmt`).
-    rotation: "keep" writes the frames' rotation as the output's display matrix; "bake"
-        turns the planes (np.rot90 per plane, multiples of 90 degrees) and writes none.
-    writer: "av" (PyAV in-process) or "ffmpeg" (subprocess). overwrite: replace an existing
-        output. threads: encoder threads, 0 = the encoder's automatic choice.
-    """
-
-    codec: str = "auto"
-    crf: int | None = None
-    preset: str | None = None
-    pix_fmt: str | None = None
-    rotation: RotationMode = "keep"
-    writer: Writer = "av"
-    overwrite: bool = False
-    threads: int = 0
-    segment_s: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.rotation not in ("keep", "bake"):
-            raise VidpipeError(f"rotation must be 'keep' or 'bake', got {self.rotation!r}")
-        if self.writer not in WRITERS:
-            raise VidpipeError(f"unknown writer {self.writer!r}; choose from {', '.join(WRITERS)}")
-        if self.crf is not None and self.crf < 0:
-            raise VidpipeError(f"crf must be >= 0, got {self.crf}")
-        if self.threads < 0:
-            raise VidpipeError(f"threads must be >= 0 (0 = auto), got {self.threads}")
-        if self.segment_s is not None and not self.segment_s > 0:
-            raise VidpipeError(f"--segment must be > 0 seconds, got {self.segment_s}")
 
 
 @dataclass(frozen=True)
@@ -175,24 +132,24 @@ def check_output(output: str | os.PathLike[str], source: str | None, overwrite: 
 
 
 def check_codec(name: str, muxer: str | None = None) -> av.Codec:
-    """PyAV's video encoder `name`; raises VidpipeError when there is none, or when the
+    """PyAV's video encoder `name`; raises InputError when there is none, or when the
     `muxer` (an FFmpeg format name) cannot hold what it writes."""
     if name not in av.codecs_available:
-        raise VidpipeError(
+        raise InputError(
             f"unknown codec {name!r}: not an FFmpeg encoder PyAV has "
             "(e.g. libx264, libx265, libvpx-vp9, libsvtav1, ffv1)"
         )
     try:
         codec = av.Codec(name, "w")
     except (ValueError, av.error.FFmpegError):
-        raise VidpipeError(f"codec {name!r} has a decoder but no encoder") from None
+        raise InputError(f"codec {name!r} has a decoder but no encoder") from None
     if codec.type != "video":
-        raise VidpipeError(f"codec {name!r} is an {codec.type} encoder, not a video encoder")
+        raise InputError(f"codec {name!r} is an {codec.type} encoder, not a video encoder")
     if muxer is not None:
         with av.open(_NamedBuffer("probe"), "w", format=muxer) as probe:
             supported = probe.supported_codecs
         if name not in supported and codec.canonical_name not in supported:
-            raise VidpipeError(f"the {muxer} container cannot hold {name} video; pick another "
+            raise InputError(f"the {muxer} container cannot hold {name} video; pick another "
                                "--codec or output suffix")  # fmt: skip
     return codec
 
@@ -235,16 +192,16 @@ def _codec_formats(codec: av.Codec) -> list[str]:
 
 
 def check_pix_fmt(codec: av.Codec, pix_fmt: str | None) -> None:
-    """Raises VidpipeError when `pix_fmt` (None: chosen later) is unknown or not the codec's."""
+    """Raises InputError when `pix_fmt` (None: chosen later) is unknown or not the codec's."""
     if pix_fmt is None:
         return
     try:
         av.VideoFormat(pix_fmt)
     except ValueError:
-        raise VidpipeError(f"unknown pixel format {pix_fmt!r}") from None
+        raise InputError(f"unknown pixel format {pix_fmt!r}") from None
     formats = _codec_formats(codec)
     if formats and pix_fmt not in formats:
-        raise VidpipeError(f"{codec.name} cannot encode {pix_fmt}; it takes {', '.join(formats)}")
+        raise InputError(f"{codec.name} cannot encode {pix_fmt}; it takes {', '.join(formats)}")
 
 
 def source_streams(source: str, muxer: str) -> tuple[tuple[int, ...], Fraction | None]:

@@ -26,8 +26,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vidpipe.errors import VidpipeError
-from vidpipe.io.output import EncodeOptions, EncodeResult
+from vidpipe.errors import InputError, VidpipeError
+from vidpipe.io.encode_options import EncodeOptions
+from vidpipe.io.output import EncodeResult
 from vidpipe.io.sink import Sink
 from vidpipe.types import Frame
 
@@ -41,11 +42,11 @@ _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in "10m", "30s", "1.5h", "500ms" or a plain number of seconds; VidpipeError
+    """Seconds in "10m", "30s", "1.5h", "500ms" or a plain number of seconds; InputError
     for anything else or a duration that is not positive."""
     match = _DURATION.match(text)
     if match is None or not (seconds := float(match[1]) * _UNIT_S[match[2]]) > 0:
-        raise VidpipeError(f"not a duration: {text!r} (e.g. 10m, 30s, 1h, 500ms)")
+        raise InputError(f"not a duration: {text!r} (e.g. 10m, 30s, 1h, 500ms)")
     return seconds
 
 
