@@ -238,7 +238,8 @@ def test_cli_and_batch_share_the_library_defaults() -> None:
     options dataclasses' own."""
     from vidpipe.batch.tasks import DEFAULTS
     from vidpipe.cli.detect import detect_command
-    from vidpipe.cli.process import CODEC, chroma_command, gamma_command
+    from vidpipe.cli.options import CODEC, CRF, PRESET, WRITER
+    from vidpipe.cli.process import chroma_command, gamma_command
 
     cli = {
         name: param.default
@@ -275,8 +276,11 @@ def test_cli_and_batch_share_the_library_defaults() -> None:
     assert (DEFAULTS["detect"]["track_buffer"], DEFAULTS["detect"]["trails"]) == (
         track.lost_s, track.trails,
     )  # fmt: skip
+    # The encoder options (vidpipe.cli.options, every command that encodes) likewise.
     encode = vp.EncodeOptions()
-    assert CODEC.default == encode.codec == DEFAULTS["gamma"]["codec"] == "auto"
+    assert (CODEC.default, CRF.default, PRESET.default, WRITER.default) == (None,) * 4
+    assert f"({encode.codec})" in CODEC.help and f"({encode.writer})" in WRITER.help
+    assert DEFAULTS["gamma"]["codec"] == encode.codec == "auto"
     for task in ("detect", "gamma", "chroma"):
         assert (DEFAULTS[task]["crf"], DEFAULTS[task]["preset"]) == (encode.crf, encode.preset)
     ops = vp.OpOptions()

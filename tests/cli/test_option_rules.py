@@ -1,11 +1,16 @@
 """The rules between options hold alike in `vidpipe detect` and `vidpipe batch --task detect`
-(each written once, in the options layer), and batch takes the tracking options detect has."""
+(each written once, in the options layer), and batch takes the tracking options detect has;
+an option two commands share is declared once (`vidpipe.cli.options`): the same help, the
+same default, in each; the names a help lists come from the library's registries."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from conftest import NANO_ONNX, SAMPLE_CLIPS, needs_nano, run_cli
 
 CLIP = next(p for p in SAMPLE_CLIPS if p.name == "vfr.mp4")
@@ -22,6 +27,10 @@ RULES = [
      "--track-new must be in 0..1"),
     (["--track", "sort", "--track-min-hits", "0"], ["--track", "sort", "--track-min-hits", "0"],
      "--track-min-hits"),
+    (["--crf", "99", "-o", "{out}/o.mp4"], ["--crf", "99", "--video"],
+     "--crf must be in 0..63, got 99"),
+    (["--preset", "a b", "-o", "{out}/o.mp4"], ["--preset", "a b", "--video"],
+     "--preset must be an encoder preset name"),
 ]  # fmt: skip
 
 
@@ -60,3 +69,62 @@ def test_batch_takes_detects_tracking_options(tmp_path: Path) -> None:
     ours = (tmp_path / "d.txt").read_text()
     assert ours and (tmp_path / "b" / "street_bikes.mot.txt").read_text() == ours
     assert (tmp_path / "default" / "street_bikes.mot.txt").read_text() != ours
+
+
+def _commands() -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Each vidpipe command's options by long flag: the line its `--help` shows (flags, type,
+    help) and the value it takes when left out (click as Typer builds it, every command)."""
+    from vidpipe.cli.main import _register, app
+
+    _register([])  # every command
+    root = typer.main.get_command(app)
+    ctx = root.make_context("vidpipe", [], resilient_parsing=True)
+    return {
+        name: {
+            flag: (param.get_help_record(ctx), param.default)
+            for param in command.params
+            for flag in param.opts
+            if flag.startswith("--")
+        }
+        for name, command in root.commands.items()  # type: ignore[attr-defined]
+    }
+
+
+def test_encoder_options_are_the_same_in_every_command() -> None:
+    """gamma, chroma and detect take every encoder option, batch --codec, --crf and --preset:
+    each with the help and default `vidpipe.cli.options` declares (not a copy per command)."""
+    from vidpipe.cli.process import _ENCODER_PARAMS
+
+    commands = _commands()
+    encoder = {f"--{name.replace('_', '-')}" for name, _, _ in _ENCODER_PARAMS}
+    reference = {flag: commands["gamma"][flag] for flag in encoder}
+    assert reference["--crf"][0][1].startswith("Constant rate factor")
+    for name in ("chroma", "detect"):
+        assert {flag: commands[name][flag] for flag in encoder} == reference, name
+    assert {"--codec", "--crf", "--preset"} <= set(commands["batch"])
+    for name, options in commands.items():  # any command taking one takes it as declared
+        for flag in encoder & set(options):
+            assert options[flag] == reference[flag], (name, flag)
+
+
+def test_names_in_the_help_come_from_the_registries() -> None:
+    """Each name of a registry appears in the help of the option that takes it."""
+    from vidpipe.batch.tasks import TASKS
+    from vidpipe.detectors.recognize import FORMATS
+    from vidpipe.io.encode_options import WRITERS
+    from vidpipe.io.inputs import NETWORK_SCHEMES
+    from vidpipe.tracking.options import TRACKERS
+
+    registries = {
+        "--model-format": FORMATS, "--allow-url": tuple(NETWORK_SCHEMES), "--track": TRACKERS,
+        "--writer": WRITERS, "--task": TASKS,
+    }  # fmt: skip
+    seen = set()
+    for name, options in _commands().items():
+        for flag, ((_, text), _) in options.items():
+            if flag in registries:
+                seen.add(flag)
+                words = set(re.findall(r"[\w-]+", text))
+                missing = [n for n in registries[flag] if n not in words]
+                assert not missing, (name, flag, missing)
+    assert seen == set(registries)

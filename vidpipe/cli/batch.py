@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from vidpipe.batch.tasks import TASKS
 from vidpipe.cli import options as shared
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT
 from vidpipe.errors import InputError
@@ -20,7 +21,7 @@ def batch_command(
         ..., help="Videos, folders (recursive), manifests; with --allow-url URLs and devices."
     ),
     outdir: Path = typer.Option(..., "-o", "--output", help="Output folder (mirrors inputs)."),
-    task: str = typer.Option(..., "--task", help="detect, gamma, chroma or frames."),
+    task: str = typer.Option(..., "--task", help=f"{', '.join(TASKS[:-1])} or {TASKS[-1]}."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (Ray: tasks in flight)."),
     runner: str = typer.Option("local", "--runner", help="local worker processes, or ray."),
     address: str | None = typer.Option(
@@ -74,9 +75,9 @@ def batch_command(
     anchor: str | None = shared.ANCHOR,
     gamma: float | None = typer.Option(None, "--gamma", "-g", help="gamma: G in (0, 10]."),
     to: str | None = typer.Option(None, "--to", help="chroma: 420, 422 or 444."),
-    codec: str | None = typer.Option(None, "--codec", help="Video encoder (default by container)."),
-    crf: int | None = typer.Option(None, "--crf", help="Constant rate factor."),
-    preset: str | None = typer.Option(None, "--preset", help="Encoder preset, e.g. veryfast."),
+    codec: str | None = shared.CODEC,
+    crf: int | None = shared.CRF,
+    preset: str | None = shared.PRESET,
 ) -> None:
     """Run one task over many videos with local worker processes or Ray tasks; a re-run
     resumes (done jobs are skipped, failed ones retried, interrupted ones redone). Exit 1 when

@@ -11,9 +11,9 @@ import typer
 from vidpipe.cli import options as shared
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
-from vidpipe.cli.process import BACKEND, CODEC, progress, with_encoder_options, written
+from vidpipe.cli.process import BACKEND, progress, with_encoder_options, written
 from vidpipe.detectors.options import DetectOptions
-from vidpipe.io.encode import EncodeOptions
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.pipeline.options import OpOptions, check_refine
 from vidpipe.pipeline.scan import ScanOptions
 from vidpipe.tracking.options import detect_conf, tracking_of
@@ -57,7 +57,6 @@ def detect_command(
     gamma: float | None = typer.Option(None, "--gamma", help="Gamma-correct (luma) first."),
     chroma: str | None = typer.Option(None, "--chroma", help="Resample chroma first: 420/422/444."),
     compile_: bool = shared.COMPILE,
-    codec: str = CODEC,
     backend: str = BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,

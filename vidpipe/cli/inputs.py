@@ -7,22 +7,24 @@ from typing import Any
 
 import typer
 
+from vidpipe.io.inputs import NETWORK_SCHEMES, NETWORK_TIMEOUT_S
+
 ALLOW_URL = typer.Option(
     False,
     "--allow-url",
-    help="Also read network inputs: http(s), rtsp(s), rtmp, srt, udp, tcp URLs (no other "
-    "protocol, redirects included), and V4L2 devices (/dev/video0); credentials in URLs are "
-    "never printed.",
+    help=f"Also read network inputs: {', '.join(NETWORK_SCHEMES)} URLs (no other protocol, "
+    "redirects included), and V4L2 devices (/dev/video0); credentials in URLs are never "
+    "printed.",
 )
 TIMEOUT = typer.Option(
-    None, "--timeout", help="Seconds a URL's opening and each of its reads may take (30)."
+    None,
+    "--timeout",
+    help=f"Seconds a URL's opening and each of its reads may take ({NETWORK_TIMEOUT_S:g}).",
 )
-
-
 RECONNECT = typer.Option(
     0,
     "--reconnect",
-    help="Times in a row a live URL (rtsp, rtmp, srt, udp, tcp, endless http) that drops is "
+    help="Times in a row a live URL (any but an http(s) file of known length) that drops is "
     "opened again, after 0.5, 1, 2, 4, 8 s; each gap is an event in --json.",
 )
 

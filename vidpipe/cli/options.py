@@ -1,11 +1,14 @@
-"""Command-line options that `vidpipe detect` and `vidpipe batch --task detect` both take,
-declared once: the detector's, the tracker's and the counting ones.
+"""Command-line options that more than one command takes, declared once: the detector's, the
+tracker's and the counting ones (`vidpipe detect` and `vidpipe batch --task detect`), and the
+encoder's (`gamma`, `chroma`, `detect` through `cli.process.with_encoder_options`; `batch`
+takes --codec, --crf and --preset).
 
-Each is a `typer.Option` whose default is None, meaning the library's default: the options
-dataclasses (`DetectOptions`, `TrackOptions`) hold the only defaults, and the help says what
-they are. Light to import: `vidpipe batch` takes them without loading numpy or the encoders.
-Options that mean different things to the two commands (`-o`, `--mot`, `--scan`, `--gamma`)
-are each command's own.
+Each is a `typer.Option` whose default is None (a flag: False), meaning the library's
+default: the options dataclasses (`DetectOptions`, `TrackOptions`, `EncodeOptions`) hold the
+only defaults, and the help says what they are; lists of names in the help come from the
+registries (`FORMATS`, `TRACKERS`, `WRITERS`). Light to import: `vidpipe batch` takes them
+without loading numpy or the encoders. Options that mean different things to detect and
+batch (`-o`, `--mot`, `--scan`, `--gamma`) are each command's own.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import typer
 
 from vidpipe.detectors.options import DetectOptions
+from vidpipe.detectors.recognize import FORMATS
+from vidpipe.io.encode_options import CRF_RANGE, WRITERS, EncodeOptions
 from vidpipe.tracking.options import TRACK_CONF, TRACKERS, TrackOptions
 
-_D, _T = DetectOptions(), TrackOptions()
+_D, _T, _E = DetectOptions(), TrackOptions(), EncodeOptions()
 
 # --- the detector -------------------------------------------------------------------------
 MODEL = typer.Option(
@@ -28,8 +33,8 @@ MODEL = typer.Option(
 MODEL_FORMAT = typer.Option(
     None,
     "--model-format",
-    help="The export's layout where the file does not tell: yolox, yolov5, yolov8, e2e "
-    f"or rtdetr; auto reads it from its output and metadata ({_D.model_format}).",
+    help=f"The export's layout where the file does not tell: {', '.join(FORMATS)}; auto reads "
+    f"it from its output and metadata ({_D.model_format}).",
 )
 NAMES = typer.Option(
     None, "--names", help="Class names: a file, one per line (or a YAML names: list)."
@@ -105,4 +110,38 @@ ANCHOR = typer.Option(
     None,
     "--anchor",
     help=f"The point of a box lines and zones count: center or bottom ({_T.anchor}).",
+)
+
+# --- the encoder --------------------------------------------------------------------------
+CODEC = typer.Option(
+    None,
+    "--codec",
+    help="Any FFmpeg video encoder; auto: H.264 where the container takes it (h264_nvenc "
+    f"when detecting on a GPU and it opens), else the container's default ({_E.codec}).",
+)
+CRF = typer.Option(
+    None,
+    "--crf",
+    help=f"Constant rate factor, {CRF_RANGE[0]}..{CRF_RANGE[1]}, lower is better "
+    "(default: the encoder's).",
+)
+PRESET = typer.Option(
+    None, "--preset", help="Encoder preset, e.g. veryfast (default: the encoder's)."
+)
+PIX_FMT = typer.Option(None, "--pix-fmt", help="Output pix_fmt (default: the frames').")
+OVERWRITE = typer.Option(_E.overwrite, "--overwrite", help="Replace an existing output.")
+BAKE_ROTATION = typer.Option(
+    _E.rotation == "bake", "--bake-rotation", help="Rotate pixels instead of keeping metadata."
+)
+WRITER = typer.Option(
+    None,
+    "--writer",
+    help=f"Encoder: {' or '.join(WRITERS)}; av encodes in-process (PyAV), ffmpeg in a "
+    f"subprocess ({_E.writer}).",
+)
+SEGMENT = typer.Option(
+    None,
+    "--segment",
+    help="Cut the video into files this long (10m, 30s, 1h), each named with its start time, "
+    "each playable when closed.",
 )

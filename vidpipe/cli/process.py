@@ -1,5 +1,6 @@
 """`vidpipe gamma` and `vidpipe chroma`: per-frame processing, re-encoded with audio kept;
-and the options every re-encoding command shares (encoder, backend, progress bar)."""
+and what every re-encoding command shares: the encoder options (`with_encoder_options`, over
+the declarations in `vidpipe.cli.options`), --backend, the progress bar."""
 
 from __future__ import annotations
 
@@ -12,47 +13,37 @@ from typing import Any
 import typer
 from tqdm import tqdm
 
+from vidpipe.cli import options as shared
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
-from vidpipe.io.encode import EncodeOptions, EncodeResult
+from vidpipe.io.encode import EncodeResult
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.io.segments import parse_duration
 from vidpipe.pipeline.options import OpOptions
 from vidpipe.types import Frame, VideoInfo
 
-_ENCODE = EncodeOptions()  # the defaults
 _OPS = OpOptions()
 
 OUT = typer.Option(..., "-o", "--output", help="Output file (written atomically).")
 BACKEND = typer.Option("av", "--backend", help="Decoder: av or ffmpeg.")
-CODEC = typer.Option(
-    _ENCODE.codec,
-    "--codec",
-    help="Any FFmpeg video encoder; auto: H.264 where the container takes it (h264_nvenc "
-    "when detecting on a GPU and it opens), else the container's default.",
-)
 
 # The encoder options every re-encoding command takes: (parameter, type, Typer option).
 _ENCODER_PARAMS = (
-    ("crf", int | None, typer.Option(_ENCODE.crf, "--crf", help="Constant rate factor.")),
-    ("preset", str | None,
-     typer.Option(_ENCODE.preset, "--preset", help="Encoder preset, e.g. veryfast.")),
-    ("pix_fmt", str | None,
-     typer.Option(_ENCODE.pix_fmt, "--pix-fmt", help="Output pix_fmt (default: the frames).")),
-    ("overwrite", bool,
-     typer.Option(_ENCODE.overwrite, "--overwrite", help="Replace an existing output.")),
-    ("bake_rotation", bool,
-     typer.Option(False, "--bake-rotation", help="Rotate pixels instead of keeping metadata.")),
-    ("writer", str, typer.Option(
-        _ENCODE.writer, "--writer", help="Encoder: av (in-process) or ffmpeg (subprocess).")),
-    ("segment", str | None, typer.Option(None, "--segment", help="Cut the video into files "
-        "this long (10m, 30s, 1h), each named with its start time, each playable when closed.")),
-)  # fmt: skip
+    ("codec", str | None, shared.CODEC),
+    ("crf", int | None, shared.CRF),
+    ("preset", str | None, shared.PRESET),
+    ("pix_fmt", str | None, shared.PIX_FMT),
+    ("overwrite", bool, shared.OVERWRITE),
+    ("bake_rotation", bool, shared.BAKE_ROTATION),
+    ("writer", str | None, shared.WRITER),
+    ("segment", str | None, shared.SEGMENT),
+)
 
 
 def with_encoder_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Give a Typer command the encoder options (--crf, --preset, --pix-fmt, --overwrite,
-    --bake-rotation, --writer) after its own; it receives them as `options: EncodeOptions`
-    (built from its own `codec` parameter and these), declared as its last parameter."""
+    """Give a Typer command the encoder options (`_ENCODER_PARAMS`, declared in
+    `vidpipe.cli.options`) after its own; it receives them as `options: EncodeOptions`,
+    declared as its last parameter (an option left unset: `EncodeOptions`' default)."""
     signature = inspect.signature(command)
     own = [p for p in signature.parameters.values() if p.name != "options"]
     extra = [
@@ -66,9 +57,10 @@ def with_encoder_options(command: Callable[..., None]) -> Callable[..., None]:
         bake = values.pop("bake_rotation")
         segment = values.pop("segment")
         options = EncodeOptions(
-            codec=kwargs["codec"], rotation="bake" if bake else "keep",
-            segment_s=parse_duration(segment) if segment is not None else None, **values,
-        )  # fmt: skip
+            rotation="bake" if bake else "keep",
+            segment_s=parse_duration(segment) if segment is not None else None,
+            **{name: value for name, value in values.items() if value is not None},
+        )
         command(**kwargs, options=options)
 
     wrapper.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
@@ -117,7 +109,6 @@ def gamma_command(
     output: str = OUT,
     gamma: float = typer.Option(..., "--gamma", "-g", help="Gamma G in (0, 10]; 1 = identity."),
     on: str = typer.Option(_OPS.gamma_on, "--on", help="luma (Y only) or rgb (per R, G, B)."),
-    codec: str = CODEC,
     backend: str = BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
@@ -137,7 +128,6 @@ def chroma_command(
         _OPS.chroma_down, "--filter", help="Downsampling: box or bilinear."
     ),
     up: str = typer.Option(_OPS.chroma_up, "--up", help="Upsampling: nearest or bilinear."),
-    codec: str = CODEC,
     backend: str = BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
