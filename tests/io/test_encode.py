@@ -24,7 +24,8 @@ from conftest import FFMPEG, SAMPLES, ffprobe_json, needs_ffmpeg_cli, needs_ffpr
 from vidpipe.errors import FFmpegError, VidpipeError
 from vidpipe.io import encode_ffmpeg, ffmpeg_cmd
 from vidpipe.io.decode import decode
-from vidpipe.io.encode import EncodeOptions, default_pix_fmt, output_format
+from vidpipe.io.encode import default_pix_fmt, output_format
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.io.probe import probe
 from vidpipe.io.sink import encode
 from vidpipe.types import Frame

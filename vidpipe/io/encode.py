@@ -34,7 +34,7 @@ import numpy as np
 
 from vidpipe.errors import VidpipeError
 from vidpipe.io.decode_av import open_container
-from vidpipe.io.encode_options import WRITERS, EncodeOptions, RotationMode, Writer
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.io.image import to_av_frame
 from vidpipe.io.output import (
     EncodeResult,
@@ -53,12 +53,8 @@ from vidpipe.pixfmt import LAYOUTS, plane_shapes
 from vidpipe.types import ColorInfo, Frame
 
 __all__ = [
-    "WRITERS",
-    "EncodeOptions",
     "EncodeResult",
-    "RotationMode",
     "Target",
-    "Writer",
     "check_target",
     "default_pix_fmt",
     "output_format",

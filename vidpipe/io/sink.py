@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vidpipe.errors import VidpipeError
-from vidpipe.io.encode import EncodeOptions, EncodeResult, check_target, write_stream
+from vidpipe.io.encode import EncodeResult, check_target, write_stream
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.runtime.closing import close_if_closable
 from vidpipe.runtime.files import remove_temp, reserve_temp
 from vidpipe.runtime.threads import Feed

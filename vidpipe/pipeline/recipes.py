@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError
 from vidpipe.io.decode import Backend
-from vidpipe.io.encode import EncodeOptions, EncodeResult
+from vidpipe.io.encode import EncodeResult
+from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.io.segments import open_sink
 from vidpipe.io.source import Source
 from vidpipe.pipeline.detect import FrameDetector, detect
