@@ -23,8 +23,9 @@ and "cat" there) are one candidate, led by the best score (`one_per_object`), an
 reports the class it was seen as most (score-weighted votes of all those boxes). A track not
 seen keeps its size (ByteTrack's rule), and a box of a very different size (two objects
 merged while one passes the other, or a half-hidden one) moves the track but not its
-velocity. Ids count from 1 in order of confirmation and are never reused; everything is
-deterministic, so the same detections give the same ids however frames were batched.
+velocity. While two objects are one box, both tracks report it (`_share`). Ids count from 1
+in order of confirmation and are never reused; everything is deterministic, so the same
+detections give the same ids however frames were batched.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ TENTATIVE_IOU = 0.3  # a tentative track's next box
 INERTIA = 0.2  # OC-SORT: weight of the velocity-direction term
 DIRECTION_S = 3 * kalman.REF_STEP_S  # OC-SORT: velocity from observations this far apart
 SIZE_JUMP = 1.4  # a box this much wider / taller (or narrower) than the track: merged or cut
+SHARE_IOU = 0.5  # a box taken by one track covers another's prediction this well: both in it
 HISTORY = 8  # observations kept per track (OC-SORT's direction)
 
 
@@ -76,6 +78,7 @@ class _Track:
     hits: int  # detections in consecutive frames
     last_seen: float  # time of its last detection, seconds
     last_obs: np.ndarray  # `[4]` cx cy w h of that detection
+    shared: float = -math.inf  # time it last shared another track's box (`_share`)
     votes: dict[int, float] = field(default_factory=dict)  # class id -> summed scores
     history: deque[tuple[float, float, float]] = field(
         default_factory=lambda: deque(maxlen=HISTORY)
@@ -124,7 +127,8 @@ class Tracker:
         """The detections that belong to a confirmed track, in their input order, with
         `tracker_id` set and `class_ids` replaced by each track's majority class. Boxes of
         other classes on one object (`one_per_object`) are reported once, by the best-scoring
-        of them; the others only vote for the track's class.
+        of them; the others only vote for the track's class. A box standing for two merged
+        objects (`_share`) is reported once per track, with each track's id.
 
         dets: one frame's detections (xyxy in displayed pixels, scores 0..1). time: the
         frame's time in seconds; it should not decrease (a frame earlier than the last one
@@ -146,13 +150,14 @@ class Tracker:
         dets = dets[lead]
         matches, stale = self._associate(dets)
         self._apply(matches, dets, now, prev, seconds)
+        shared = self._share(matches, dets, now, prev)
         fresh = self._start(dets, {d for _, d in matches}, now, seconds)
-        pairs = [(d, self._tracks[t]) for t, d in [*matches, *fresh]]
+        pairs = [(d, self._tracks[t]) for t, d in [*matches, *fresh, *shared]]
         for _, track in pairs:
             if track.id == 0 and (first or track.hits >= self.options.min_hits):
                 track.id, self._next_id = self._next_id, self._next_id + 1
         self._keep([i not in stale for i in range(len(self._tracks))])
-        pairs = sorted((d, t) for d, t in pairs if t.id)
+        pairs = sorted(((d, t) for d, t in pairs if t.id), key=lambda p: (p[0], p[1].id))
         result = dets[np.array([d for d, _ in pairs], np.int64)]
         return dataclasses.replace(
             result,
@@ -260,6 +265,36 @@ class Tracker:
             track.vote(int(dets.class_ids[d]), float(dets.scores[d]), seconds[d])
             track.history.append((now, z[i][0], z[i][1]))
         self._mean[rows], self._cov[rows] = mean, cov
+
+    def _share(self, matches: list[tuple[int, int]], dets: Detections, now: float,
+               prev: float | None) -> list[tuple[int, int]]:  # fmt: skip
+        """(track, detection) pairs of the confirmed tracks that found no box of their own but
+        share one another track took: two objects merged into one box.
+
+        While one object passes in front of another, the detector gives one box around both
+        (or around the nearer): that box stands for both, and both objects are there. A track
+        seen (or sharing) in the previous frame whose predicted box that box covers by IoU
+        SHARE_IOU or more reports it too, one sharer per box. The sharer is not corrected by
+        it (it coasts on its own velocity, its size held) and its last sighting stays where
+        it was, so it still ends `lost_s` after its own last box. Without this, the merged box
+        goes to one track in one frame and to the other in the next, and the object it is
+        counted for changes with it (an ID switch each way)."""
+        matched = {t for t, _ in matches}
+        rows = [
+            t for t, track in enumerate(self._tracks)
+            if track.id and t not in matched and prev in (track.last_seen, track.shared)
+        ]  # fmt: skip
+        cols = [d for t, d in matches if self._tracks[t].id]
+        if not rows or not cols:
+            return []
+        predicted = kalman.xywh_to_xyxy(self._mean[rows, :4])
+        iou = iou_matrix(predicted, dets.xyxy[cols].astype(np.float64))
+        pairs = []
+        for r, c in _assign(iou, iou >= SHARE_IOU):
+            self._tracks[rows[r]].shared = now
+            self._mean[rows[r], 6:] = 0.0
+            pairs.append((rows[r], cols[c]))
+        return pairs
 
     def _start(self, dets: Detections, taken: set[int], now: float,
                seconds: list[list[tuple[int, float]]]) -> list[tuple[int, int]]:  # fmt: skip

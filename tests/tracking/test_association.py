@@ -1,0 +1,66 @@
+"""The tracker's association rules on hand-made boxes, one rule a test: what happens while two
+objects merge into one box."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vidpipe.tracking.options import TRACKERS, TrackOptions
+from vidpipe.tracking.tracker import Tracker
+from vidpipe.types import Detections
+
+FPS = 30
+W, H = 80, 160  # each object's box
+
+
+def _boxes(*xyxy: tuple[float, float, float, float], score: float = 0.8) -> Detections:
+    return Detections(
+        np.array(xyxy, np.float32).reshape(-1, 4),
+        np.full(len(xyxy), score, np.float32),
+        np.zeros(len(xyxy), np.int64),
+    )
+
+
+def _crossing(i: int) -> Detections:
+    """Frame i of two objects head-on (A from the left at 300 px/s, B from the right): while
+    their centres are less than 40 px apart the detector gives one box around both."""
+    xa, xb = 100 + 10 * i, 700 - 10 * i
+    a, b = (xa, 100, xa + W, 100 + H), (xb, 100, xb + W, 100 + H)
+    if abs(xa - xb) < 40:
+        return _boxes((min(xa, xb), 100, max(xa, xb) + W, 100 + H))
+    return _boxes(a, b)
+
+
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_a_merged_box_stands_for_both_objects(tracker: str) -> None:
+    """While the two are one box, both tracks report it (each keeps its id through the merge
+    instead of the box passing from one track to the other), and each leaves with its own
+    object."""
+    track = Tracker(TrackOptions(tracker=tracker))
+    before = after = None
+    for i in range(60):
+        dets = _crossing(i)
+        out = track.update(dets, i / FPS)
+        ids = {int(t): float(x1) for (x1, *_), t in zip(out.xyxy, out.tracker_id, strict=True)}
+        if i == 25:  # both apart: A on the left
+            before = min(ids, key=ids.get), max(ids, key=ids.get)
+        if len(dets) == 1 and i > 27:  # merged (frames 27..32): both ids on the one box
+            assert sorted(ids) == [1, 2], (i, ids)
+        if i == 45:  # apart again: A on the right
+            after = max(ids, key=ids.get), min(ids, key=ids.get)
+    assert before == after == (1, 2) or before == after == (2, 1), (before, after)
+
+
+def test_sharing_ends_with_the_lost_buffer() -> None:
+    """An object standing half in front of a parked one, then hidden behind it for good: its
+    track reports the parked one's box, but only until `lost_s` after its own last box."""
+    track = Tracker(TrackOptions(tracker="bytetrack", lost_s=1.0))
+    parked, standing = (400, 100, 400 + W, 100 + H), (420, 100, 420 + W, 100 + H)
+    reported = []
+    for i in range(90):
+        dets = _boxes(parked, standing) if i < 30 else _boxes(parked)
+        reported.append(sorted(track.update(dets, i / FPS).tracker_id.tolist()))
+    assert reported[29] == [1, 2]  # its own box
+    assert reported[30] == reported[55] == [1, 2]  # both on the parked one's box
+    assert reported[65] == [1]  # over 1 s after its own last box: ended
