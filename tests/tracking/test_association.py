@@ -64,3 +64,22 @@ def test_sharing_ends_with_the_lost_buffer() -> None:
     assert reported[29] == [1, 2]  # its own box
     assert reported[30] == reported[55] == [1, 2]  # both on the parked one's box
     assert reported[65] == [1]  # over 1 s after its own last box: ended
+
+
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_a_new_track_is_confirmed_by_a_low_score_box(tracker: str) -> None:
+    """A first box at 0.7, then 0.3 frame after frame (a real detector's score often drops
+    like this): the object is tracked from its second frame, in every recipe. A box below
+    `new_track` alone still starts nothing."""
+    track = Tracker(TrackOptions(tracker=tracker))
+    track.update(Detections.empty(), 0.0)
+    ids = []
+    for i in range(1, 10):
+        x = 100 + 5 * i
+        dets = _boxes((x, 100, x + W, 100 + H), score=0.7 if i == 1 else 0.3)
+        ids.append(track.update(dets, i / FPS).tracker_id.tolist())
+    assert ids[0] == [] and ids[1:] == [[1]] * 8
+    faint = Tracker(TrackOptions(tracker=tracker))
+    faint.update(Detections.empty(), 0.0)
+    assert all(len(faint.update(_boxes((100, 100, 180, 260), score=0.3), i / FPS)) == 0
+               for i in range(1, 10))  # fmt: skip

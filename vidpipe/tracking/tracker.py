@@ -203,8 +203,13 @@ class Tracker:
             last = kalman.xywh_to_xyxy(np.array([self._tracks[t].last_obs for t in confirmed]))
             iou = iou_matrix(last, boxes[high])
             stage(confirmed, high, iou, iou >= MATCH_IOU)
-        iou = iou_matrix(predicted[tentative], boxes[high])
-        stage(tentative, high, iou, iou >= TENTATIVE_IOU)
+        # A tentative track takes its next box whatever the score, as SORT does (ByteTrack's
+        # reference offers it the high boxes only): on a real detector an object's score often
+        # drops below `high` in the frame after its first confident box, and then it would
+        # never be tracked. A track is still born only from a box of `new_track` or more.
+        rest = sorted(high + low)
+        iou = iou_matrix(predicted[tentative], boxes[rest])
+        stage(tentative, rest, iou, iou >= TENTATIVE_IOU)
         return matches, set(tentative)
 
     def _direction(self, rows: list[int], boxes: np.ndarray) -> np.ndarray:
