@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from vidpipe.cli.inputs import ALLOW_URL, TIMEOUT
+from vidpipe.io.inputs import check_open_options
 from vidpipe.io.probe import probe
 from vidpipe.types import VideoInfo
 
@@ -88,8 +89,7 @@ def probe_command(
     timeout: float | None = TIMEOUT,
 ) -> None:
     """Describe a video file: container, video and audio streams, optionally the GOPs."""
-    if timeout is not None and not timeout > 0:
-        raise typer.BadParameter(f"--timeout must be > 0 seconds, got {timeout}")
+    check_open_options(timeout=timeout)
     info = probe(file, gop=gop, allow_urls=allow_url, timeout_s=timeout)
     typer.echo(json.dumps(info_dict(info)) if as_json else info_table(info))
 

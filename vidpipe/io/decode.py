@@ -12,13 +12,12 @@ from typing import Literal
 
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode_av import Skip, decode_av
-from vidpipe.io.inputs import resolve_input
+from vidpipe.io.inputs import BACKENDS, resolve_input
 from vidpipe.io.probe import probe
 from vidpipe.runtime.closing import close_if_closable
 from vidpipe.types import Frame, PictureType, VideoInfo
 
 Backend = Literal["av", "ffmpeg"]
-BACKENDS: tuple[str, ...] = ("av", "ffmpeg")
 
 
 def decode(

@@ -6,8 +6,9 @@ FFmpeg as a URL (`http://...`), a protocol (`concat:a|b`, `pipe:`) or an option 
 unless the caller opted in (`allow_urls`, the CLI's `--allow-url`); even then only the
 network schemes of `NETWORK_SCHEMES`, each opened with FFmpeg's `protocol_whitelist` limited
 to the protocols it needs, so a redirect or a playlist cannot reach `file:`, `concat:`,
-`pipe:` or `subfile:`. `open_options` gives every open its options: a local file's name is
-taken literally (`LITERAL_NAME_OPTIONS`); a URL gets the whitelist and FFmpeg's I/O
+`pipe:` or `subfile:`. `check_open_options` holds the rules of how an input is read
+(--backend, --timeout, --reconnect). `open_options` gives every open its options: a local
+file's name is taken literally (`LITERAL_NAME_OPTIONS`); a URL gets the whitelist and FFmpeg's I/O
 timeouts. `redact` hides credentials (`rtsp://user:pass@host`, `?token=...`) wherever an
 input is named: messages, logs, reports.
 """
@@ -47,6 +48,7 @@ NETWORK_SCHEMES = {
 # Video4Linux capture devices (webcams, capture cards), opened with --allow-url too.
 _DEVICE = re.compile(r"^/dev/video\d+$")
 NETWORK_TIMEOUT_S = 30.0  # a URL's open and each read, unless the caller says (--timeout)
+BACKENDS: tuple[str, ...] = ("av", "ffmpeg")  # the decoders, the default first
 _SECRET_KEYS = re.compile(r"pass|pwd|token|secret|key|auth|sig|credential", re.IGNORECASE)
 
 
@@ -166,3 +168,17 @@ def resolve_input(path: str | os.PathLike[str], *, allow_urls: bool = False) -> 
     if not os.access(p, os.R_OK):
         raise InputError(f"{text}: permission denied")
     return str(p.resolve())
+
+
+def check_open_options(
+    backend: str = "av", timeout: float | None = None, reconnect: int = 0
+) -> None:
+    """InputError naming the bad option of how an input is read: --backend (one of
+    `BACKENDS`), --timeout (> 0 seconds) or --reconnect (>= 0). `Source` checks with it,
+    and `vidpipe batch` before any job starts."""
+    if backend not in BACKENDS:
+        raise InputError(f"--backend must be {' or '.join(BACKENDS)}, not {backend!r}")
+    if timeout is not None and not timeout > 0:
+        raise InputError(f"--timeout must be > 0 seconds, got {timeout}")
+    if reconnect < 0:
+        raise InputError(f"--reconnect must be >= 0, got {reconnect}")

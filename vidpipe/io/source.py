@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io.damage import DecodeStats
-from vidpipe.io.decode import BACKENDS, Backend, decode
+from vidpipe.io.decode import Backend, decode
 from vidpipe.io.decode_av import Skip
-from vidpipe.io.inputs import is_stream, redact, resolve_input
+from vidpipe.io.inputs import check_open_options, is_stream, redact, resolve_input
 from vidpipe.io.live import Event, live_frames
 from vidpipe.io.probe import probe
 from vidpipe.runtime.closing import close_if_closable
@@ -57,12 +57,7 @@ class Source:
         timeout: float | None = None,
         reconnect: int = 0,
     ) -> None:
-        if backend not in BACKENDS:
-            raise VidpipeError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-        if timeout is not None and not timeout > 0:
-            raise InputError(f"--timeout must be > 0 seconds, got {timeout}")
-        if reconnect < 0:
-            raise InputError(f"--reconnect must be >= 0, got {reconnect}")
+        check_open_options(backend, timeout, reconnect)
         self.name = redact(os.fspath(path))  # as given (credentials hidden), for messages
         self.path = resolve_input(path, allow_urls=allow_url)  # what FFmpeg is given
         self.backend: Backend = backend
