@@ -9,7 +9,8 @@ Table `jobs`, one row per job (key = output stem relative to OUTDIR):
     options (canonical JSON), status (pending | running | done | failed), attempts
     (finished attempts: done or failed), error (last one-line reason), started_at /
     finished_at (Unix seconds), seconds (duration of the last attempt), outputs (JSON list
-    of paths relative to OUTDIR), checksums (JSON object path -> sha256 hex).
+    of paths relative to OUTDIR), checksums (JSON object path -> sha256 hex of
+    `sha256_output`: a folder's by its files).
 A row left `running` belongs to a driver that died: `take_over` turns it back to pending.
 """
 
@@ -172,9 +173,20 @@ def outputs_intact(row: JobRow, outdir: Path) -> bool:
         return False
     for name in row.outputs:
         path = outdir / name
-        if not path.is_file() or sha256_file(path) != row.checksums[name]:
+        if not path.exists() or sha256_output(path) != row.checksums[name]:
             return False
     return True
+
+
+def sha256_output(path: Path) -> str:
+    """Hex sha256 of an output: a file's bytes, or a folder's files (each one's name
+    relative to it and its sha256, by name)."""
+    if not path.is_dir():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
 
 
 def sha256_file(path: Path) -> str:

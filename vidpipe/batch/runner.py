@@ -18,6 +18,7 @@ import dataclasses
 import fcntl
 import logging
 import os
+import shutil
 import sys
 import time
 import urllib.parse
@@ -115,14 +116,19 @@ def locked(outdir: Path) -> Iterator[None]:
 
 
 def remove_leftovers(outdir: Path) -> int:
-    """Remove temporary files (`.<name>.part-<8 hex>`) left under OUTDIR by a killed run."""
+    """Remove temporary files and folders (`.<name>.part-<8 hex>`) left under OUTDIR by a
+    killed run."""
     removed = 0
-    for dirpath, _, filenames in os.walk(outdir):
+    for dirpath, dirnames, filenames in os.walk(outdir):
         for name in filenames:
             if TEMP_NAME.match(name):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(os.path.join(dirpath, name))
                     removed += 1
+        for name in [d for d in dirnames if TEMP_NAME.match(d)]:
+            dirnames.remove(name)
+            shutil.rmtree(os.path.join(dirpath, name), ignore_errors=True)
+            removed += 1
     if removed:
         log.info("removed %d temporary files left by an earlier run", removed)
     return removed
@@ -159,7 +165,7 @@ def run_batch(
 
 
 def _scan_stem(spec: JobSpec, task: str, options: dict[str, Any]) -> JobSpec:
-    if task == "detect" and {**options, **spec.options}.get("scan") is not None:
+    if task == "detect" and {**options, **spec.options}.get("scan"):
         return dataclasses.replace(spec, stem=spec.stem + SCAN_SUFFIX)
     return spec
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vidpipe.batch.ledger import sha256_file
+from vidpipe.batch.ledger import sha256_output
 from vidpipe.batch.tasks import run_task
 from vidpipe.runtime.budget import set_thread_budget
 from vidpipe.runtime.children import ignore_sigint
@@ -85,7 +85,7 @@ def _run_one(
         run_task(job.task, job.input, list(job.outputs), job.options, threads=threads,
                  server=server, timeout=job.timeout, reconnect=job.reconnect)  # fmt: skip
         sums = {
-            rel: sha256_file(Path(p)) for rel, p in zip(job.rel_outputs, job.outputs, strict=True)
+            rel: sha256_output(Path(p)) for rel, p in zip(job.rel_outputs, job.outputs, strict=True)
         }
         return "done", job.key, None, time.perf_counter() - start, sums
     except Exception as exc:

@@ -3,7 +3,8 @@
 A file is written under a hidden temporary name beside its target (`.NAME.part-<8 hex>`,
 `TEMP_NAME` matches them: `vidpipe batch` removes those a killed run left) and renamed over
 the target only when complete. `atomic_path` is the one way to do it; `reserve_temp` /
-`remove_temp` are its parts, for writers whose success is decided elsewhere.
+`remove_temp` are its parts, for writers whose success is decided elsewhere. A folder of
+outputs (`vidpipe batch`'s scan thumbnails) is the same with `atomic_folder`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +69,34 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
             raise VidpipeError(f"cannot write {target}: {exc.strerror}") from exc
     finally:
         remove_temp(tmp)
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary folder beside `target` (named as `reserve_temp` names files) for the body
+    to fill; put in the place of `target` (a folder there before is replaced) when the body
+    succeeds, removed with what it holds whatever else happens."""
+    final = Path(os.path.abspath(target))
+    tmp = _temp_folder(final)
+    try:
+        yield tmp
+        old = None
+        if final.is_dir() and not final.is_symlink():
+            old = _temp_folder(final)
+            os.replace(final, old)  # out of the way (an empty folder is replaced), then gone
+        try:
+            os.replace(tmp, final)
+        except OSError as exc:  # e.g. a file in the way
+            raise VidpipeError(f"cannot write {target}: {exc.strerror}") from exc
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _temp_folder(target: Path) -> Path:
+    """A new empty folder beside `target`, named as `reserve_temp` names files."""
+    tmp = reserve_temp(target)
+    tmp.unlink()
+    tmp.mkdir()
+    return tmp
