@@ -29,9 +29,8 @@ if TYPE_CHECKING:
     from vidpipe.io.sink import Sink, encode
     from vidpipe.io.source import Source
     from vidpipe.pipeline.detect import detect
-    from vidpipe.pipeline.options import OpOptions
+    from vidpipe.pipeline.options import OpOptions, ScanOptions
     from vidpipe.pipeline.recipes import DetectResult, detect_file, process_file
-    from vidpipe.pipeline.scan import ScanOptions
     from vidpipe.pipeline.stages import chroma_stage as chroma
     from vidpipe.pipeline.stages import gamma_stage as gamma
     from vidpipe.pipeline.track import track
@@ -55,7 +54,7 @@ _WHERE = {
     "Detections": "vidpipe.types", "Frame": "vidpipe.types", "GopSummary": "vidpipe.types",
     "PictureType": "vidpipe.types", "VideoInfo": "vidpipe.types",
     "track": "vidpipe.pipeline.track", "TrackOptions": "vidpipe.tracking.options",
-    "ScanOptions": "vidpipe.pipeline.scan",
+    "ScanOptions": "vidpipe.pipeline.options",
 }  # fmt: skip
 _RENAMED = {"gamma": "gamma_stage", "chroma": "chroma_stage"}  # stage functions' own names
 

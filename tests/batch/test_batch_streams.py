@@ -119,8 +119,8 @@ def test_live_cameras_share_one_model_server(served: Path, tmp_path: Path) -> No
 
 @needs_nano
 def test_a_batch_scan_sits_beside_the_full_pass(served: Path, tmp_path: Path) -> None:
-    """batch --task detect --scan I over a folder, then the full pass into the same OUTDIR:
-    the scan's outputs are <stem>.scan.jsonl and <stem>.scan.intervals.jsonl, what
+    """batch --task detect --scan (--sample I) over a folder, then the full pass into the
+    same OUTDIR: the scan's outputs are <stem>.scan.jsonl and <stem>.scan.intervals.jsonl, what
     `detect --scan` writes; the full pass's <stem>.jsonl; the ledger has a row for each, and
     re-running the scan skips it."""
     folder = tmp_path / "in"
@@ -128,7 +128,7 @@ def test_a_batch_scan_sits_beside_the_full_pass(served: Path, tmp_path: Path) ->
     (folder / "bikes.mp4").write_bytes((served / "bikes.mp4").read_bytes())
     out = tmp_path / "out"
     scan = ["batch", str(folder), "-o", str(out), "--task", "detect", "--model",
-            str(NANO_ONNX), "--scan", "I", "-q"]  # fmt: skip
+            str(NANO_ONNX), "--scan", "--sample", "I", "-q"]  # fmt: skip
     assert run_cli(*scan).returncode == 0
     single = run_cli("detect", str(folder / "bikes.mp4"), "--scan", "--json", "-", "--model",
                      str(NANO_ONNX), "-q")  # fmt: skip
@@ -144,9 +144,9 @@ def test_a_batch_scan_sits_beside_the_full_pass(served: Path, tmp_path: Path) ->
     report = tmp_path / "r.json"
     assert run_cli(*scan, "--report", str(report)).returncode == 0
     assert json.loads(report.read_text())["totals"]["skipped"] == 1
-    refused = run_cli("batch", str(folder), "-o", str(out), "--task", "detect", "--scan", "I",
+    refused = run_cli("batch", str(folder), "-o", str(out), "--task", "detect", "--scan",
                       "--video", "--model", str(NANO_ONNX))  # fmt: skip
     assert refused.returncode == 2 and "--scan writes no video" in refused.stderr
-    refused = run_cli("batch", str(folder), "-o", str(out), "--task", "detect", "--scan", "I",
+    refused = run_cli("batch", str(folder), "-o", str(out), "--task", "detect", "--scan",
                       "--track", "bytetrack", "--model", str(NANO_ONNX))  # fmt: skip
     assert refused.returncode == 2 and "--scan tracks only with --refine" in refused.stderr

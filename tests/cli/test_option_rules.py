@@ -1,7 +1,9 @@
 """The rules between options hold alike in `vidpipe detect` and `vidpipe batch --task detect`
-(each written once, in the options layer), and batch takes the tracking options detect has;
-an option two commands share is declared once (`vidpipe.cli.options`): the same help, the
-same default, in each; the names a help lists come from the library's registries."""
+(each written once, in the options layer), and in `vidpipe gamma` / `chroma` and batch's
+tasks of theirs; batch takes every option of detect that applies to files (`PER_FILE` lists
+the others, each with why); an option two commands share is declared once
+(`vidpipe.cli.options`): the same help, the same default, in each; the names a help lists
+come from the library's registries."""
 
 from __future__ import annotations
 
@@ -31,7 +33,41 @@ RULES = [
      "--crf must be in 0..63, got 99"),
     (["--preset", "a b", "-o", "{out}/o.mp4"], ["--preset", "a b", "--video"],
      "--preset must be an encoder preset name"),
+    (["--writer", "gst", "-o", "{out}/o.mp4"], ["--writer", "gst", "--video"],
+     "--writer must be av or ffmpeg"),
+    (["--thumbs", "{out}/th"], ["--thumbs"], "--thumbs needs --scan"),
+    (["--scan", "--sample", "fast"], ["--scan", "--sample", "fast"],
+     "--sample must be I, key, a duration"),
+    (["--backend", "gst"], ["--backend", "gst"], "--backend must be av or ffmpeg, not 'gst'"),
+    (["--timeout", "0"], ["--timeout", "0"], "--timeout must be > 0 seconds"),
+    (["--reconnect", "-1"], ["--reconnect", "-1"], "--reconnect must be >= 0"),
+    (["--gamma", "0"], ["--gamma", "0"], "--gamma must be in (0, 10]"),
+    (["--chroma", "411"], ["--chroma", "411"], "must be 420, 422 or 444, not '411'"),
 ]  # fmt: skip
+
+# (command, arguments for it and for `batch --task COMMAND`, the message both give)
+TASK_RULES = [
+    ("gamma", ["--gamma", "2", "--on", "hsv"], "--on must be luma or rgb"),
+    ("gamma", ["--gamma", "11"], "--gamma must be in (0, 10]"),
+    ("chroma", ["--to", "444", "--up", "cubic"], "--up must be nearest or bilinear"),
+    ("chroma", ["--to", "420", "--filter", "cubic"], "--filter must be box or bilinear"),
+    ("chroma", ["--to", "444", "--backend", "gst"], "--backend must be av or ffmpeg"),
+]
+
+# detect's options that batch lacks or takes otherwise, and why: each is a per-file output of
+# detect (a path given once per run); a batch job writes fixed <stem>.* names under OUTDIR.
+PER_FILE = {
+    "--output": "detect: the boxed video; batch: the output folder (--video: <stem>.mp4)",
+    "--json": "batch always writes <stem>.jsonl",
+    "--coco": "a file in detect; a switch in batch (<stem>.coco.json)",
+    "--mot": "a file in detect; a switch in batch (<stem>.mot.txt)",
+    "--events": "batch writes <stem>.events.jsonl whenever there are lines or zones",
+    "--intervals": "batch's scan writes <stem>.scan.intervals.jsonl",
+    "--thumbs": "a folder in detect; a switch in batch (<stem>.scan.thumbs/)",
+    "--overwrite": "batch replaces its own outputs; the ledger decides what runs again",
+    "--segment": "cuts one output into files named by time; a job's outputs are fixed and "
+    "checksummed in the ledger",
+}
 
 
 @pytest.mark.parametrize(("detect_args", "batch_args", "message"), RULES)
@@ -50,6 +86,40 @@ def test_each_rule_holds_in_both_commands(
         assert done.stderr.startswith("error:") and message in done.stderr, (command, done.stderr)
         assert len(done.stderr.strip().splitlines()) == 1, (command, done.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written by either
+
+
+@pytest.mark.parametrize(("command", "args", "message"), TASK_RULES)
+def test_each_rule_holds_in_a_command_and_its_batch_task(
+    tmp_path: Path, command: str, args: list[str], message: str
+) -> None:
+    runs = {
+        command: run_cli(command, str(CLIP), "-o", str(tmp_path / "o.mp4"), *args),
+        "batch": run_cli("batch", str(CLIP), "-o", str(tmp_path / "b"), "--task", command,
+                         *args),
+    }  # fmt: skip
+    for name, done in runs.items():
+        assert done.returncode == 2, (name, done.stderr)
+        assert done.stderr.startswith("error:") and message in done.stderr, (name, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, (name, done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_batch_offers_every_detect_option_that_applies_to_files() -> None:
+    """Each detect option is in batch --help with the same help line (one declaration), or
+    is a per-file output listed in PER_FILE; the options batch shares with gamma and chroma
+    read the same there (but that a command may require one batch's tasks check)."""
+    commands = _commands()
+    detect, batch = commands["detect"], commands["batch"]
+    assert set(PER_FILE) <= set(detect)  # the list names real options
+    missing = sorted(set(detect) - set(batch) - set(PER_FILE))
+    assert not missing, f"batch --help lacks {missing}: take them, or list them in PER_FILE"
+    differ = sorted(f for f in set(detect) & set(batch) - set(PER_FILE) if detect[f] != batch[f])
+    assert not differ, f"detect and batch show these otherwise: {differ}"
+    for name in ("gamma", "chroma"):
+        for flag in set(commands[name]) & set(batch) - {"--output"}:
+            (shown, text), _ = commands[name][flag]
+            assert (shown, text.replace("  [required]", "")) == batch[flag][0], (name, flag)
+            assert batch[flag][1] in (commands[name][flag][1], None), (name, flag)
 
 
 @needs_nano
@@ -91,8 +161,9 @@ def _commands() -> dict[str, dict[str, tuple[Any, ...]]]:
 
 
 def test_encoder_options_are_the_same_in_every_command() -> None:
-    """gamma, chroma and detect take every encoder option, batch --codec, --crf and --preset:
-    each with the help and default `vidpipe.cli.options` declares (not a copy per command)."""
+    """gamma, chroma and detect take every encoder option, batch those that are no per-file
+    output: each with the help and default `vidpipe.cli.options` declares (not a copy per
+    command)."""
     from vidpipe.cli.process import _ENCODER_PARAMS
 
     commands = _commands()
@@ -101,7 +172,7 @@ def test_encoder_options_are_the_same_in_every_command() -> None:
     assert reference["--crf"][0][1].startswith("Constant rate factor")
     for name in ("chroma", "detect"):
         assert {flag: commands[name][flag] for flag in encoder} == reference, name
-    assert {"--codec", "--crf", "--preset"} <= set(commands["batch"])
+    assert encoder - set(PER_FILE) <= set(commands["batch"])
     for name, options in commands.items():  # any command taking one takes it as declared
         for flag in encoder & set(options):
             assert options[flag] == reference[flag], (name, flag)
@@ -112,12 +183,15 @@ def test_names_in_the_help_come_from_the_registries() -> None:
     from vidpipe.batch.tasks import TASKS
     from vidpipe.detectors.recognize import FORMATS
     from vidpipe.io.encode_options import WRITERS
-    from vidpipe.io.inputs import NETWORK_SCHEMES
+    from vidpipe.io.inputs import BACKENDS, NETWORK_SCHEMES
+    from vidpipe.ops.params import CHROMAS, DOWN_FILTERS, UP_FILTERS
+    from vidpipe.pipeline.options import GAMMA_ON
     from vidpipe.tracking.options import TRACKERS
 
     registries = {
         "--model-format": FORMATS, "--allow-url": tuple(NETWORK_SCHEMES), "--track": TRACKERS,
-        "--writer": WRITERS, "--task": TASKS,
+        "--writer": WRITERS, "--task": TASKS, "--backend": BACKENDS, "--to": CHROMAS,
+        "--chroma": CHROMAS, "--on": GAMMA_ON, "--up": UP_FILTERS, "--filter": DOWN_FILTERS,
     }  # fmt: skip
     seen = set()
     for name, options in _commands().items():

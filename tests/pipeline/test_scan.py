@@ -21,7 +21,8 @@ from PIL import Image
 
 from vidpipe.errors import InputError
 from vidpipe.io.source import Source
-from vidpipe.pipeline.scan import Intervals, ScanOptions, ScanSummary, plan, thumb_name
+from vidpipe.pipeline.options import ScanOptions
+from vidpipe.pipeline.scan import Intervals, ScanSummary, plan, thumb_name
 from vidpipe.types import Detections, Frame
 
 

@@ -1,12 +1,15 @@
 """What one `vidpipe batch` job runs: the tasks (detect, gamma, chroma, frames), their
 options (checked before any job starts), their output names, and the call into the library.
 
-A job's options are a flat JSON object (recorded in the ledger); they are checked by the
-library's own options dataclasses (`DetectOptions`, `OpOptions`, `EncodeOptions`), whose
-defaults are the only defaults, and the job runs the same recipes as the CLI
-(`process_file`, `detect_file`). Every output is written atomically. `run_task` runs inside
-a worker process; a loaded detector is cached per worker. Importing this module and checking
-options loads neither numpy nor PyAV (a re-run over finished work is mostly start-up).
+A job's options are a flat JSON object (recorded in the ledger, so a re-run with another
+value is another job), keyed by the CLI flag ("pix_fmt" for --pix-fmt); they are checked by
+the library's own options dataclasses (`DetectOptions`, `TrackOptions`, `OpOptions`,
+`ScanOptions`, `EncodeOptions`) and `check_open_options`, whose defaults are the only
+defaults, and the job runs the same recipes as the CLI (`process_file`, `detect_file`).
+Every output is written atomically (a scan's thumbnail folder whole). `run_task` runs
+inside a worker process; a loaded detector is cached per worker. Importing this module and
+checking options loads neither numpy nor PyAV (a re-run over finished work is mostly
+start-up).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from typing import Any
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.errors import InputError, number_option
 from vidpipe.io.encode_options import EncodeOptions
-from vidpipe.io.inputs import is_stream
-from vidpipe.pipeline.options import OpOptions, check_refine
+from vidpipe.io.inputs import BACKENDS, check_open_options, is_stream
+from vidpipe.pipeline.options import OpOptions, ScanOptions, check_scan_flags
 from vidpipe.tracking.options import (
     TrackOptions,
     check_tracked_outputs,
@@ -30,11 +33,21 @@ from vidpipe.tracking.options import (
 )
 
 TASKS = ("detect", "gamma", "chroma", "frames")
-ENCODE_KEYS = ("codec", "crf", "preset")  # the EncodeOptions fields a job takes
-_ENCODE_DEFAULTS = {key: getattr(EncodeOptions(), key) for key in ENCODE_KEYS}
+_E, _O, _S = EncodeOptions(), OpOptions(), ScanOptions()
+# The encoder options a job takes (those of the CLI's that are no per-file output: not
+# --overwrite, always on, nor --segment), by option name.
+_ENCODE_DEFAULTS = {
+    "codec": _E.codec, "crf": _E.crf, "preset": _E.preset, "pix_fmt": _E.pix_fmt,
+    "bake_rotation": _E.rotation == "bake", "writer": _E.writer,
+}  # fmt: skip
+_READ_DEFAULTS = {"backend": BACKENDS[0]}  # every task's input
+FLAGS = ("video", "coco", "mot", "scan", "refine", "thumbs", "bake_rotation")
 DEFAULTS: dict[str, dict[str, Any]] = {
     "detect": {
+        **_READ_DEFAULTS,
         **DetectOptions().to_dict(),
+        "gamma": None,  # the ops before detection (`vidpipe detect --gamma / --chroma`)
+        "chroma": None,
         "video": False,
         "coco": False,
         **_ENCODE_DEFAULTS,
@@ -48,12 +61,20 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "zone": [],
         "mot": False,
         "anchor": TrackOptions().anchor,
-        "scan": None,  # a scan's --sample (I, key, 2s, every:N); None: every frame
-        "refine": False,
+        "scan": False,
+        "sample": _S.sample,
+        "refine": _S.refine,
+        "thumbs": False,
     },
-    "gamma": {"gamma": None, **_ENCODE_DEFAULTS},
-    "chroma": {"to": None, **_ENCODE_DEFAULTS},
-    "frames": {},
+    "gamma": {**_READ_DEFAULTS, "gamma": None, "on": _O.gamma_on, **_ENCODE_DEFAULTS},
+    "chroma": {
+        **_READ_DEFAULTS,
+        "to": None,
+        "up": _O.chroma_up,
+        "filter": _O.chroma_down,
+        **_ENCODE_DEFAULTS,
+    },
+    "frames": {**_READ_DEFAULTS},
 }
 _detectors: dict[DetectOptions, Any] = {}  # per worker process: loaded once, reused
 
@@ -68,14 +89,21 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise InputError(f"task {task} takes no option {', '.join(unknown)}")
     merged = {**allowed, **{k: v for k, v in options.items() if v is not None}}
-    if task == "gamma":
-        if merged["gamma"] is None:
-            raise InputError("task gamma needs --gamma")
+    for flag in FLAGS:
+        if flag in merged and not isinstance(merged[flag], bool):
+            raise InputError(f"option {flag} must be true or false")
+    check_open_options(merged["backend"])
+    if task == "frames":
+        return merged
+    if merged.get("gamma") is not None:
         number_option("gamma", merged["gamma"], float)
-        merged["gamma"] = ops_options(task, merged).gamma
-    elif task == "chroma":
-        merged["to"] = ops_options(task, merged).chroma
-    elif task == "detect":
+    ops = ops_options(task, merged)  # raises for a bad one; normalised values recorded
+    if task == "chroma":
+        merged["to"] = ops.chroma
+    else:
+        merged["gamma"] = ops.gamma
+    if task == "detect":
+        merged["chroma"] = ops.chroma
         if isinstance(merged["classes"], str):
             merged["classes"] = [merged["classes"]]
         if merged["classes"] is not None and not isinstance(merged["classes"], list):
@@ -86,34 +114,27 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
         tracking = track_options(merged)  # raises for a bad one
         merged["conf"] = detect_conf(options.get("conf"), tracking, DetectOptions().conf)
         detect_options(merged)
-        for flag in ("video", "coco", "mot"):
-            if not isinstance(merged[flag], bool):
-                raise InputError(f"option {flag} must be true or false")
         check_tracked_outputs(tracking, mot=merged["mot"], events=False)
         _check_scan(merged, tracking)
-    if task != "frames":
-        _check_encoder(merged)
+    _check_encoder(merged)
     return merged
 
 
 def _check_scan(merged: Mapping[str, Any], tracking: TrackOptions | None) -> None:
     """InputError for a bad scan (see `scan_options`) or one asked for what it cannot do."""
-    check_refine(merged["scan"] is not None, bool(merged["refine"]))
-    if merged["scan"] is None:
+    check_scan_flags(merged["scan"], refine=merged["refine"], thumbs=merged["thumbs"])
+    scanning = scan_options(merged)
+    if scanning is None:
         return
     counting = tracking is not None and bool(tracking.lines or tracking.zones)
-    scan_options(merged).check(
-        video=bool(merged["video"]), track=tracking is not None, counting=counting
-    )
+    scanning.check(video=bool(merged["video"]), track=tracking is not None, counting=counting)
 
 
-def scan_options(options: Mapping[str, Any]) -> Any:
+def scan_options(options: Mapping[str, Any]) -> ScanOptions | None:
     """The `ScanOptions` of a detect job's options; None for a full pass."""
-    if options.get("scan") is None:
+    if not options.get("scan"):
         return None
-    from vidpipe.pipeline.scan import ScanOptions  # numpy and PyAV: only for a scan
-
-    return ScanOptions(str(options["scan"]), bool(options.get("refine")))
+    return ScanOptions(options.get("sample", _S.sample), bool(options.get("refine")))
 
 
 def detect_options(options: Mapping[str, Any]) -> DetectOptions:
@@ -134,21 +155,41 @@ def track_options(options: Mapping[str, Any]) -> TrackOptions | None:
 
 
 def ops_options(task: str, options: Mapping[str, Any]) -> OpOptions:
-    """The `OpOptions` of a gamma or chroma job's options."""
+    """The `OpOptions` of a job's options: a gamma or chroma job's op, a detect job's ops
+    before detection (none for frames)."""
     if task == "gamma":
-        return OpOptions(gamma=options["gamma"])
-    if options.get("to") is None:
-        raise InputError("task chroma needs --to (420, 422 or 444)")
-    return OpOptions(chroma=str(options["to"]))
+        if options.get("gamma") is None:
+            raise InputError("task gamma needs --gamma")
+        return OpOptions(gamma=options["gamma"], gamma_on=options.get("on", _O.gamma_on))
+    if task == "chroma":
+        if options.get("to") is None:
+            raise InputError("task chroma needs --to (420, 422 or 444)")
+        return OpOptions(
+            chroma=str(options["to"]), chroma_up=options.get("up", _O.chroma_up),
+            chroma_down=options.get("filter", _O.chroma_down),
+        )  # fmt: skip
+    if task == "detect":
+        chroma = options.get("chroma")
+        return OpOptions(gamma=options.get("gamma"), chroma=None if chroma is None else str(chroma))
+    return OpOptions()
+
+
+def encode_options(options: Mapping[str, Any], threads: int = 0) -> EncodeOptions:
+    """The `EncodeOptions` of a job's options (outputs are always replaced)."""
+    values = {**_ENCODE_DEFAULTS, **{k: v for k, v in options.items() if k in _ENCODE_DEFAULTS}}
+    bake = values.pop("bake_rotation")
+    return EncodeOptions(**values, rotation="bake" if bake else "keep", overwrite=True,
+                         threads=threads)  # fmt: skip
 
 
 def _check_encoder(merged: dict[str, Any]) -> None:
-    """InputError for a bad encoder option, as `EncodeOptions` says (and an unknown codec)."""
-    options = EncodeOptions(**{key: merged[key] for key in ENCODE_KEYS})
+    """InputError for a bad encoder option, as `EncodeOptions` says (and an unknown codec or
+    a pixel format it cannot take)."""
+    options = encode_options(merged)
     if options.codec != "auto":
-        from vidpipe.io.output import check_codec  # imports PyAV (but not numpy)
+        from vidpipe.io.output import check_codec, check_pix_fmt  # PyAV (but not numpy)
 
-        check_codec(options.codec)
+        check_pix_fmt(check_codec(options.codec), options.pix_fmt)
 
 
 def check_model(options: Mapping[str, Any]) -> None:
@@ -183,8 +224,10 @@ def _detect_outputs(stem: str, options: Mapping[str, Any]) -> dict[str, str]:
     """A detect job's outputs by `detect_file` argument, the video first when there is one."""
     names = {"video": f"{stem}.mp4"} if options.get("video") else {}
     names["jsonl"] = f"{stem}.jsonl"
-    if options.get("scan") is not None:
+    if options.get("scan"):
         names["intervals"] = f"{stem}.intervals.jsonl"
+        if options.get("thumbs"):
+            names["thumbs"] = f"{stem}.thumbs"  # a folder, as `detect --thumbs` writes
     if options.get("coco"):
         names["coco"] = f"{stem}.coco.json"
     if options.get("mot"):
@@ -207,12 +250,11 @@ def run_task(
     `timeout` and `reconnect` (see `Source`)."""
     from vidpipe.io.source import Source
 
-    encode = EncodeOptions(
-        codec=options.get("codec", "auto"), crf=options.get("crf"), preset=options.get("preset"),
-        overwrite=True, threads=threads,
-    )  # fmt: skip
+    encode = encode_options(options, threads)
     stream = is_stream(source)
-    with Source(source, allow_url=stream, timeout=timeout, reconnect=reconnect) as src:
+    backend = options.get("backend", BACKENDS[0])
+    with Source(source, backend=backend, allow_url=stream, timeout=timeout,
+                reconnect=reconnect) as src:  # fmt: skip
         if task == "frames":
             _run_frames(src, Path(outputs[0]))
             src.check_lost()  # a live stream lost for good: after its listing is in place
@@ -260,6 +302,7 @@ def _run_detect(
     import contextlib
 
     from vidpipe.pipeline.recipes import detect_file
+    from vidpipe.runtime.files import atomic_folder
 
     with contextlib.ExitStack() as stack:
         if server is None:
@@ -269,8 +312,10 @@ def _run_detect(
 
             detector = stack.enter_context(RemoteDetector(server, options))
         targets = dict(zip(_detect_outputs("", options), outputs, strict=True))
+        if "thumbs" in targets:  # a folder: filled beside, then put in place whole
+            targets["thumbs"] = stack.enter_context(atomic_folder(targets["thumbs"]))
         detect_file(
             src, **targets, detect_options=detect_options(options),
-            track=track_options(options), encode=encode, detector=detector,
-            scan=scan_options(options),
+            track=track_options(options), ops=ops_options("detect", options), encode=encode,
+            detector=detector, scan=scan_options(options),
         )  # fmt: skip

@@ -14,6 +14,16 @@ from vidpipe.batch.tasks import TASKS
 from vidpipe.cli import options as shared
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT
 from vidpipe.errors import InputError
+from vidpipe.io.inputs import check_open_options
+
+# The options whose declared default is a value (not None): left at it, they are not given
+# (a task that does not take them refuses only a value given to it).
+_DEFAULT = {
+    name: option.default
+    for name, option in (("sample", shared.SAMPLE), ("on", shared.GAMMA_ON),
+                         ("up", shared.CHROMA_UP), ("filter", shared.CHROMA_FILTER),
+                         ("backend", shared.BACKEND))
+}  # fmt: skip
 
 
 def batch_command(
@@ -33,13 +43,16 @@ def batch_command(
         False, "--hash", help="Fingerprint inputs by sha256 (default: size + mtime)."
     ),
     report: Path | None = typer.Option(None, "--report", help="Write a JSON report here."),
-    scan: str | None = typer.Option(
-        None,
-        "--scan",
-        help="detect: scan the sampled frames only: I, key, 2s, every:N "
-        "(<stem>.scan.jsonl and <stem>.scan.intervals.jsonl, beside a full pass's).",
+    scan: bool = shared.SCAN,
+    sample: str = shared.SAMPLE,
+    refine: bool = shared.REFINE,
+    thumbs: bool = typer.Option(
+        False,
+        "--thumbs",
+        help="detect --scan (<stem>.scan.jsonl, <stem>.scan.intervals.jsonl): also the folder "
+        "<stem>.scan.thumbs/, the best frame of each interval, boxed.",
     ),
-    refine: bool = typer.Option(False, "--refine", help="detect --scan: refine changes."),
+    backend: str = shared.BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
@@ -73,15 +86,23 @@ def batch_command(
     count_line: list[str] | None = shared.COUNT_LINE,
     zone: list[str] | None = shared.ZONE,
     anchor: str | None = shared.ANCHOR,
-    gamma: float | None = typer.Option(None, "--gamma", "-g", help="gamma: G in (0, 10]."),
-    to: str | None = typer.Option(None, "--to", help="chroma: 420, 422 or 444."),
+    gamma: float | None = shared.GAMMA,
+    on: str = shared.GAMMA_ON,
+    chroma: str | None = shared.CHROMA,
+    to: str | None = shared.TO,
+    filter_: str = shared.CHROMA_FILTER,
+    up: str = shared.CHROMA_UP,
     codec: str | None = shared.CODEC,
     crf: int | None = shared.CRF,
     preset: str | None = shared.PRESET,
+    pix_fmt: str | None = shared.PIX_FMT,
+    bake_rotation: bool = shared.BAKE_ROTATION,
+    writer: str | None = shared.WRITER,
 ) -> None:
     """Run one task over many videos with local worker processes or Ray tasks; a re-run
     resumes (done jobs are skipped, failed ones retried, interrupted ones redone). Exit 1 when
-    a job failed."""
+    a job failed. Each task takes the options of its command (detect, gamma, chroma,
+    frames) that are no per-file output; the others are refused."""
     given = {
         "model": model, "model_format": model_format,
         "names": str(Path(names).resolve()) if names is not None else None, "conf": conf,
@@ -93,9 +114,12 @@ def batch_command(
         "track_min_hits": track_min_hits, "compile": compile_ or None,
         "trails": trails, "mot": mot or None,
         "count_line": count_line or None, "zone": zone or None, "anchor": anchor,
-        "scan": scan, "refine": refine or None,
+        "scan": scan or None, "sample": sample, "refine": refine or None,
+        "thumbs": thumbs or None, "backend": backend, "on": on, "chroma": chroma, "up": up,
+        "filter": filter_, "pix_fmt": pix_fmt, "bake_rotation": bake_rotation or None,
+        "writer": writer,
     }  # fmt: skip
-    options = {k: v for k, v in given.items() if v is not None}
+    options = {k: v for k, v in given.items() if v is not None and v != _DEFAULT.get(k)}
     _check_run(jobs, retries, report)
     if runner not in ("local", "ray"):
         raise typer.BadParameter(f"--runner must be local or ray, not {runner!r}")
@@ -113,10 +137,7 @@ def batch_command(
     checked = check_options(task, options)  # bad option: exit 2 before any job starts
     if task == "detect":
         check_model(checked)
-    if timeout is not None and not timeout > 0:
-        raise typer.BadParameter(f"--timeout must be > 0 seconds, got {timeout}")
-    if reconnect < 0:
-        raise typer.BadParameter(f"--reconnect must be >= 0, got {reconnect}")
+    check_open_options(backend, timeout, reconnect)
     specs = discover(inputs, outdir, allow_url=allow_url)
     if not specs:
         raise InputError("no input videos found")
@@ -190,6 +211,8 @@ def register(app: typer.Typer) -> None:
             "vidpipe batch videos/ -o results/ --task gamma --gamma 2.2 --jobs 2",
             "vidpipe batch videos/ -o dets/ --task detect --model yolox-s --video -q",
             "vidpipe batch videos/ -o dets/ --task detect --gpus all --jobs 12",
+            "vidpipe batch videos/ -o scans/ --task detect --scan --sample 2s --thumbs",
+            "vidpipe batch in/ -o out/ --task chroma --to 444 --up nearest --codec ffv1",
             "vidpipe batch list.csv -o out/ --task frames --report report.json",
         ),
     )(batch_command)

@@ -11,11 +11,10 @@ import typer
 from vidpipe.cli import options as shared
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
-from vidpipe.cli.process import BACKEND, progress, with_encoder_options, written
+from vidpipe.cli.process import progress, with_encoder_options, written
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.io.encode_options import EncodeOptions
-from vidpipe.pipeline.options import OpOptions, check_refine
-from vidpipe.pipeline.scan import ScanOptions
+from vidpipe.pipeline.options import OpOptions, ScanOptions, check_scan_flags
 from vidpipe.tracking.options import detect_conf, tracking_of
 
 _D = DetectOptions()  # the defaults
@@ -54,32 +53,16 @@ def detect_command(
     events_path: str | None = typer.Option(
         None, "--events", help="Line and zone events as JSON Lines in time order, totals last."
     ),
-    gamma: float | None = typer.Option(None, "--gamma", help="Gamma-correct (luma) first."),
-    chroma: str | None = typer.Option(None, "--chroma", help="Resample chroma first: 420/422/444."),
+    gamma: float | None = shared.GAMMA,
+    chroma: str | None = shared.CHROMA,
     compile_: bool = shared.COMPILE,
-    backend: str = BACKEND,
+    backend: str = shared.BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
-    scan: bool = typer.Option(
-        False,
-        "--scan",
-        help="Detect on sampled frames only (--sample), decoded alone: "
-        "where each class appears, fast. Writes no video.",
-    ),
-    sample: str = typer.Option(
-        "I",
-        "--sample",
-        help="--scan: I (the I frames, and frames between any more than 4 s apart), key "
-        "(the same with key frames), a duration (2s, 500ms: a frame each) or every:N.",
-    ),
-    refine: bool = typer.Option(
-        False,
-        "--refine",
-        help="--scan: look closer between two samples that differ: every 16th frame, "
-        "then 4th, then every frame where detections change (interval bounds exact to the "
-        "frame); with --track every frame there.",
-    ),
+    scan: bool = shared.SCAN,
+    sample: str = shared.SAMPLE,
+    refine: bool = shared.REFINE,
     intervals_path: str | None = typer.Option(
         None, "--intervals", help="--scan: the intervals per class, JSON Lines ('-': stdout)."
     ),
@@ -105,7 +88,7 @@ def detect_command(
     })  # fmt: skip
     ops = OpOptions(gamma=gamma, chroma=chroma)
     outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs)
-    check_refine(scan, refine)
+    check_scan_flags(scan, refine=refine)
     scanning = ScanOptions(sample, refine) if scan else None
     if all(o is None for o in outputs):
         if scanning is not None:

@@ -12,12 +12,11 @@ from typing import Any
 import typer
 from tqdm import tqdm
 
+from vidpipe.cli import options as shared
 from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
-from vidpipe.cli.process import BACKEND
 from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
-from vidpipe.io.decode import BACKENDS
 from vidpipe.io.decode_av import Skip
 from vidpipe.io.image import save_image
 from vidpipe.runtime.signals import stop_gracefully
@@ -70,7 +69,7 @@ def frames_command(
     as_csv: bool = typer.Option(False, "--csv", help="CSV with a header line."),
     out_dir: Path | None = typer.Option(None, "-o", "--output", help="Write images here."),
     image_format: str = typer.Option("png", "--format", help="png or jpg."),
-    backend: str = BACKEND,
+    backend: str = shared.BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
@@ -82,8 +81,6 @@ def frames_command(
         raise typer.BadParameter("--json and --csv are exclusive")
     if image_format not in ("png", "jpg"):
         raise typer.BadParameter(f"--format must be png or jpg, not {image_format!r}")
-    if backend not in BACKENDS:
-        raise typer.BadParameter(f"--backend must be one of {', '.join(BACKENDS)}")
     wanted, skip = _plan(types, keyframes)
     with open_source(file, backend, allow_url, timeout, reconnect) as src:
         if out_dir is not None:

@@ -1,26 +1,47 @@
 """Command-line options that more than one command takes, declared once: the detector's, the
-tracker's and the counting ones (`vidpipe detect` and `vidpipe batch --task detect`), and the
-encoder's (`gamma`, `chroma`, `detect` through `cli.process.with_encoder_options`; `batch`
-takes --codec, --crf and --preset).
+tracker's and the counting ones (`vidpipe detect` and `vidpipe batch --task detect`), the
+scan's, the decoder's (--backend), the per-frame ops' (`gamma`, `chroma`, detect's ops and
+batch's tasks) and the encoder's (`gamma`, `chroma`, `detect` through
+`cli.process.with_encoder_options`; `batch` takes those that are no per-file output).
 
-Each is a `typer.Option` whose default is None (a flag: False), meaning the library's
-default: the options dataclasses (`DetectOptions`, `TrackOptions`, `EncodeOptions`) hold the
-only defaults, and the help says what they are; lists of names in the help come from the
-registries (`FORMATS`, `TRACKERS`, `WRITERS`). Light to import: `vidpipe batch` takes them
-without loading numpy or the encoders. Options that mean different things to detect and
-batch (`-o`, `--mot`, `--scan`, `--gamma`) are each command's own.
+Each is a `typer.Option` whose default is None (a flag: False) or the options dataclass's
+own, meaning the library's default: the options dataclasses (`DetectOptions`,
+`TrackOptions`, `OpOptions`, `ScanOptions`, `EncodeOptions`) hold the only defaults, and the
+help says what they are; lists of names in the help come from the registries (`FORMATS`,
+`TRACKERS`, `WRITERS`, `BACKENDS`, `CHROMAS`, ...). A command that cannot do without one
+takes it through `required`. Light to import: `vidpipe batch` takes them without loading
+numpy or the encoders. Options that are per-file outputs in detect (`-o`, `--json`,
+`--coco`, `--mot`, `--events`, `--intervals`, `--thumbs`, `--overwrite`, `--segment`) are
+each command's own or absent from batch (`tests/cli/test_option_rules.py` lists why).
 """
 
 from __future__ import annotations
 
+import copy
+
 import typer
+from typer.models import OptionInfo
 
 from vidpipe.detectors.options import DetectOptions
 from vidpipe.detectors.recognize import FORMATS
 from vidpipe.io.encode_options import CRF_RANGE, WRITERS, EncodeOptions
+from vidpipe.io.inputs import BACKENDS
+from vidpipe.ops.params import CHROMAS, DOWN_FILTERS, UP_FILTERS
+from vidpipe.pipeline.options import GAMMA_ON, OpOptions, ScanOptions
 from vidpipe.tracking.options import TRACK_CONF, TRACKERS, TrackOptions
 
 _D, _T, _E = DetectOptions(), TrackOptions(), EncodeOptions()
+_O, _S = OpOptions(), ScanOptions()
+_CHROMAS = f"{', '.join(CHROMAS[:-1])} or {CHROMAS[-1]}"
+
+
+def required(option: OptionInfo) -> OptionInfo:
+    """`option` for a command that cannot do without it: the same flags and help, no
+    default (click says it is missing)."""
+    info = copy.copy(option)
+    info.default = ...
+    return info
+
 
 # --- the detector -------------------------------------------------------------------------
 MODEL = typer.Option(
@@ -144,4 +165,57 @@ SEGMENT = typer.Option(
     "--segment",
     help="Cut the video into files this long (10m, 30s, 1h), each named with its start time, "
     "each playable when closed.",
+)
+
+# --- the input's decoder ------------------------------------------------------------------
+BACKEND = typer.Option(
+    BACKENDS[0],
+    "--backend",
+    help=f"Decoder: {' or '.join(BACKENDS)}; av decodes in-process (PyAV), ffmpeg in a subprocess.",
+)
+
+# --- the per-frame ops --------------------------------------------------------------------
+GAMMA = typer.Option(
+    None,
+    "--gamma",
+    "-g",
+    help="Gamma G in (0, 10], 1 = identity: out = max * (in / max) ** (1 / G). What gamma "
+    "(and batch --task gamma) does; detect (and batch --task detect) does it to luma before "
+    "detecting.",
+)
+GAMMA_ON = typer.Option(
+    _O.gamma_on,
+    "--on",
+    help=f"Gamma on {' or '.join(GAMMA_ON)}: luma the Y plane only, rgb per R, G, B.",
+)
+TO = typer.Option(None, "--to", help=f"Resample the chroma planes to {_CHROMAS}.")
+CHROMA = typer.Option(
+    None, "--chroma", help=f"Resample chroma to {_CHROMAS} before detecting (as chroma --to)."
+)
+CHROMA_FILTER = typer.Option(
+    _O.chroma_down, "--filter", help=f"Chroma downsampling: {' or '.join(DOWN_FILTERS)}."
+)
+CHROMA_UP = typer.Option(
+    _O.chroma_up, "--up", help=f"Chroma upsampling: {' or '.join(UP_FILTERS)}."
+)
+
+# --- the scan -----------------------------------------------------------------------------
+SCAN = typer.Option(
+    False,
+    "--scan",
+    help="Detect on sampled frames only (--sample), decoded alone: where each class appears, "
+    "fast. Writes no video.",
+)
+SAMPLE = typer.Option(
+    _S.sample,
+    "--sample",
+    help="--scan: I (the I frames, and frames between any more than 4 s apart), key "
+    "(the same with key frames), a duration (2s, 500ms: a frame each) or every:N.",
+)
+REFINE = typer.Option(
+    _S.refine,
+    "--refine",
+    help="--scan: look closer between two samples that differ: every 16th frame, "
+    "then 4th, then every frame where detections change (interval bounds exact to the "
+    "frame); with --track every frame there.",
 )

@@ -1,6 +1,6 @@
 """`vidpipe gamma` and `vidpipe chroma`: per-frame processing, re-encoded with audio kept;
 and what every re-encoding command shares: the encoder options (`with_encoder_options`, over
-the declarations in `vidpipe.cli.options`), --backend, the progress bar."""
+the declarations in `vidpipe.cli.options`), the progress bar."""
 
 from __future__ import annotations
 
@@ -22,10 +22,7 @@ from vidpipe.io.segments import parse_duration
 from vidpipe.pipeline.options import OpOptions
 from vidpipe.types import Frame, VideoInfo
 
-_OPS = OpOptions()
-
 OUT = typer.Option(..., "-o", "--output", help="Output file (written atomically).")
-BACKEND = typer.Option("av", "--backend", help="Decoder: av or ffmpeg.")
 
 # The encoder options every re-encoding command takes: (parameter, type, Typer option).
 _ENCODER_PARAMS = (
@@ -107,9 +104,9 @@ def written(result: EncodeResult) -> str:
 def gamma_command(
     source: str = typer.Argument(..., help="Input video."),
     output: str = OUT,
-    gamma: float = typer.Option(..., "--gamma", "-g", help="Gamma G in (0, 10]; 1 = identity."),
-    on: str = typer.Option(_OPS.gamma_on, "--on", help="luma (Y only) or rgb (per R, G, B)."),
-    backend: str = BACKEND,
+    gamma: float = shared.required(shared.GAMMA),
+    on: str = shared.GAMMA_ON,
+    backend: str = shared.BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
@@ -123,12 +120,10 @@ def gamma_command(
 def chroma_command(
     source: str = typer.Argument(..., help="Input video."),
     output: str = OUT,
-    to: str = typer.Option(..., "--to", help="420, 422 or 444."),
-    filter_: str = typer.Option(
-        _OPS.chroma_down, "--filter", help="Downsampling: box or bilinear."
-    ),
-    up: str = typer.Option(_OPS.chroma_up, "--up", help="Upsampling: nearest or bilinear."),
-    backend: str = BACKEND,
+    to: str = shared.required(shared.TO),
+    filter_: str = shared.CHROMA_FILTER,
+    up: str = shared.CHROMA_UP,
+    backend: str = shared.BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,

@@ -34,8 +34,7 @@ from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.io.segments import open_sink
 from vidpipe.io.source import Source
 from vidpipe.pipeline.detect import FrameDetector, detect
-from vidpipe.pipeline.options import OpOptions, Stage
-from vidpipe.pipeline.scan import ScanOptions
+from vidpipe.pipeline.options import OpOptions, ScanOptions, Stage, check_scan_flags
 from vidpipe.runtime.closing import close_if_closable
 from vidpipe.runtime.signals import stop_gracefully
 from vidpipe.runtime.threads import prefetch
@@ -243,8 +242,7 @@ def _check_scan(
     if scan is not None:
         counting = track is not None and bool(track.lines or track.zones)
         scan.check(video=video is not None, track=track is not None, counting=counting)
-    if scan is None and (intervals is not None or thumbs is not None):
-        raise InputError(f"{'--intervals' if intervals is not None else '--thumbs'} needs --scan")
+    check_scan_flags(scan is not None, intervals=intervals is not None, thumbs=thumbs is not None)
 
 
 def _scan_writer(

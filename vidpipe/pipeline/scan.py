@@ -38,62 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from vidpipe.errors import InputError, VidpipeError
+from vidpipe.errors import InputError
 from vidpipe.io.index import FrameIndex
-from vidpipe.io.segments import parse_duration
+from vidpipe.pipeline.options import ScanOptions
 from vidpipe.runtime.closing import close_if_closable
 from vidpipe.types import Detections, Frame, class_label, iou_matrix
 
-_SKIP = {"I": "nonintra", "key": "nonkey"}
 FILL_S = 4.0  # I / key sampling: at most this many seconds between two samples
 RARE_KEYS_S = 10.0  # key frames further apart than this somewhere: the scan says so
-
-
-@dataclass(frozen=True)
-class ScanOptions:
-    """What a scan samples: "I" (I frames, key or not) or "key" (key frames); `refine`: also
-    every frame between two samples that differ (`changed`), so that an interval's start
-    and end there are exact to the frame."""
-
-    sample: str = "I"
-    refine: bool = False
-
-    def __post_init__(self) -> None:
-        if self.sample in _SKIP:
-            return
-        try:
-            _ = self.step
-        except (VidpipeError, ValueError):
-            raise InputError(
-                f"--sample must be I, key, a duration (2s, 500ms, 1m) or every:N, "
-                f"not {self.sample!r}"
-            ) from None
-
-    def check(self, *, video: bool, track: bool, counting: bool) -> None:
-        """InputError for what a scan cannot do: write a video (it decodes only some frames),
-        track without --refine (samples seconds apart) or count lines and zones (a count
-        needs every frame)."""
-        if video:
-            raise InputError("--scan writes no video: it decodes only the sampled frames")
-        if counting:
-            raise InputError("--scan counts no lines or zones: a count needs every frame")
-        if track and not self.refine:
-            raise InputError("--scan tracks only with --refine (every frame where things change)")
-
-    @property
-    def skip(self) -> str | None:
-        """The decoder's skip mode that yields exactly the sampled frames (None: seeks)."""
-        return _SKIP.get(self.sample)
-
-    @property
-    def step(self) -> tuple[str, float]:
-        """("time", seconds) or ("frames", N) of a sampling by seeks."""
-        if self.sample.startswith("every:"):
-            n = int(self.sample.removeprefix("every:"))
-            if n < 1:
-                raise ValueError(n)
-            return "frames", n
-        return "time", parse_duration(self.sample)
 
 
 def plan(index: FrameIndex, options: ScanOptions) -> tuple[list[int], str | None]:
