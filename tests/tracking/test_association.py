@@ -83,3 +83,39 @@ def test_a_new_track_is_confirmed_by_a_low_score_box(tracker: str) -> None:
     faint.update(Detections.empty(), 0.0)
     assert all(len(faint.update(_boxes((100, 100, 180, 260), score=0.3), i / FPS)) == 0
                for i in range(1, 10))  # fmt: skip
+
+
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_an_object_scored_about_half_is_tracked(tracker: str) -> None:
+    """A parked car the detector scores 0.5-0.55 in every frame is tracked (`new_track` 0.5,
+    the `high` score from which a box leads the association)."""
+    track = Tracker(TrackOptions(tracker=tracker))
+    track.update(Detections.empty(), 0.0)
+    ids = [track.update(_boxes((300, 200, 600, 340), score=0.5 + 0.05 * (i % 2)), i / FPS)
+           for i in range(1, 10)]  # fmt: skip
+    assert [d.tracker_id.tolist() for d in ids[1:]] == [[1]] * 8
+
+
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_a_box_nested_in_a_tracked_object_starts_no_track(tracker: str) -> None:
+    """A person walking, tracked; the detector also gives, now and then, a confident box on
+    half of them and one around them and the parked car beside them. Neither starts a track;
+    a dog of the same score apart from both does."""
+    track = Tracker(TrackOptions(tracker=tracker))
+    seen: set[int] = set()
+    for i in range(40):
+        x = 100 + 4 * i
+        person, half = (x, 100, x + W, 100 + H), (x + W / 2, 100, x + W, 100 + H)
+        around = (x - 10, 90, x + W + 120, 100 + H)  # the person and the car next to them
+        boxes = [(person, 0.9, 0)]
+        if i % 3:
+            boxes += [(half, 0.7, 0), (around, 0.7, 2)]
+        if i >= 20:
+            boxes.append(((900, 400, 980, 460), 0.7, 16))  # the dog
+        dets = Detections(
+            np.array([b for b, _, _ in boxes], np.float32),
+            np.array([s for _, s, _ in boxes], np.float32),
+            np.array([c for _, _, c in boxes], np.int64),
+        )
+        seen |= set(track.update(dets, i / FPS).tracker_id.tolist())
+    assert seen == {1, 2}

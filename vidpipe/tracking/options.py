@@ -50,9 +50,11 @@ class TrackOptions:
     tracker: "bytetrack" (default), "botsort", "ocsort" or "sort" (see `vidpipe.tracking`).
     high: score from which a detection is "high" (leads the first association; below it a
         box only extends an existing track, bytetrack/botsort/ocsort). new_track: score a
-        detection needs to start a track. lost_s: seconds a track is kept without a detection
-        before it ends (its id is never reused). min_hits: detections in a row before a new
-        track gets its id (the first frame of a run starts tracks at once).
+        detection needs to start a track (0.5, the `high` boxes: ByteTrack's reference asks
+        0.1 more, which leaves objects a real detector scores about 0.5 untracked). lost_s:
+        seconds a track is kept without a detection before it ends (its id is never reused).
+        min_hits: detections in a row before a new track gets its id (the first frame of a
+        run starts tracks at once).
     trails: draw the last N box centres of each track (0: none).
     lines: counting lines, "x1,y1,x2,y2" or "name=x1,y1,x2,y2" (named line1, line2, ... in
         order otherwise). zones: polygons, "x1,y1,x2,y2,x3,y3,..." or "name=...".
@@ -66,7 +68,7 @@ class TrackOptions:
 
     tracker: str = "bytetrack"
     high: float = 0.5
-    new_track: float = 0.6
+    new_track: float = 0.5
     lost_s: float = 1.0
     min_hits: int = 2
     trails: int = 0

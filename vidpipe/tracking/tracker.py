@@ -50,6 +50,8 @@ INERTIA = 0.2  # OC-SORT: weight of the velocity-direction term
 DIRECTION_S = 3 * kalman.REF_STEP_S  # OC-SORT: velocity from observations this far apart
 SIZE_JUMP = 1.4  # a box this much wider / taller (or narrower) than the track: merged or cut
 SHARE_IOU = 0.5  # a box taken by one track covers another's prediction this well: both in it
+NESTED = 0.9  # this much of the smaller of two boxes inside the other: one object's part, or
+# the object with its neighbour
 HISTORY = 8  # observations kept per track (OC-SORT's direction)
 
 
@@ -149,9 +151,11 @@ class Tracker:
         lead, seconds = one_per_object(dets, self.options.merge_iou)
         dets = dets[lead]
         matches, stale = self._associate(dets)
+        held = [t for t, _ in matches if self._tracks[t].id]
+        held_xyxy = kalman.xywh_to_xyxy(self._mean[held, :4])  # predicted, before correction
         self._apply(matches, dets, now, prev, seconds)
         shared = self._share(matches, dets, now, prev)
-        fresh = self._start(dets, {d for _, d in matches}, now, seconds)
+        fresh = self._start(dets, {d for _, d in matches}, now, seconds, held_xyxy)
         pairs = [(d, self._tracks[t]) for t, d in [*matches, *fresh, *shared]]
         for _, track in pairs:
             if track.id == 0 and (first or track.hits >= self.options.min_hits):
@@ -302,13 +306,24 @@ class Tracker:
         return pairs
 
     def _start(self, dets: Detections, taken: set[int], now: float,
-               seconds: list[list[tuple[int, float]]]) -> list[tuple[int, int]]:  # fmt: skip
+               seconds: list[list[tuple[int, float]]],
+               held_xyxy: np.ndarray) -> list[tuple[int, int]]:  # fmt: skip
         """Tentative tracks for the unmatched boxes scoring at least `new_track`:
-        (track index, detection index) pairs."""
+        (track index, detection index) pairs.
+
+        A box nested in the predicted box of a confirmed track that found its own box this
+        frame, or holding it (NESTED of the smaller box inside the other), starts nothing:
+        it is a part of that object (half of a person, the head of a dog looking over a car)
+        or that object with its neighbour (a parked car with the dog behind it), and a track
+        born from it would take its object's boxes now and then (an ID switch each time).
+        held_xyxy: `[H, 4]` those predicted boxes, x1 y1 x2 y2."""
         new = [
             d for d in range(len(dets))
             if d not in taken and dets.scores[d] >= self.options.new_track
         ]  # fmt: skip
+        if new and len(held_xyxy):
+            inside = nested(dets.xyxy[new].astype(np.float64), held_xyxy).any(axis=1)
+            new = [d for d, part in zip(new, inside, strict=True) if not part]
         if not new:
             return []
         z = kalman.xyxy_to_xywh(dets.xyxy[new])
@@ -367,6 +382,21 @@ def one_per_object(dets: Detections, least_iou: float) -> tuple[np.ndarray, list
         for d in lead
     ]
     return lead.astype(np.int64), joined
+
+
+def nested(a: np.ndarray, b: np.ndarray, share: float = NESTED) -> np.ndarray:
+    """`[A, B]` bool: whether boxes a[i] and b[j] (x1 y1 x2 y2) are nested, `share` or more of
+    the smaller one's area inside the other.
+
+    >>> nested(np.array([[10.0, 10, 50, 90]]), np.array([[0.0, 0, 100, 100], [40, 0, 140, 100]]))
+    array([[ True, False]])
+    """
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0.0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter >= share * np.minimum(area_a[:, None], area_b[None, :])
 
 
 def _assign(score: np.ndarray, gate: np.ndarray) -> list[tuple[int, int]]:
