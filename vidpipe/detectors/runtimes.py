@@ -24,6 +24,7 @@ import functools
 import importlib.util
 import os
 import queue
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -212,10 +213,23 @@ class OpenVinoGraph(Graph):
     def _run(self, images: np.ndarray) -> np.ndarray:
         request = self._requests.get()  # blocks while every request is busy
         try:
-            request.infer({0: images})
+            if _OV_WARM.is_set():
+                request.infer({0: images})
+            else:
+                with _OV_FIRST:  # the process's first inference runs alone (see _OV_FIRST)
+                    request.infer({0: images})
+                    _OV_WARM.set()
             return request.get_output_tensor(0).data.copy()
         finally:
             self._requests.put(request)
+
+
+# OpenVINO's Python binding initialises process-wide static state (pybind11's NumPy API) in
+# its first `infer`; two threads making their first call at once could deadlock there, each
+# holding what the other waits for (seen with 4 threads: 2 runs in 12 hung, OpenVINO 2026).
+# So the process's first inference holds this lock; every later one runs free.
+_OV_FIRST = threading.Lock()
+_OV_WARM = threading.Event()
 
 
 @functools.cache
