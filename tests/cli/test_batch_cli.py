@@ -329,6 +329,44 @@ def test_ctrl_c_stops_workers_and_the_rerun_finishes(tmp_path: Path) -> None:
     assert {r["status"] for r in ledger_rows(out).values()} == {"done"}
 
 
+def _workers(driver: int) -> list[int]:
+    """Pids of the driver's worker processes (its children but multiprocessing's tracker)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == driver and b"resource_tracker" not in cmd:
+            found.append(int(entry))
+    return found
+
+
+def test_a_worker_killed_mid_file_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """A worker dies while writing (SIGKILL: no clean-up of its own runs); the driver records
+    its job failed and, when the run ends, no temporary file is left in OUTDIR."""
+    out = tmp_path / "out"
+    with _adopting_orphans():
+        proc = _start_gamma_batch(tmp_path, clips=2, frames=120)
+        try:
+            _wait_for_a_worker_writing(proc, out)
+            killed = _workers(proc.pid)
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+            _, stderr = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert killed, "no worker found"
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr
+    assert stray_files(out) == []
+    failed = {k for k, r in ledger_rows(out).items() if r["status"] == "failed"}
+    assert failed and all(not (out / f"{key}.mp4").exists() for key in failed)
+
+
 @pytest.mark.parametrize("ending", ["done", "sigterm"])
 def test_the_driver_reaps_every_child_before_it_exits(tmp_path: Path, ending: str) -> None:
     """Workers and multiprocessing's resource tracker: none outlives the driver, an orphan,

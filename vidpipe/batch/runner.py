@@ -160,7 +160,12 @@ def run_batch(
             log.warning("%d jobs left running by an earlier run will be redone", taken)
         results: dict[str, JobResult] = {}
         todo = _plan(specs, outdir, task, options, settings, book, results)
-        servers = _execute(todo, book, settings, results, len(specs))
+        try:
+            servers = _execute(todo, book, settings, results, len(specs))
+        finally:
+            # Its workers are reaped by now; one stopped mid-file (Ctrl-C landing before its
+            # own clean-up could run, a kill) leaves its temporary file: none outlives the run.
+            remove_leftovers(outdir)
     return BatchReport([results[s.key] for s in specs if s.key in results], servers)
 
 
