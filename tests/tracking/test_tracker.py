@@ -222,3 +222,76 @@ def test_camera_motion_on_a_real_picture(dog_rgb: np.ndarray) -> None:
         assert np.allclose(got, (-dx, -dy), atol=2.0), (dx, dy, got)
     flat = np.full((1080, 1920), 128, np.uint8)
     assert motion.shift(flat) == (0.0, 0.0)  # nothing to correlate: no motion claimed
+
+
+def test_camera_motion_leaves_the_detected_objects_out(dog_rgb: np.ndarray) -> None:
+    """A still camera over a plain wall, two large real-picture objects crossing it: their
+    motion is not the camera's once their boxes are given (it was, before: every track then
+    moved with them), and a pan behind them is still found."""
+    from PIL import Image
+
+    from vidpipe.tracking.motion import CameraMotion
+
+    dog = np.asarray(Image.fromarray(dog_rgb[200:548, 125:330]).convert("L"), np.float32)
+    rng = np.random.default_rng(1)
+    wall = 120 + rng.normal(0, 2, (540, 960))
+    textured = np.asarray(Image.fromarray(dog_rgb).convert("L").resize((1400, 900)), np.float32)
+
+    def frame(i: int, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        picture, boxes = background.copy(), []
+        for x, y in ((100 + 12 * i, 60), (700 - 12 * i, 150)):
+            picture[y : y + dog.shape[0], x : x + dog.shape[1]] = dog
+            boxes.append((x, y, x + dog.shape[1], y + dog.shape[0]))
+        return picture, np.array(boxes, np.float32)
+
+    blind, masked = CameraMotion(), CameraMotion()
+    for i in range(6):
+        picture, boxes = frame(i, wall)
+        fooled, still = blind.shift(picture), masked.shift(picture, boxes)
+    assert abs(fooled[0]) > 6  # the objects' motion, read as the camera's
+    assert np.allclose(still, (0.0, 0.0), atol=1.0)
+    panning = CameraMotion()
+    for i in range(6):
+        picture, boxes = frame(i, textured[20 : 20 + 540, 100 + 8 * i : 100 + 8 * i + 960])
+        got = panning.shift(picture, boxes)
+    assert np.allclose(got, (-8.0, 0.0), atol=2.0), got
+
+
+def _half_hidden_walk() -> list[tuple[float, Detections]]:
+    """Two people 200 px wide walking head-on at 7 px a frame (30 fps), the far one passing
+    behind the near one: as it goes behind, its box shrinks to the part still showing (at
+    the near one's edge, so its centre goes backwards), then it is not seen for a while, then
+    it comes out whole."""
+    frames = []
+    for i in range(80):
+        far_x, near_x = 100 + 7 * i, 800 - 7 * i
+        near = (near_x, 130, near_x + 200, 530)
+        if far_x + 200 <= near_x + 20:  # in the open
+            boxes = [(far_x, 100, far_x + 200, 500), near]
+        elif far_x + 200 - near_x < 160:  # a part showing, at the near one's edge
+            left = max(far_x, near_x - 90)
+            boxes = [(left, 100, near_x, 500), near]
+        elif far_x < near_x + 200 - 30:  # hidden
+            boxes = [near]
+        else:  # out on the other side
+            boxes = [(far_x, 100, far_x + 200, 500), near]
+        frames.append((i / 30, Detections(np.array(boxes, np.float32),
+                                          np.full(len(boxes), 0.8, np.float32),
+                                          np.zeros(len(boxes), np.int64))))  # fmt: skip
+    return frames
+
+
+@pytest.mark.parametrize("name", ["sort", "bytetrack", "botsort", "ocsort"])
+def test_a_half_hidden_object_keeps_its_track(name: str, monkeypatch) -> None:
+    """The far one's track keeps its size and velocity while only a part of it shows, and
+    takes it back when it comes out: two ids from start to end (with the part's motion as its
+    velocity, the track is left behind and a third id is born)."""
+    import vidpipe.tracking.tracker as tracker_module
+
+    def ids() -> set[int]:
+        tracker = Tracker(TrackOptions(tracker=name))
+        return {i for t, d in _half_hidden_walk() for i in tracker.update(d, t).tracker_id}
+
+    assert ids() == {1, 2}
+    monkeypatch.setattr(tracker_module, "OCCLUDED_RATIO", 0.0)
+    assert len(ids()) > 2

@@ -23,7 +23,8 @@ and "cat" there) are one candidate, led by the best score (`one_per_object`), an
 reports the class it was seen as most (score-weighted votes of all those boxes). A track not
 seen keeps its size (ByteTrack's rule), and a box of a very different size (two objects
 merged while one passes the other, or a half-hidden one) moves the track but not its
-velocity. While two objects are one box, both tracks report it (`_share`). Ids count from 1
+velocity; a track shrinking while it overlaps another (being hidden by it) also keeps its
+size. While two objects are one box, both tracks report it (`_share`). Ids count from 1
 in order of confirmation and are never reused; everything is deterministic, so the same
 detections give the same ids however frames were batched.
 """
@@ -52,6 +53,8 @@ SIZE_JUMP = 1.4  # a box this much wider / taller (or narrower) than the track: 
 SHARE_IOU = 0.5  # a box taken by one track covers another's prediction this well: both in it
 NESTED = 0.9  # this much of the smaller of two boxes inside the other: one object's part, or
 # the object with its neighbour
+OCCLUDED_RATIO = 0.85  # a box this much narrower or shorter than a track that overlaps
+OCCLUDED_SHARE = 0.05  # another (this much of the smaller predicted box): half hidden
 HISTORY = 8  # observations kept per track (OC-SORT's direction)
 
 
@@ -146,7 +149,7 @@ class Tracker:
         self._mean[lost, 6:] = 0.0  # a track not seen does not grow or shrink (ByteTrack)
         self._mean, self._cov = kalman.predict(self._mean, self._cov, dt)
         if self._camera is not None and luma is not None:
-            self._follow_camera(*self._camera.shift(luma))
+            self._follow_camera(*self._camera.shift(luma, dets.xyxy))
         self._keep([now - t.last_seen <= self.options.lost_s for t in self._tracks])
         lead, seconds = one_per_object(dets, self.options.merge_iou)
         dets = dets[lead]
@@ -263,6 +266,15 @@ class Tracker:
         jump = np.any((ratio > SIZE_JUMP) | (ratio < 1 / SIZE_JUMP), axis=1)
         mean[jump, 4:6] = self._mean[rows][jump, 4:6]
         mean[jump, 6:] = 0.0
+        # A track overlapping another's whose box shrinks is being hidden by it: what shows
+        # is a part, whose centre lags the object, and whose size is not the object's. The
+        # track follows the part but keeps its size and velocity, so that when the object
+        # comes out on the other side, the track is where the whole object is.
+        hidden = np.any(ratio < OCCLUDED_RATIO, axis=1)
+        if hidden.any():
+            hidden[hidden] = self._overlapping(rows[hidden])
+        mean[hidden, 2:6] = self._mean[rows][hidden, 2:6]
+        mean[hidden, 6:] = 0.0
         for i, (t, d) in enumerate(matches):
             track = self._tracks[t]
             gap = now - track.last_seen
@@ -274,6 +286,14 @@ class Tracker:
             track.vote(int(dets.class_ids[d]), float(dets.scores[d]), seconds[d])
             track.history.append((now, z[i][0], z[i][1]))
         self._mean[rows], self._cov[rows] = mean, cov
+
+    def _overlapping(self, rows: np.ndarray) -> np.ndarray:
+        """`[R]` bool: whether each track's predicted box overlaps that of another confirmed
+        track by OCCLUDED_SHARE of the smaller one."""
+        others = np.array([t for t, track in enumerate(self._tracks) if track.id], np.int64)
+        predicted = kalman.xywh_to_xyxy(self._mean[:, :4])
+        touching = nested(predicted[rows], predicted[others], OCCLUDED_SHARE)
+        return (touching & (rows[:, None] != others[None, :])).any(axis=1)
 
     def _share(self, matches: list[tuple[int, int]], dets: Detections, now: float,
                prev: float | None) -> list[tuple[int, int]]:  # fmt: skip
