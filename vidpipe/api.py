@@ -25,8 +25,9 @@ def open(path: str | os.PathLike[str], mode: Literal["r"] = "r", **options: Any)
 @overload
 def open(path: str | os.PathLike[str], mode: Literal["w"], **options: Any) -> Sink | Segments: ...
 def open(path: str | os.PathLike[str], mode: str = "r", **options: Any) -> Source | Sink | Segments:
-    """A video to read (`mode="r"`: a `Source`; options `backend="av"|"ffmpeg"`, and for a
-    network URL `allow_url=True`, `timeout=` seconds, `reconnect=` times) or to write
+    """A video to read (`mode="r"`: a `Source`; options `backend="av"|"ffmpeg"`,
+    `hwaccel="auto"|"none"|"cuda"`, and for a network URL `allow_url=True`, `timeout=`
+    seconds, `reconnect=` times) or to write
     (`mode="w"`: a `Sink`; options `like=source`, `width=`, `height=`, `rate=`, and the
     `EncodeOptions` fields such as `codec=`, `crf=`, `overwrite=`; with `segment_s=` a
     `Segments`, files of that many seconds). All are context managers.

@@ -41,6 +41,7 @@ RULES = [
     (["--backend", "gst"], ["--backend", "gst"], "--backend must be av or ffmpeg, not 'gst'"),
     (["--timeout", "0"], ["--timeout", "0"], "--timeout must be > 0 seconds"),
     (["--reconnect", "-1"], ["--reconnect", "-1"], "--reconnect must be >= 0"),
+    (["--hwaccel", "gpu"], ["--hwaccel", "gpu"], "--hwaccel must be auto, none or cuda, not 'gpu'"),
     (["--gamma", "0"], ["--gamma", "0"], "--gamma must be in (0, 10]"),
     (["--chroma", "411"], ["--chroma", "411"], "must be 420, 422 or 444, not '411'"),
 ]  # fmt: skip
@@ -183,7 +184,7 @@ def test_names_in_the_help_come_from_the_registries() -> None:
     from vidpipe.batch.tasks import TASKS
     from vidpipe.detectors.recognize import FORMATS
     from vidpipe.io.encode_options import WRITERS
-    from vidpipe.io.inputs import BACKENDS, NETWORK_SCHEMES
+    from vidpipe.io.inputs import BACKENDS, HWACCELS, NETWORK_SCHEMES
     from vidpipe.ops.params import CHROMAS, DOWN_FILTERS, UP_FILTERS
     from vidpipe.pipeline.options import GAMMA_ON
     from vidpipe.tracking.options import TRACKERS
@@ -192,6 +193,7 @@ def test_names_in_the_help_come_from_the_registries() -> None:
         "--model-format": FORMATS, "--allow-url": tuple(NETWORK_SCHEMES), "--track": TRACKERS,
         "--writer": WRITERS, "--task": TASKS, "--backend": BACKENDS, "--to": CHROMAS,
         "--chroma": CHROMAS, "--on": GAMMA_ON, "--up": UP_FILTERS, "--filter": DOWN_FILTERS,
+        "--hwaccel": HWACCELS,
     }  # fmt: skip
     seen = set()
     for name, options in _commands().items():

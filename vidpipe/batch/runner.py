@@ -98,6 +98,7 @@ class Settings:
     servers: tuple[str, ...] = ()  # detect: one shared model server per device (--gpus)
     timeout: float | None = None  # a stream's opening and reads (None: NETWORK_TIMEOUT_S)
     reconnect: int = 0  # a live stream's reconnections in a row
+    hwaccel: str = "auto"  # where every job's frames are decoded (not in its ledger identity)
 
 
 @contextlib.contextmanager
@@ -196,6 +197,7 @@ def _plan(
             retries=settings.retries, retry_failed=settings.retry_failed,
         )  # fmt: skip
         if action == "run":
+            job = dataclasses.replace(job, hwaccel=settings.hwaccel)
             if isinstance(spec.input, str):
                 job = dataclasses.replace(job, timeout=settings.timeout,
                                           reconnect=settings.reconnect)  # fmt: skip

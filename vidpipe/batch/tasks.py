@@ -240,21 +240,21 @@ def _detect_outputs(stem: str, options: Mapping[str, Any]) -> dict[str, str]:
 def run_task(
     task: str, source: str, outputs: list[str], options: Mapping[str, Any], *,
     threads: int = 0, server: str | None = None, timeout: float | None = None,
-    reconnect: int = 0,
+    reconnect: int = 0, hwaccel: str = "auto",
 ) -> None:  # fmt: skip
     """Run one job: read `source`, write every path of `outputs` (absolute, from
     `output_names`, in that order; their folders exist) atomically, replacing old ones.
     threads: encoder threads (0: the encoder's own choice); server: the address of a model
     server that runs the detect model (None: the model is loaded in this process). A stream
     `source` (a URL, a capture device: the driver checked it was allowed) is read with
-    `timeout` and `reconnect` (see `Source`)."""
+    `timeout` and `reconnect`; any with `hwaccel` (see `Source`)."""
     from vidpipe.io.source import Source
 
     encode = encode_options(options, threads)
     stream = is_stream(source)
     backend = options.get("backend", BACKENDS[0])
     with Source(source, backend=backend, allow_url=stream, timeout=timeout,
-                reconnect=reconnect) as src:  # fmt: skip
+                reconnect=reconnect, hwaccel=hwaccel) as src:  # fmt: skip
         if task == "frames":
             _run_frames(src, Path(outputs[0]))
             src.check_lost()  # a live stream lost for good: after its listing is in place

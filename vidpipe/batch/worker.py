@@ -43,6 +43,7 @@ class Job:
     options: dict[str, Any]
     timeout: float | None = None  # a stream input's (a URL, a capture device)
     reconnect: int = 0
+    hwaccel: str = "auto"  # --hwaccel (`vidpipe.io.hwaccel`)
 
 
 def _stop_worker(signum: int, _frame: object) -> None:
@@ -83,7 +84,8 @@ def _run_one(
     start = time.perf_counter()
     try:
         run_task(job.task, job.input, list(job.outputs), job.options, threads=threads,
-                 server=server, timeout=job.timeout, reconnect=job.reconnect)  # fmt: skip
+                 server=server, timeout=job.timeout, reconnect=job.reconnect,
+                 hwaccel=job.hwaccel)  # fmt: skip
         sums = {
             rel: sha256_output(Path(p)) for rel, p in zip(job.rel_outputs, job.outputs, strict=True)
         }

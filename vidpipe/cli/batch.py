@@ -12,7 +12,7 @@ import typer
 
 from vidpipe.batch.tasks import TASKS
 from vidpipe.cli import options as shared
-from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT
+from vidpipe.cli.inputs import ALLOW_URL, HWACCEL, RECONNECT, TIMEOUT
 from vidpipe.errors import InputError
 from vidpipe.io.inputs import check_open_options
 
@@ -56,6 +56,7 @@ def batch_command(
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
+    hwaccel: str = HWACCEL,
     model: str | None = shared.MODEL,
     model_format: str | None = shared.MODEL_FORMAT,
     names: str | None = shared.NAMES,
@@ -137,7 +138,11 @@ def batch_command(
     checked = check_options(task, options)  # bad option: exit 2 before any job starts
     if task == "detect":
         check_model(checked)
-    check_open_options(backend, timeout, reconnect)
+    check_open_options(backend, timeout, reconnect, hwaccel)
+    if hwaccel == "cuda" and runner == "local":  # (Ray's workers may have the GPU)
+        from vidpipe.io.hwaccel import use_cuda
+
+        use_cuda(hwaccel)  # without a device: one error before any job
     specs = discover(inputs, outdir, allow_url=allow_url)
     if not specs:
         raise InputError("no input videos found")
@@ -147,7 +152,7 @@ def batch_command(
 
     settings = Settings(
         jobs, retries, retry_failed, content_hash, quiet_progress(), runner=runner,
-        address=address, servers=servers, timeout=timeout, reconnect=reconnect,
+        address=address, servers=servers, timeout=timeout, reconnect=reconnect, hwaccel=hwaccel,
     )  # fmt: skip
     # Every worker, model server and multiprocessing's resource tracker is reaped before
     # the command ends, however it ends: none outlives `vidpipe` as an orphan.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from vidpipe.cli import options as shared
-from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
+from vidpipe.cli.inputs import ALLOW_URL, HWACCEL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
 from vidpipe.cli.process import progress, with_encoder_options, written
 from vidpipe.detectors.options import DetectOptions
@@ -60,6 +60,7 @@ def detect_command(
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
+    hwaccel: str = HWACCEL,
     scan: bool = shared.SCAN,
     sample: str = shared.SAMPLE,
     refine: bool = shared.REFINE,
@@ -96,7 +97,7 @@ def detect_command(
         else:
             json_path = "-"
     assert options is not None  # given by with_encoder_options
-    with open_source(source, backend, allow_url, timeout, reconnect) as src:
+    with open_source(source, backend, allow_url, timeout, reconnect, hwaccel) as src:
         result = detect_file(
             src, video=output, jsonl=json_path, coco=coco_path, mot=mot_path,
             events=events_path, detect_options=detect, track=tracking, ops=ops, encode=options,

@@ -13,7 +13,7 @@ import typer
 from tqdm import tqdm
 
 from vidpipe.cli import options as shared
-from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
+from vidpipe.cli.inputs import ALLOW_URL, HWACCEL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
 from vidpipe.errors import InputError
 from vidpipe.io.damage import DecodeStats
@@ -73,6 +73,7 @@ def frames_command(
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
+    hwaccel: str = HWACCEL,
 ) -> None:
     """List frames in display order (index, pts, time, type, key, packet size) or extract them.
 
@@ -82,7 +83,7 @@ def frames_command(
     if image_format not in ("png", "jpg"):
         raise typer.BadParameter(f"--format must be png or jpg, not {image_format!r}")
     wanted, skip = _plan(types, keyframes)
-    with open_source(file, backend, allow_url, timeout, reconnect) as src:
+    with open_source(file, backend, allow_url, timeout, reconnect, hwaccel) as src:
         if out_dir is not None:
             _prepare_dir(out_dir)
         frames = src.frames(skip, stats=DecodeStats())

@@ -1,5 +1,6 @@
-"""The options every command reading an input shares (network URLs, timeouts, reconnects)
-and `open_source`; light to import (`vidpipe batch` takes them without the encoders)."""
+"""The options every command reading an input shares (network URLs, timeouts, reconnects,
+hardware decoding) and `open_source`; light to import (`vidpipe batch` takes them without
+the encoders)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import typer
 
-from vidpipe.io.inputs import NETWORK_SCHEMES, NETWORK_TIMEOUT_S
+from vidpipe.io.inputs import HWACCELS, NETWORK_SCHEMES, NETWORK_TIMEOUT_S
 
 ALLOW_URL = typer.Option(
     False,
@@ -27,13 +28,22 @@ RECONNECT = typer.Option(
     help="Times in a row a live URL (any but an http(s) file of known length) that drops is "
     "opened again, after 0.5, 1, 2, 4, 8 s; each gap is an event in --json.",
 )
+HWACCEL = typer.Option(
+    HWACCELS[0],
+    "--hwaccel",
+    help=f"Where frames are decoded: {', '.join(HWACCELS[:-1])} or {HWACCELS[-1]}. auto: on "
+    "NVIDIA's NVDEC when a CUDA device opens, else on the CPU; none: on the CPU; cuda: on "
+    "NVDEC, an error without a CUDA device. A stream NVDEC cannot decode is decoded on the "
+    "CPU. Frames come as the CPU decoder gives them (pix_fmt, pts, indexes).",
+)
 
 
 def open_source(
-    source: str, backend: str, allow_url: bool, timeout: float | None, reconnect: int = 0
-) -> Any:
+    source: str, backend: str, allow_url: bool, timeout: float | None, reconnect: int = 0,
+    hwaccel: str = HWACCELS[0],
+) -> Any:  # fmt: skip
     """The command's input as a `Source`: a local file, or an opted-in URL."""
     from vidpipe.io.source import Source
 
     return Source(source, backend=backend, allow_url=allow_url, timeout=timeout,  # type: ignore[arg-type]
-                  reconnect=reconnect)  # fmt: skip
+                  reconnect=reconnect, hwaccel=hwaccel)  # fmt: skip

@@ -14,7 +14,7 @@ import typer
 from tqdm import tqdm
 
 from vidpipe.cli import options as shared
-from vidpipe.cli.inputs import ALLOW_URL, RECONNECT, TIMEOUT, open_source
+from vidpipe.cli.inputs import ALLOW_URL, HWACCEL, RECONNECT, TIMEOUT, open_source
 from vidpipe.cli.main import quiet_progress
 from vidpipe.io.encode import EncodeResult
 from vidpipe.io.encode_options import EncodeOptions
@@ -84,11 +84,11 @@ def progress(label: str) -> Callable[[Iterator[Frame], VideoInfo], Iterator[Fram
 
 
 def _run(source: str, output: str, ops: OpOptions, options: EncodeOptions | None, backend: str,
-         allow_url: bool, timeout: float | None, reconnect: int):  # fmt: skip
+         allow_url: bool, timeout: float | None, reconnect: int, hwaccel: str):  # fmt: skip
     from vidpipe.pipeline.recipes import process_file
 
     assert options is not None  # given by with_encoder_options
-    with open_source(source, backend, allow_url, timeout, reconnect) as src:
+    with open_source(source, backend, allow_url, timeout, reconnect, hwaccel) as src:
         result = process_file(src, output, ops, encode=options, observe=progress("frames"))
     typer.echo(f"wrote {written(result)} ({result.frames} frames, {result.codec} {result.pix_fmt})")
 
@@ -110,11 +110,12 @@ def gamma_command(
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
+    hwaccel: str = HWACCEL,
     options: EncodeOptions | None = None,
 ) -> None:
     """Gamma-correct every frame: out = max * (in / max) ** (1 / G)."""
     ops = OpOptions(gamma=gamma, gamma_on=on)
-    _run(source, output, ops, options, backend, allow_url, timeout, reconnect)
+    _run(source, output, ops, options, backend, allow_url, timeout, reconnect, hwaccel)
 
 
 def chroma_command(
@@ -127,11 +128,12 @@ def chroma_command(
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
     reconnect: int = RECONNECT,
+    hwaccel: str = HWACCEL,
     options: EncodeOptions | None = None,
 ) -> None:
     """Resample the chroma planes to 4:2:0, 4:2:2 or 4:4:4 (siting of the stream honoured)."""
     ops = OpOptions(chroma=to, chroma_up=up, chroma_down=filter_)
-    _run(source, output, ops, options, backend, allow_url, timeout, reconnect)
+    _run(source, output, ops, options, backend, allow_url, timeout, reconnect, hwaccel)
 
 
 def register(app: typer.Typer) -> None:

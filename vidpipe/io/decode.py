@@ -31,6 +31,7 @@ def decode(
     timeout_s: float | None = None,
     start: tuple[int, int] | None = None,
     points: Sequence[tuple[int, int, bool]] | None = None,
+    hwaccel: str = "auto",
 ) -> Iterator[Frame]:
     """Frames of the first video stream of `path`, in display order.
 
@@ -40,7 +41,8 @@ def decode(
     subprocess fails. A URL (`allow_urls`) is read with every read bounded by `timeout_s`
     (InputError when it passes), by either backend. `start` = (pts, index) of a frame listed
     before: decode from it on (a seek; PyAV whichever the backend, as its frames are the
-    same); `points`: only those frames (see `decode_av`).
+    same); `points`: only those frames (see `decode_av`). `hwaccel`: "auto", "none" or
+    "cuda", the frames decoded on the CPU or by NVDEC (`vidpipe.io.hwaccel`), alike.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
@@ -58,6 +60,8 @@ def decode(
             timeout_s=timeout_s,
             start=start,
             points=points,
+            hwaccel=hwaccel,
+            pix_fmt=info.pix_fmt,
         )
     else:
         from vidpipe.io.decode_ffmpeg import decode_ffmpeg
@@ -73,6 +77,7 @@ def decode(
             stats=stats,
             demuxer=info.container,
             timeout_s=timeout_s,
+            hwaccel=hwaccel,
         )
     if skip == "none":
         return frames

@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import av
 import av.error
@@ -24,10 +24,14 @@ import numpy as np
 from vidpipe.errors import InputError
 from vidpipe.io.avnames import color_info
 from vidpipe.io.damage import DecodeStats, check_damage
+from vidpipe.io.hwaccel import hwaccel_for
 from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_device, is_stream, open_options, redact
 from vidpipe.io.packets import LOOKAHEAD, BestEffort, StreamPackets, default_step
 from vidpipe.pixfmt import LAYOUTS, canonical_pix_fmt
 from vidpipe.types import Frame, PictureType
+
+if TYPE_CHECKING:
+    from av.codec.hwaccel import HWAccel
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +41,16 @@ _SKIP_FRAME = {"none": "DEFAULT", "nonintra": "NONINTRA", "nonkey": "NONKEY"}
 _SKIP_REORDER = 16
 
 
-def frame_planes(frame: av.VideoFrame) -> tuple[str, tuple[np.ndarray, ...]]:
+def frame_planes(
+    frame: av.VideoFrame, pix_fmt: str | None = None
+) -> tuple[str, tuple[np.ndarray, ...]]:
     """Copy a PyAV frame's planes into contiguous arrays without line padding.
 
-    Returns (pix_fmt, planes) with pix_fmt = canonical_pix_fmt(frame.format.name) and planes
-    as described on `Frame.planes` (uint8, or little-endian uint16 for > 8 bit).
+    Returns (pix_fmt, planes) with pix_fmt = canonical_pix_fmt(frame.format.name), or the
+    `pix_fmt` given (one of `LAYOUTS`, the frame converted to it), and planes as described on
+    `Frame.planes` (uint8, or little-endian uint16 for > 8 bit).
     """
-    pix_fmt = canonical_pix_fmt(frame.format.name)
+    pix_fmt = pix_fmt or canonical_pix_fmt(frame.format.name)
     if pix_fmt != frame.format.name:
         frame = frame.reformat(format=pix_fmt)
     layout = LAYOUTS[pix_fmt]
@@ -58,16 +65,19 @@ def frame_planes(frame: av.VideoFrame) -> tuple[str, tuple[np.ndarray, ...]]:
     return pix_fmt, tuple(planes[: layout.planes])
 
 
-def open_container(path: str, timeout_s: float | None = None) -> av.container.InputContainer:
+def open_container(
+    path: str, timeout_s: float | None = None, hwaccel: HWAccel | None = None
+) -> av.container.InputContainer:
     """av.open for reading a resolved input with its `open_options` (a file's name taken
     literally; a URL's protocol whitelist and I/O timeouts, also PyAV's own on opening and
-    each read); FFmpeg's refusal becomes a one-line InputError."""
+    each read); FFmpeg's refusal becomes a one-line InputError. `hwaccel`: its decoders on
+    that device (`vidpipe.io.hwaccel`; the frame decode loop's only)."""
     url = is_stream(path)
     limit = (timeout_s or NETWORK_TIMEOUT_S) if url else None
     try:
         return av.open(path, options=open_options(path, timeout_s),
                        format="v4l2" if is_device(path) else None,
-                       timeout=(limit, limit) if url else None)  # fmt: skip
+                       timeout=(limit, limit) if url else None, hwaccel=hwaccel)  # fmt: skip
     except av.error.ExitError:  # PyAV's timeout interrupted FFmpeg
         raise InputError(f"{redact(path)}: timed out after {limit:g} s") from None
     except av.error.FFmpegError as exc:
@@ -320,6 +330,8 @@ def decode_av(
     timeout_s: float | None = None,
     start: tuple[int, int] | None = None,
     points: Sequence[tuple[int, int, bool]] | None = None,
+    hwaccel: str = "auto",
+    pix_fmt: str | None = None,
 ) -> Iterator[Frame]:
     """Decode one video stream of a local file or URL with PyAV.
 
@@ -333,11 +345,20 @@ def decode_av(
     decodes from there; frames before it are dropped and the ones after numbered on.
     `points` = [(pts, index, seek), ...] in display order (a `FrameIndex` plans them): only
     those frames, each by a seek where `seek`, else decoding on from the one before.
+
+    `hwaccel`: "auto", "none" or "cuda" (`vidpipe.io.hwaccel`; InputError for "cuda" without
+    a device). Frames decoded on the device come as the CPU decoder gives them: in
+    `canonical_pix_fmt(pix_fmt)`, the stream's pix_fmt (the probe's), not NVDEC's nv12/p010.
     """
     stats = stats if stats is not None else DecodeStats()
-    container = open_container(path, timeout_s)
+    container = open_container(path, timeout_s, hwaccel_for(hwaccel))
     try:
         stream = container.streams[stream_index]
+        on_device = stream.codec_context.is_hwaccel
+        if hwaccel == "cuda" and not on_device:
+            log.warning("%s: NVDEC cannot decode %s; decoding on the CPU", redact(path),
+                        stream.codec_context.name)  # fmt: skip
+        want = canonical_pix_fmt(pix_fmt) if on_device and pix_fmt else None
         time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 1)
         if points is not None:
             decoded = _decoded_points(container, stream, stats, points)
@@ -346,10 +367,10 @@ def decode_av(
         else:
             decoded = iter_av_frames(container, stream, skip=skip, stats=stats)
         for frame, index, pts, size, key in decoded:
-            pix_fmt, planes = frame_planes(frame)
+            got, planes = frame_planes(frame, want)
             yield Frame(
                 planes=planes,
-                pix_fmt=pix_fmt,
+                pix_fmt=got,
                 index=index,
                 pts=pts,
                 time_base=time_base,

@@ -24,6 +24,7 @@ from typing import IO
 from vidpipe.errors import FFmpegError, InputError
 from vidpipe.io.damage import DecodeStats, check_damage
 from vidpipe.io.ffmpeg_cmd import decode_argv, exit_error, find_ffmpeg
+from vidpipe.io.hwaccel import use_cuda
 from vidpipe.io.inputs import NETWORK_TIMEOUT_S, is_stream, redact
 from vidpipe.io.packets import StreamPackets
 from vidpipe.io.probe import open_container
@@ -151,6 +152,7 @@ def decode_ffmpeg(
     stats: DecodeStats | None = None,
     demuxer: str | None = None,
     timeout_s: float | None = None,
+    hwaccel: str = "auto",
 ) -> Iterator[Frame]:
     """Decode video stream `stream_index` of the local file `path` with an ffmpeg subprocess.
 
@@ -174,15 +176,17 @@ def decode_ffmpeg(
     live stream cannot be opened twice alike): indexes are showinfo's display-order count,
     key flags the decoder's, `pkt_size` None. No frame for `timeout_s` seconds ends it with
     an InputError (ffmpeg killed); ffmpeg failing on it is an InputError too.
+
+    `hwaccel` ("auto", "none", "cuda"; `vidpipe.io.hwaccel`): decoding on CUDA runs ffmpeg
+    with `-hwaccel cuda`, which downloads the frames; they come in the same pix_fmt.
     """
     if width <= 0 or height <= 0:
         raise ValueError(f"frame size must be positive, got {width}x{height}")
     stats = stats if stats is not None else DecodeStats()
     pix_fmt = canonical_pix_fmt(source_pix_fmt)
     url = path if is_stream(path) else None
-    argv = decode_argv(
-        find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt, demuxer=demuxer
-    )
+    argv = decode_argv(find_ffmpeg(), path, stream_index=stream_index, pix_fmt=pix_fmt,
+                       demuxer=demuxer, hwaccel="cuda" if use_cuda(hwaccel) else None)  # fmt: skip
     if url is not None:
         pipe = functools.partial(_decode_pipe, argv, path, width, height, pix_fmt, rotation,
                                  color, stats, None)  # fmt: skip

@@ -97,9 +97,11 @@ def decode_argv(
     stream_index: int,
     pix_fmt: str,
     demuxer: str | None = None,
+    hwaccel: str | None = None,
 ) -> list[str]:
     """argv decoding stream `stream_index` of the local file (or URL) `path` to raw frames on
-    stdout.
+    stdout; with `hwaccel` ("cuda") decoded by that `-hwaccel` (frames downloaded to system
+    memory, then converted to `pix_fmt` as any).
 
     stdout carries tightly packed `pix_fmt` frames (FFmpeg's rawvideo layout, one frame after
     another, no header); stderr carries the `showinfo` lines (one per frame, display order)
@@ -128,7 +130,8 @@ def decode_argv(
         opens = open_options(check_url(path))
         for option in ("rw_timeout", "timeout"):
             opens.pop(option, None)
-    source = ffmpeg.input(path, noautorotate=None, **opens, **literal)
+    hw = {"hwaccel": hwaccel} if hwaccel is not None else {}
+    source = ffmpeg.input(path, noautorotate=None, **opens, **literal, **hw)
     # Selecting the input stream makes ffmpeg-python emit `-map 0:{stream_index}`.
     output = source[str(stream_index)].output(
         "pipe:1",

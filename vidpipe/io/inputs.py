@@ -7,7 +7,7 @@ unless the caller opted in (`allow_urls`, the CLI's `--allow-url`); even then on
 network schemes of `NETWORK_SCHEMES`, each opened with FFmpeg's `protocol_whitelist` limited
 to the protocols it needs, so a redirect or a playlist cannot reach `file:`, `concat:`,
 `pipe:` or `subfile:`. `check_open_options` holds the rules of how an input is read
-(--backend, --timeout, --reconnect). `open_options` gives every open its options: a local
+(--backend, --timeout, --reconnect, --hwaccel). `open_options` gives every open its options: a local
 file's name is taken literally (`LITERAL_NAME_OPTIONS`); a URL gets the whitelist and FFmpeg's I/O
 timeouts. `redact` hides credentials (`rtsp://user:pass@host`, `?token=...`) wherever an
 input is named: messages, logs, reports.
@@ -49,6 +49,7 @@ NETWORK_SCHEMES = {
 _DEVICE = re.compile(r"^/dev/video\d+$")
 NETWORK_TIMEOUT_S = 30.0  # a URL's open and each read, unless the caller says (--timeout)
 BACKENDS: tuple[str, ...] = ("av", "ffmpeg")  # the decoders, the default first
+HWACCELS: tuple[str, ...] = ("auto", "none", "cuda")  # --hwaccel (`vidpipe.io.hwaccel`)
 _SECRET_KEYS = re.compile(r"pass|pwd|token|secret|key|auth|sig|credential", re.IGNORECASE)
 
 
@@ -171,13 +172,16 @@ def resolve_input(path: str | os.PathLike[str], *, allow_urls: bool = False) -> 
 
 
 def check_open_options(
-    backend: str = "av", timeout: float | None = None, reconnect: int = 0
+    backend: str = "av", timeout: float | None = None, reconnect: int = 0, hwaccel: str = "auto"
 ) -> None:
     """InputError naming the bad option of how an input is read: --backend (one of
-    `BACKENDS`), --timeout (> 0 seconds) or --reconnect (>= 0). `Source` checks with it,
-    and `vidpipe batch` before any job starts."""
+    `BACKENDS`), --timeout (> 0 seconds), --reconnect (>= 0) or --hwaccel (one of
+    `HWACCELS`). `Source` checks with it, and `vidpipe batch` before any job starts."""
     if backend not in BACKENDS:
         raise InputError(f"--backend must be {' or '.join(BACKENDS)}, not {backend!r}")
+    if hwaccel not in HWACCELS:
+        names = f"{', '.join(HWACCELS[:-1])} or {HWACCELS[-1]}"
+        raise InputError(f"--hwaccel must be {names}, not {hwaccel!r}")
     if timeout is not None and not timeout > 0:
         raise InputError(f"--timeout must be > 0 seconds, got {timeout}")
     if reconnect < 0:

@@ -23,6 +23,7 @@ from vidpipe.errors import InputError, VidpipeError
 from vidpipe.io.damage import DecodeStats
 from vidpipe.io.decode import Backend, decode
 from vidpipe.io.decode_av import Skip
+from vidpipe.io.hwaccel import use_cuda
 from vidpipe.io.inputs import check_open_options, is_stream, redact, resolve_input
 from vidpipe.io.live import Event, live_frames
 from vidpipe.io.probe import probe
@@ -44,8 +45,10 @@ class Source:
     in-process) or "ffmpeg" (an ffmpeg child). timeout: seconds a URL's opening
     and each of its reads may take (None: `NETWORK_TIMEOUT_S`). reconnect: times in a row a
     live stream (`info.live`) that fails or ends is opened again (`vidpipe.io.live`); its
-    gaps are events (`events()`). Raises InputError for a bad input (missing, empty, not a
-    video, refused, timed out) when made.
+    gaps are events (`events()`). hwaccel: "auto" (NVDEC when a CUDA device opens, else the
+    CPU), "none" (the CPU) or "cuda" (NVDEC, an InputError here without a device); frames
+    as the CPU decoder gives them either way (`vidpipe.io.hwaccel`). Raises InputError for a
+    bad input (missing, empty, not a video, refused, timed out) when made.
     """
 
     def __init__(
@@ -56,13 +59,17 @@ class Source:
         allow_url: bool = False,
         timeout: float | None = None,
         reconnect: int = 0,
+        hwaccel: str = "auto",
     ) -> None:
-        check_open_options(backend, timeout, reconnect)
+        check_open_options(backend, timeout, reconnect, hwaccel)
+        if hwaccel == "cuda":
+            use_cuda(hwaccel)  # without a device: its InputError now, before any output opens
         self.name = redact(os.fspath(path))  # as given (credentials hidden), for messages
         self.path = resolve_input(path, allow_urls=allow_url)  # what FFmpeg is given
         self.backend: Backend = backend
         self.timeout = timeout
         self.reconnect = reconnect
+        self.hwaccel = hwaccel
         self.info: VideoInfo = probe(self.path, allow_urls=allow_url, timeout_s=timeout)
         self._open: weakref.WeakSet[Iterator[Frame]] = weakref.WeakSet()
         self._events: collections.deque[Event] = collections.deque(maxlen=_EVENTS_KEPT)
@@ -99,7 +106,7 @@ class Source:
         def open_frames() -> Iterator[Frame]:
             return decode(self.path, backend=self.backend, skip=skip, info=self.info,
                           stats=stats, allow_urls=is_stream(self.path),
-                          timeout_s=self.timeout, start=at)  # fmt: skip
+                          timeout_s=self.timeout, start=at, hwaccel=self.hwaccel)  # fmt: skip
 
         if self.info.live:
             at_end = not self.path.lower().startswith("http")  # a camera's link closed
@@ -126,7 +133,8 @@ class Source:
             seek = before is None or index.key_before(i) > before
             points.append((index.pts[i], i, seek))
             before = i
-        frames = decode(self.path, backend=self.backend, info=self.info, points=points)
+        frames = decode(self.path, backend=self.backend, info=self.info, points=points,
+                        hwaccel=self.hwaccel)  # fmt: skip
         self._open.add(frames)
         return frames
 
