@@ -303,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bench_scan import add_scan_parser
 
     add_scan_parser(sub)
+    from bench_gpu import add_gpu_parser
+
+    add_gpu_parser(sub)
     return parser
 
 
