@@ -428,7 +428,7 @@ def test_detect_task_jsonl_per_input(clips: Path, tmp_path: Path, monkeypatch) -
         (("--task", "blur"), "unknown task"),
         (("--task", "gamma"), "needs --gamma"),
         (("--task", "gamma", "--gamma", "-1"), "(0, 10]"),
-        (("--task", "gamma", "--gamma", "2", "--to", "444"), "no option to"),
+        (("--task", "gamma", "--gamma", "2", "--to", "444"), "no option chroma"),
         (("--task", "chroma", "--to", "411"), "420, 422 or 444"),
         (("--task", "frames", "--jobs", "0"), "--jobs"),
         (("--task", "frames", "--retries", "0"), "--retries"),

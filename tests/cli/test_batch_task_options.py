@@ -85,9 +85,10 @@ def test_gamma_and_chroma_tasks_write_what_their_command_writes(
 def test_a_detect_job_with_ops_and_the_ffmpeg_decoder_is_detect(
     tmp_path: Path, dog_clip: Path
 ) -> None:
-    """batch --task detect --gamma 2 --chroma 444 --backend ffmpeg writes the JSON Lines
-    `vidpipe detect` writes with the same options, and not those of a plain run."""
-    opts = ["--model", str(NANO_ONNX), "--gamma", "2", "--chroma", "444", "--backend", "ffmpeg"]
+    """batch --task detect --gamma 2 --on rgb --chroma 444 --backend ffmpeg writes the JSON
+    Lines `vidpipe detect` writes with the same options, and not those of a plain run."""
+    opts = ["--model", str(NANO_ONNX), "--gamma", "2", "--on", "rgb", "--chroma", "444",
+            "--backend", "ffmpeg"]  # fmt: skip
     single = run_cli("detect", str(dog_clip), *opts, "--json", "-", "-q", timeout=120)
     assert single.returncode == 0, single.stderr
     out = tmp_path / "out"

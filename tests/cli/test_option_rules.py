@@ -44,6 +44,9 @@ RULES = [
     (["--hwaccel", "gpu"], ["--hwaccel", "gpu"], "--hwaccel must be auto, none or cuda, not 'gpu'"),
     (["--gamma", "0"], ["--gamma", "0"], "--gamma must be in (0, 10]"),
     (["--chroma", "411"], ["--chroma", "411"], "must be 420, 422 or 444, not '411'"),
+    (["--on", "rgb"], ["--on", "rgb"], "--on goes with --gamma"),
+    (["--gamma", "2", "--on", "hsv"], ["--gamma", "2", "--on", "hsv"],
+     "--on must be luma or rgb"),
 ]  # fmt: skip
 
 # (command, arguments for it and for `batch --task COMMAND`, the message both give)

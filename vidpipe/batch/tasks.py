@@ -46,7 +46,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "detect": {
         **_READ_DEFAULTS,
         **DetectOptions().to_dict(),
-        "gamma": None,  # the ops before detection (`vidpipe detect --gamma / --chroma`)
+        "gamma": None,  # the ops before detection (`vidpipe detect --gamma --on / --chroma`)
+        "on": _O.gamma_on,
         "chroma": None,
         "video": False,
         "coco": False,
@@ -104,6 +105,8 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
         merged["gamma"] = ops.gamma
     if task == "detect":
         merged["chroma"] = ops.chroma
+        if ops.gamma is None:
+            del merged["on"]  # an op's option, recorded with the op (ledgers stay as they were)
         if isinstance(merged["classes"], str):
             merged["classes"] = [merged["classes"]]
         if merged["classes"] is not None and not isinstance(merged["classes"], list):
@@ -163,14 +166,15 @@ def ops_options(task: str, options: Mapping[str, Any]) -> OpOptions:
         return OpOptions(gamma=options["gamma"], gamma_on=options.get("on", _O.gamma_on))
     if task == "chroma":
         if options.get("to") is None:
-            raise InputError("task chroma needs --to (420, 422 or 444)")
+            raise InputError("task chroma needs --chroma (420, 422 or 444)")
         return OpOptions(
             chroma=str(options["to"]), chroma_up=options.get("up", _O.chroma_up),
             chroma_down=options.get("filter", _O.chroma_down),
         )  # fmt: skip
     if task == "detect":
         chroma = options.get("chroma")
-        return OpOptions(gamma=options.get("gamma"), chroma=None if chroma is None else str(chroma))
+        return OpOptions(gamma=options.get("gamma"), gamma_on=options.get("on", _O.gamma_on),
+                         chroma=None if chroma is None else str(chroma))  # fmt: skip
     return OpOptions()
 
 

@@ -54,6 +54,7 @@ def detect_command(
         None, "--events", help="Line and zone events as JSON Lines in time order, totals last."
     ),
     gamma: float | None = shared.GAMMA,
+    on: str = shared.GAMMA_ON,
     chroma: str | None = shared.CHROMA,
     compile_: bool = shared.COMPILE,
     backend: str = shared.BACKEND,
@@ -87,7 +88,7 @@ def detect_command(
         "iou": iou, "max_det": max_det, "classes": tuple(classes) if classes else None,
         "batch": batch, "compile": compile_,
     })  # fmt: skip
-    ops = OpOptions(gamma=gamma, chroma=chroma)
+    ops = OpOptions(gamma=gamma, gamma_on=on, chroma=chroma)
     outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs)
     check_scan_flags(scan, refine=refine)
     scanning = ScanOptions(sample, refine) if scan else None

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from vidpipe.io.inputs import HWACCELS, NETWORK_SCHEMES, NETWORK_TIMEOUT_S
+from vidpipe.io.inputs import HWACCELS, NETWORK_SCHEMES, NETWORK_TIMEOUT_S, backoff_waits
 
 ALLOW_URL = typer.Option(
     False,
@@ -26,7 +26,8 @@ RECONNECT = typer.Option(
     0,
     "--reconnect",
     help="Times in a row a live URL (any but an http(s) file of known length) that drops is "
-    "opened again, after 0.5, 1, 2, 4, 8 s; each gap is an event in --json.",
+    f"opened again, after {', '.join(f'{w:g}' for w in backoff_waits())} s; each gap is an "
+    "event in --json.",
 )
 HWACCEL = typer.Option(
     HWACCELS[0],

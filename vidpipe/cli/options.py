@@ -23,9 +23,10 @@ import typer
 from typer.models import OptionInfo
 
 from vidpipe.detectors.options import DetectOptions
-from vidpipe.detectors.recognize import FORMATS
+from vidpipe.detectors.recognize import FORMATS, KNOWN_AS
 from vidpipe.io.encode_options import CRF_RANGE, WRITERS, EncodeOptions
 from vidpipe.io.inputs import BACKENDS
+from vidpipe.models.hub import MODELS
 from vidpipe.ops.params import CHROMAS, DOWN_FILTERS, UP_FILTERS
 from vidpipe.pipeline.options import GAMMA_ON, OpOptions, ScanOptions
 from vidpipe.tracking.options import TRACK_CONF, TRACKERS, TrackOptions
@@ -33,6 +34,8 @@ from vidpipe.tracking.options import TRACK_CONF, TRACKERS, TrackOptions
 _D, _T, _E = DetectOptions(), TrackOptions(), EncodeOptions()
 _O, _S = OpOptions(), ScanOptions()
 _CHROMAS = f"{', '.join(CHROMAS[:-1])} or {CHROMAS[-1]}"
+_NAMED = list(MODELS)  # yolox-nano .. yolox-x
+_EXPORTS = [KNOWN_AS[f] for f in FORMATS if f != "yolox"]
 
 
 def required(option: OptionInfo) -> OptionInfo:
@@ -48,8 +51,8 @@ MODEL = typer.Option(
     None,
     "--model",
     "-m",
-    help=f"yolox-nano .. yolox-x, a YOLOX .pth/.safetensors/.onnx, or an ONNX or OpenVINO "
-    f"(.xml) export of YOLOv5, YOLOv8/11, YOLOv10/YOLO26 (end-to-end) or RT-DETR ({_D.model}).",
+    help=f"{_NAMED[0]} .. {_NAMED[-1]}, a YOLOX .pth/.safetensors/.onnx, or an ONNX or OpenVINO "
+    f"(.xml) export of {', '.join(_EXPORTS[:-1])} or {_EXPORTS[-1]} ({_D.model}).",
 )
 MODEL_FORMAT = typer.Option(
     None,
@@ -186,11 +189,15 @@ GAMMA = typer.Option(
 GAMMA_ON = typer.Option(
     _O.gamma_on,
     "--on",
-    help=f"Gamma on {' or '.join(GAMMA_ON)}: luma the Y plane only, rgb per R, G, B.",
+    help=f"Gamma on {' or '.join(GAMMA_ON)}: luma the Y plane only, rgb per R, G, B (with "
+    "--gamma).",
 )
-TO = typer.Option(None, "--to", help=f"Resample the chroma planes to {_CHROMAS}.")
 CHROMA = typer.Option(
-    None, "--chroma", help=f"Resample chroma to {_CHROMAS} before detecting (as chroma --to)."
+    None,
+    "--chroma",
+    "--to",
+    help=f"Resample the chroma planes to {_CHROMAS}. What chroma (and batch --task chroma) "
+    "does; detect (and batch --task detect) does it before detecting.",
 )
 CHROMA_FILTER = typer.Option(
     _O.chroma_down, "--filter", help=f"Chroma downsampling: {' or '.join(DOWN_FILTERS)}."

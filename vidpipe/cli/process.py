@@ -121,7 +121,7 @@ def gamma_command(
 def chroma_command(
     source: str = typer.Argument(..., help="Input video."),
     output: str = OUT,
-    to: str = shared.required(shared.TO),
+    chroma: str = shared.required(shared.CHROMA),
     filter_: str = shared.CHROMA_FILTER,
     up: str = shared.CHROMA_UP,
     backend: str = shared.BACKEND,
@@ -132,7 +132,7 @@ def chroma_command(
     options: EncodeOptions | None = None,
 ) -> None:
     """Resample the chroma planes to 4:2:0, 4:2:2 or 4:4:4 (siting of the stream honoured)."""
-    ops = OpOptions(chroma=to, chroma_up=up, chroma_down=filter_)
+    ops = OpOptions(chroma=chroma, chroma_up=up, chroma_down=filter_)
     _run(source, output, ops, options, backend, allow_url, timeout, reconnect, hwaccel)
 
 

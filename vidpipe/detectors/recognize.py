@@ -28,6 +28,13 @@ from vidpipe.errors import InputError, VidpipeError
 STRIDES = (8, 16, 32)
 P6_STRIDES = (8, 16, 32, 64)  # YOLOv5's P6 models (yolov5s6 ...)
 FORMATS = ("yolox", "yolov5", "yolov8", "e2e", "rtdetr")  # --model-format
+KNOWN_AS = {  # what users call the models each format reads (--model's help)
+    "yolox": "YOLOX",
+    "yolov5": "YOLOv5",
+    "yolov8": "YOLOv8/11",
+    "e2e": "YOLOv10/YOLO26 (end-to-end)",
+    "rtdetr": "RT-DETR",
+}
 DESCRIPTIONS = {
     "yolox": "YOLOX ([B, N, 5 + classes], one anchor per cell, raw boxes)",
     "yolov5": "YOLOv5-style ([B, N, 5 + classes], three anchors per cell)",

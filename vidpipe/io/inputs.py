@@ -22,6 +22,18 @@ from pathlib import Path
 
 from vidpipe.errors import InputError
 
+BACKOFF_FIRST_S = 0.5  # a live stream's wait before its first reconnection (`vidpipe.io.live`)
+BACKOFF_MAX_S = 8.0  # the wait doubles up to this
+
+
+def backoff_waits() -> list[float]:
+    """The waits before the reconnections in a row, first to longest (0.5, 1, .. 8 s)."""
+    waits = [BACKOFF_FIRST_S]
+    while waits[-1] * 2 <= BACKOFF_MAX_S:
+        waits.append(waits[-1] * 2)
+    return waits
+
+
 # "scheme:" at the start, as FFmpeg's protocol detection sees it (letters, digits, + - .),
 # and its one exception: "subfile,,start,N,end,M,,:URL".
 _PROTOCOL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*|subfile,[^:]*):")

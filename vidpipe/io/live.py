@@ -28,14 +28,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from vidpipe.errors import InputError
+from vidpipe.io.inputs import BACKOFF_FIRST_S, BACKOFF_MAX_S
 from vidpipe.runtime.closing import close_if_closable
 from vidpipe.runtime.signals import finishing, wait_finishing
 from vidpipe.types import Frame
 
 log = logging.getLogger(__name__)
 
-BACKOFF_FIRST_S = 0.5  # wait before the first reconnection
-BACKOFF_MAX_S = 8.0  # the wait doubles up to this
 
 Event = dict[str, Any]
 

@@ -50,6 +50,8 @@ class OpOptions:
                 raise InputError(f"--{exc}") from None
         if self.gamma_on not in GAMMA_ON:
             raise InputError(f"--on must be luma or rgb, not {self.gamma_on!r}")
+        if self.gamma is None and self.gamma_on != GAMMA_ON[0]:
+            raise InputError("--on goes with --gamma")
         if self.chroma is not None:
             to = str(self.chroma).replace(":", "")
             if to not in CHROMAS:
