@@ -16,7 +16,7 @@ is 1 when a step FAILED (a skipped row is not a failure).
 - inference: `vp.detect` over the decoded frames (letterbox, model, NMS) at each batch of
   --batches, per runtime: torch (fp16 on CUDA), onnxruntime (its CUDA execution provider on a
   GPU, where installed) and TensorRT (onnxruntime's TensorRT execution provider, where
-  offered; vidpipe has no TensorRT runtime of its own).
+  offered and the CUDA one is not: vidpipe takes CUDA first; no TensorRT engine of its own).
 - encode: encode-only frames/s with detect -o's x264 options, and with h264_nvenc.
 - end-to-end: `vidpipe detect CLIP -o OUT.mp4` and `--json` frames/s (whole processes), and
   the peer on the same clip: the OpenCV + onnxruntime loop of scripts/peer_detect.py on the
@@ -225,7 +225,7 @@ def inference(check: Check, frames: list, model: Path, batches: list[int]) -> No
             elif "TensorrtExecutionProvider" not in providers:
                 check.skip("inference", what, "skipped: no TensorRT execution provider")
             else:
-                check.skip("inference", what, "skipped: vidpipe has no TensorRT runtime")
+                check.skip("inference", what, "skipped: vidpipe takes the CUDA provider first")
             continue
         if runtime == "onnxruntime" and check.gpu and "CUDAExecutionProvider" not in providers:
             check.skip("inference", what, "skipped: onnxruntime-gpu not installed")
