@@ -45,6 +45,7 @@ RULES = [
     (["--gamma", "0"], ["--gamma", "0"], "--gamma must be in (0, 10]"),
     (["--chroma", "411"], ["--chroma", "411"], "must be 420, 422 or 444, not '411'"),
     (["--on", "rgb"], ["--on", "rgb"], "--on goes with --gamma"),
+    (["--precision", "fp8"], ["--precision", "fp8"], "--precision must be one of auto, f32, bf16"),
     (["--gamma", "2", "--on", "hsv"], ["--gamma", "2", "--on", "hsv"],
      "--on must be luma or rgb"),
 ]  # fmt: skip

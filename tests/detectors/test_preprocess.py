@@ -552,16 +552,16 @@ def test_detector_size_must_be_a_multiple_of_32() -> None:
 def test_cpu_runtimes_agree_with_torch(
     detector: Detector, dog_rgb: np.ndarray, engine: str
 ) -> None:
-    """OpenVINO and onnxruntime run the .onnx export (numpy in and out) and find what our torch
-    modules find."""
+    """OpenVINO and onnxruntime run the .onnx export (numpy in and out) in f32 and find what
+    our torch modules find."""
     pytest.importorskip(engine)
-    runtime = load_detector(str(NANO_ONNX), device="cpu", engine=engine)
+    runtime = load_detector(str(NANO_ONNX), device="cpu", engine=engine, precision="f32")
     assert runtime.engine == engine and runtime.device == "cpu"
     frames = [make_frame(dog_rgb, "yuv420p-bt601-tv"), make_frame(dog_rgb, "rgb24")] * 3
     for got, want in zip(runtime(frames), detector(frames), strict=True):
         assert_finds_dog_bicycle_and_car(got)
         assert_same_detections(got, (want.xyxy, want.scores, want.class_ids), tol_px=0.5)
-    wide = load_detector(str(NANO_ONNX), device="cpu", engine=engine, size=640)  # any size
+    wide = load_detector(str(NANO_ONNX), device="cpu", engine=engine, size=640, precision="f32")
     assert wide.input_spec.size_wh == (640, 640)
     assert_finds_dog_bicycle_and_car(wide(frames[:1])[0])
 

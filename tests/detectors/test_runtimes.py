@@ -62,7 +62,7 @@ def score(counts: list[tuple[int, ...]]) -> float:
 def test_openvino_f32_finds_what_onnxruntime_finds(bikes: list) -> None:
     pytest.importorskip("openvino")
     ort = load_detector(str(NANO_ONNX), device="cpu", engine="onnxruntime")
-    ov = load_detector(str(NANO_ONNX), device="cpu", engine="openvino")
+    ov = load_detector(str(NANO_ONNX), device="cpu", engine="openvino", precision="f32")
     counts = []
     for group in batched(bikes, 4):
         for want, got in zip(ort(list(group)), ov(list(group)), strict=True):

@@ -57,6 +57,7 @@ def detect_command(
     on: str = shared.GAMMA_ON,
     chroma: str | None = shared.CHROMA,
     compile_: bool = shared.COMPILE,
+    precision: str | None = shared.PRECISION,
     backend: str = shared.BACKEND,
     allow_url: bool = ALLOW_URL,
     timeout: float | None = TIMEOUT,
@@ -86,7 +87,7 @@ def detect_command(
         "model": model, "model_format": model_format, "names": names, "device": device,
         "engine": engine, "size": size, "conf": detect_conf(conf, tracking, _D.conf),
         "iou": iou, "max_det": max_det, "classes": tuple(classes) if classes else None,
-        "batch": batch, "compile": compile_,
+        "batch": batch, "compile": compile_, "precision": precision,
     })  # fmt: skip
     ops = OpOptions(gamma=gamma, gamma_on=on, chroma=chroma)
     outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs)

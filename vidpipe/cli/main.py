@@ -134,8 +134,9 @@ def _show_versions() -> None:
 
 
 def _versions() -> str:
-    """vidpipe's version, PyAV's bundled FFmpeg (`--backend av`, probing, the av writer) and
-    the ffmpeg binary (`--backend ffmpeg`, the ffmpeg writer): they may differ."""
+    """vidpipe's version, PyAV's bundled FFmpeg (`--backend av`, probing, the av writer), the
+    ffmpeg binary (`--backend ffmpeg`, the ffmpeg writer): they may differ; and what
+    `--precision auto` is on this CPU."""
     from importlib.metadata import version
 
     import av
@@ -151,6 +152,14 @@ def _versions() -> str:
         lines.append(f"ffmpeg {binary_version(binary)} at {binary} (--backend ffmpeg)")
     except VidpipeError as exc:
         lines.append(f"ffmpeg binary: none ({exc})")
+    from vidpipe.detectors.runtimes import installed, precision_for
+
+    if installed("openvino"):
+        auto = precision_for("auto")
+        why = "native bf16" if auto == "bf16" else "no native bf16"
+        lines.append(f"OpenVINO --precision auto: {auto} (this CPU: {why})")
+    else:
+        lines.append("OpenVINO: not installed (--precision auto: f32)")
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ import copy
 import typer
 from typer.models import OptionInfo
 
-from vidpipe.detectors.options import DetectOptions
+from vidpipe.detectors.options import PRECISIONS, DetectOptions
 from vidpipe.detectors.recognize import FORMATS, KNOWN_AS
 from vidpipe.io.encode_options import CRF_RANGE, WRITERS, EncodeOptions
 from vidpipe.io.inputs import BACKENDS
@@ -53,6 +53,13 @@ MODEL = typer.Option(
     "-m",
     help=f"{_NAMED[0]} .. {_NAMED[-1]}, a YOLOX .pth/.safetensors/.onnx, or an ONNX or OpenVINO "
     f"(.xml) export of {', '.join(_EXPORTS[:-1])} or {_EXPORTS[-1]} ({_D.model}).",
+)
+PRECISION = typer.Option(
+    None,
+    "--precision",
+    help=f"CPU arithmetic: {', '.join(PRECISIONS)}. bf16 runs OpenVINO (--engine openvino) "
+    "in bf16 on a CPU with it natively (AVX-512 BF16, AMX); auto does where it can, else f32 "
+    f"({_D.precision}).",
 )
 MODEL_FORMAT = typer.Option(
     None,

@@ -174,8 +174,11 @@ def load_detector(model: str | DetectOptions = "yolox-nano", **options: Any) -> 
     name = canonical_name(str(opts.model))
     family, sig = family_for(path, None if opts.model_format == "auto" else opts.model_format)
     request = Request(name, device, opts.engine, opts.size, opts.compile, thread_budget(), sig,
-                      auto_device=opts.device == "auto")  # fmt: skip
+                      auto_device=opts.device == "auto", precision=opts.precision)  # fmt: skip
     loaded = load_family(family, path, request)
+    if opts.precision == "bf16" and loaded.engine != "openvino":
+        raise InputError(f"--precision bf16 runs with --engine openvino on the CPU, "
+                         f"not {loaded.engine} on {loaded.device}")  # fmt: skip
     names = _names(opts.names, loaded) if opts.names else loaded.names
     names = names or class_names(loaded.num_classes)
     keep = parse_classes(opts.classes, names) if opts.classes else None

@@ -48,6 +48,7 @@ class Request:
     workers: int
     signature: Signature | None = None  # an export's, as recognised
     auto_device: bool = False  # the device was "auto": a CPU fallback is allowed
+    precision: str = "auto"  # a CPU runtime's arithmetic (`runtimes.precision_for`)
 
 
 @dataclass(frozen=True)

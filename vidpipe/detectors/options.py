@@ -17,6 +17,7 @@ from vidpipe.detectors.recognize import FORMATS
 from vidpipe.errors import InputError, number_option
 
 ENGINES = ("auto", "openvino", "onnxruntime", "torch")
+PRECISIONS = ("auto", "f32", "bf16")  # a CPU runtime's arithmetic (`vidpipe.detectors.runtimes`)
 MODEL_FORMATS = ("auto", *FORMATS)
 DEFAULT_BATCH = {"cpu": 1, "cuda": 16}  # frames per forward pass when `batch` is None
 
@@ -42,7 +43,9 @@ class DetectOptions:
         be comma-separated: ("person,car",)); None keeps all.
     batch: frames per forward pass (None: 1 on a CPU, where a CPU runtime runs one frame per
         core at once; 4 per core for the torch engine there; 16 on CUDA). compile:
-        torch.compile.
+        torch.compile. precision: the CPU runtime's arithmetic: "f32", "bf16" (OpenVINO on a
+        CPU with native bf16: AVX-512 BF16 or AMX), or "auto" (bf16 where OpenVINO runs on
+        such a CPU, else f32).
     """
 
     model: str = "yolox-nano"
@@ -57,6 +60,7 @@ class DetectOptions:
     classes: tuple[str, ...] | None = None
     batch: int | None = None
     compile: bool = False
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.classes, str):
@@ -115,5 +119,7 @@ def _check(o: DetectOptions) -> None:
         raise InputError(f"--batch must be >= 1, got {o.batch}")
     if o.classes is not None and not all(isinstance(c, str) for c in o.classes):
         raise InputError("--classes must be class names or ids")
+    if o.precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, not {o.precision!r}")
     if not isinstance(o.compile, bool):
         raise InputError("option compile must be true or false")

@@ -12,16 +12,18 @@ last group padded), never refused.
 
 `pick` chooses the engine for "auto": onnxruntime (a dependency), else OpenVINO. Measured on
 this project's 2-core x86 machine, YOLOX-Nano in f32, whole `detect` runs: onnxruntime 8.6 s,
-OpenVINO 9.7-11.7 s for the same clip (OpenVINO's own figures of 6-7 ms a frame are bf16,
-which it picks on CPUs with native bf16: it changed 7% of the detections on real footage,
-F1 0.93 at IoU 0.7 against f32, so OpenVINO runs in f32 here; f32 OpenVINO and onnxruntime
-agree exactly, F1 1.000).
+OpenVINO 9.7-11.7 s for the same clip; f32 OpenVINO and onnxruntime agree exactly (F1 1.000).
+OpenVINO computes in bf16 where the CPU has it natively (`precision_for`, `--precision`):
+detections then agree with f32's but for boxes near the threshold (a box of 0.4 or more on
+one side found among those of 0.25 or more on the other, same class, IoU 0.5: F1 0.996 on
+sample_media/street_bikes.mp4, tests/detectors/test_precision.py).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import os
 import queue
 import threading
@@ -32,6 +34,7 @@ import numpy as np
 
 from vidpipe.errors import InputError, VidpipeError
 
+log = logging.getLogger(__name__)
 RUNTIMES = ("onnxruntime", "openvino")  # "auto" takes the first installed
 
 
@@ -77,13 +80,15 @@ class Graph:
 
 
 def load_graph(
-    path: Path, engine: str, workers: int, scale: float = 1.0, device: str = "cpu"
-) -> Graph:
+    path: Path, engine: str, workers: int, scale: float = 1.0, device: str = "cpu",
+    precision: str = "auto",
+) -> Graph:  # fmt: skip
     """`path` (.onnx; OpenVINO also .xml) ready on `engine` ("openvino" or "onnxruntime")
     with `workers` parallel runs, taking uint8 images times `scale`; `device` "cuda:N" runs
     it with onnxruntime's CUDA (else TensorRT) execution provider, fed host arrays. Raises
     VidpipeError when the engine or provider is not installed, InputError when it cannot read
-    the file."""
+    the file. `precision` ("auto", "f32", "bf16"): OpenVINO's arithmetic (`precision_for`);
+    onnxruntime runs f32."""
     if engine not in RUNTIMES:
         raise InputError(f"unknown CPU runtime {engine!r}; known: {', '.join(RUNTIMES)}")
     if not installed(engine):
@@ -91,7 +96,7 @@ def load_graph(
     if engine == "openvino":
         if device != "cpu":
             raise InputError(f"--device {device}: OpenVINO runs here on the CPU only")
-        return OpenVinoGraph(path, max(1, workers), scale)
+        return OpenVinoGraph(path, max(1, workers), scale, precision_for(precision))
     if path.suffix.lower() == ".xml":
         raise InputError(f"{path}: an OpenVINO model runs with --engine openvino")
     return OrtGraph(path, max(1, workers), scale, gpu_providers(device))
@@ -170,13 +175,38 @@ class OrtGraph(Graph):
         return self.session.run(None, {self.input_name: feed})[0]
 
 
+def native_bf16() -> bool:
+    """Whether OpenVINO computes in bf16 natively on this CPU (its CPU plugin lists BF16 among
+    its optimisation capabilities: AVX-512 BF16 or AMX)."""
+    if not installed("openvino"):
+        return False
+    try:
+        return "BF16" in ov_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # no CPU plugin: OpenVINO raises RuntimeError
+        return False
+
+
+def precision_for(precision: str) -> str:
+    """OpenVINO's inference precision for `--precision`: "bf16" for auto where the CPU has
+    native bf16 (then 1.3-1.5x the f32 frames/s, the detections the same but for boxes near
+    the threshold), else "f32"; InputError for bf16 on a CPU without it."""
+    if precision == "f32" or (precision == "auto" and not native_bf16()):
+        return "f32"
+    if not native_bf16():
+        raise InputError("--precision bf16: this CPU has no native bf16 (OpenVINO lists "
+                         "no BF16 capability); use --precision auto or f32")  # fmt: skip
+    return "bf16"
+
+
 class OpenVinoGraph(Graph):
     """OpenVINO on the CPU in its throughput mode: `workers` streams of one thread each and as
-    many infer requests, lent to the calls; f32."""
+    many infer requests, lent to the calls; in `precision` ("f32" or "bf16")."""
 
     engine = "openvino"
 
-    def __init__(self, path: str | os.PathLike[str], workers: int, scale: float) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], workers: int, scale: float, precision: str = "f32"
+    ) -> None:
         import openvino as ov
 
         core = ov_core()
@@ -194,8 +224,10 @@ class OpenVinoGraph(Graph):
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": str(workers),
             "INFERENCE_NUM_THREADS": str(workers),
-            "INFERENCE_PRECISION_HINT": "f32",
+            "INFERENCE_PRECISION_HINT": precision,
         }
+        log.debug("OpenVINO: %s on %d streams", precision, workers)
+        self.precision = precision
         try:
             compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:  # OpenVINO raises RuntimeError with a long log

@@ -78,7 +78,7 @@ def load_export(path: Path, request: Request, fmt: ExportFormat) -> Loaded:
     engine = engine_for(path, request)
     if engine == "openvino" and not installed("openvino"):
         raise InputError(f"{path}: an OpenVINO model needs `pip install openvino`")
-    graph = load_graph(path, engine, request.workers, 1 / 255, request.device)
+    graph = load_graph(path, engine, request.workers, 1 / 255, request.device, request.precision)
     spec = _spec(path, sig, request, fmt)
     if len(graph.output_shape) != 3:
         raise InputError(f"{path}: output {list(graph.output_shape)} is not [B, R, C]")

@@ -53,7 +53,7 @@ def load(path: Path, request: Request) -> Loaded:
         from vidpipe.detectors.yolox.torch_engine import load_torch
 
         return load_torch(path, request)
-    graph, own_size = _graph(path, engine, request.workers)
+    graph, own_size = _graph(path, engine, request.workers, request.precision)
     _, channels, height, width = _input_shape(path, graph.input_shape)
     named = MODELS[request.name].input_size if request.name else None
     size = request.size or named or own_size or height or DEFAULT_SIZE
@@ -79,28 +79,28 @@ def load(path: Path, request: Request) -> Loaded:
                   parallel=graph.workers)  # fmt: skip
 
 
-def _graph(path: Path, engine: str, workers: int) -> tuple[Graph, int | None]:
+def _graph(path: Path, engine: str, workers: int, precision: str) -> tuple[Graph, int | None]:
     """The graph to run for `path` and the model's own input size (None: not known): the
     export of a checkpoint; for an ONNX file with a fixed input size, its export with a
     dynamic one (made once; where it cannot be made, the file itself)."""
     from vidpipe.detectors.yolox.export import cached_export, exported_onnx
 
     if path.suffix.lower() == ".xml":
-        return load_graph(path, engine, workers), None
+        return load_graph(path, engine, workers, precision=precision), None
     if path.suffix.lower() != ".onnx":
         graph_path, size = exported_onnx(path)
-        return load_graph(graph_path, engine, workers), size
+        return load_graph(graph_path, engine, workers, precision=precision), size
     cached = cached_export(path)
     if cached is not None:  # exported from YOLOX weights: checked then
-        return load_graph(cached[0], engine, workers), cached[1]
-    graph = load_graph(path, engine, workers)
+        return load_graph(cached[0], engine, workers, precision=precision), cached[1]
+    graph = load_graph(path, engine, workers, precision=precision)
     if len(graph.input_shape) == 4 and graph.input_shape[2:] != (None, None):
         try:
             graph_path, size = exported_onnx(path)
         except VidpipeError as exc:  # e.g. no torch: the fixed size then
             log.debug("%s stays at its fixed input size: %s", path, exc)
             return graph, None
-        return load_graph(graph_path, engine, workers), size
+        return load_graph(graph_path, engine, workers, precision=precision), size
     return graph, None
 
 
