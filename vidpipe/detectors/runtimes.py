@@ -188,8 +188,8 @@ def native_bf16() -> bool:
 
 def precision_for(precision: str) -> str:
     """OpenVINO's inference precision for `--precision`: "bf16" for auto where the CPU has
-    native bf16 (then 1.3-1.5x the f32 frames/s, the detections the same but for boxes near
-    the threshold), else "f32"; InputError for bf16 on a CPU without it."""
+    native bf16 (the detections the same as f32's but for boxes near the threshold), else
+    "f32"; InputError for bf16 on a CPU without it."""
     if precision == "f32" or (precision == "auto" and not native_bf16()):
         return "f32"
     if not native_bf16():
