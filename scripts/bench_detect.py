@@ -44,7 +44,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -291,13 +291,6 @@ def bench_commands(
 # ---------------------------------------------------------------------------- stages
 
 
-def _consume(result: object) -> None:
-    """Make a lazy detector result (an iterator, e.g. a generator) do its work."""
-    if isinstance(result, Iterator):
-        for _ in result:
-            pass
-
-
 def stage_rates(
     path: str, model: Path, frames: int, device: str, batch: int | None, engine: str | None
 ) -> list[common.Measurement]:
@@ -311,7 +304,7 @@ def stage_rates(
     options = {"device": device} | ({"engine": engine} if engine else {})
     detector = vp.load_detector(str(model), **options)
     size = batch or getattr(detector, "batch", None) or 8
-    _consume(detector(decoded[:size]))  # warm-up
+    common.consume(detector(decoded[:size]))  # warm-up
     start = time.perf_counter()  # the detect stage: letterbox thread, one inference per core
     done = sum(1 for _ in vp.detect(iter(decoded), detector, batch=size))
     infer_fps = done / (time.perf_counter() - start)

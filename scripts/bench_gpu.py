@@ -205,11 +205,6 @@ def decode(check: Check, clip: Path) -> list:
     return decoded
 
 
-def _consume(result: object) -> None:
-    for _ in result if hasattr(result, "__next__") else ():  # type: ignore[attr-defined]
-        pass
-
-
 def inference(check: Check, frames: list, model: Path, batches: list[int]) -> None:
     import onnxruntime
 
@@ -231,7 +226,7 @@ def inference(check: Check, frames: list, model: Path, batches: list[int]) -> No
             check.skip("inference", what, "skipped: onnxruntime-gpu not installed")
             continue
         detector = vp.load_detector(str(model), engine=runtime, device=device, batch=batch)
-        _consume(detector(frames[:batch]))  # warm-up (CUDA kernels, arenas)
+        common.consume(detector(frames[:batch]))  # warm-up (CUDA kernels, arenas)
         start = time.perf_counter()
         done = sum(1 for _ in vp.detect(iter(frames), detector, batch=batch))
         precision = detector.dtype.replace("float", "fp")

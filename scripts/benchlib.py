@@ -184,6 +184,13 @@ def last_line(stream: IO[bytes]) -> str:
     return lines[-1] if lines else "(no error output)"
 
 
+def consume(result: object) -> None:
+    """Make a lazy detector result (an iterator, e.g. a generator) do its work."""
+    if isinstance(result, Iterator):
+        for _ in result:
+            pass
+
+
 def run_tool(argv: Sequence[str], *, capture: bool = False) -> str:
     """Run `argv`; return its stdout when `capture`, else "" (BenchError when it fails)."""
     run = run_child(argv, capture=capture)

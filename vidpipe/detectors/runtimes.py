@@ -175,6 +175,7 @@ class OrtGraph(Graph):
         return self.session.run(None, {self.input_name: feed})[0]
 
 
+@functools.cache
 def native_bf16() -> bool:
     """Whether OpenVINO computes in bf16 natively on this CPU (its CPU plugin lists BF16 among
     its optimisation capabilities: AVX-512 BF16 or AMX)."""
@@ -227,7 +228,6 @@ class OpenVinoGraph(Graph):
             "INFERENCE_PRECISION_HINT": precision,
         }
         log.debug("OpenVINO: %s on %d streams", precision, workers)
-        self.precision = precision
         try:
             compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:  # OpenVINO raises RuntimeError with a long log
