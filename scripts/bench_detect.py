@@ -8,8 +8,12 @@ the corpus of scripts/fetch_corpus.py (fetched when missing, into $VIDPIPE_CORPU
 ~/.cache/vidpipe/corpus), scaled to ``--width`` 1280 px (height kept in proportion: 544),
 played ``--plays`` 2 times (500 frames) and encoded once with ffmpeg (libx264 CRF 20 preset
 fast, yuv420p, no audio) into the media folder (``--media``, default bench_media/).
-``--sample dog`` pans across ../shared/media/dog.jpg instead (``--image``, ``--seconds``,
-``--size``). The frames are counted by ffprobe.
+``--sample crowd`` is a crowded ``--size`` picture (1280x720 by default; 1920x1080 too): 24
+real sprites (people from bikes.mp4, the dog and the pickup of ../shared/media/dog.jpg)
+walking to and fro in a 6 x 4 grid over the photo blurred, 12 s at 25 fps
+(tests/tracking/rendered.py `crowd`; YOLOX-Nano finds about 14 of them a frame, where
+bikes.mp4 has 3). ``--sample dog`` pans across ../shared/media/dog.jpg (``--image``,
+``--seconds``, ``--size``). The frames are counted by ffprobe.
 
 The model is ``--model-dir``/yolox_nano.onnx ($VIDPIPE_MODEL_DIR, else ../shared/models).
 ``--engine`` and ``--batch`` go to `vidpipe detect` when given (else its own defaults).
@@ -24,7 +28,9 @@ Rows (medians of ``--repeat`` runs, peer and ours interleaved: peer, ours, peer,
 - seconds from spawning `vidpipe -q detect SAMPLE ... --json -` to its first line on stdout
   (as a reader of the pipe sees it, vidpipe's own buffering included); the child's process
   group is then killed and the child reaped. Absolute (no peer): target <= 0.8 s;
-- info (``--no-stages`` skips them): in-process decode-only, inference-only
+- info (``--no-stages`` skips them): the agreement of the boxes on the cut-down canvas with
+  the square input's (F1 at IoU 0.5 and 0.7, `vidpipe.evaluate.agreement`, the first 150
+  frames); in-process decode-only, inference-only
   (`vp.load_detector(model, device=...)`, then `vp.detect` over the decoded frames:
   letterbox thread, one inference per core, NMS) and encode-only (`vp.encode` with the
   options `detect -o` uses: x264 `PREVIEW_PRESET`) frames per second.
@@ -66,6 +72,7 @@ VIDEO_TARGET = common.Target(">=", 1.1)  # detect -o (defaults) fps over the pee
 SIZE_TARGET = common.Target("<=", 1.0)  # detect -o output bytes over the peer's mp4v
 RSS_TARGET = common.Target("<=", 2.0)  # detect --json peak RSS over the peer's (no writing)
 FIRST_FRAME_TARGET = common.Target("<=", 0.8)  # seconds to the first JSON line, absolute
+AGREEMENT_FRAMES = 150  # frames the cut-down canvas is compared with the square on
 
 
 # ---------------------------------------------------------------------------- samples
@@ -125,6 +132,25 @@ def ensure_dog_sample(media: Path, image: Path, size_wh: tuple[int, int], second
             frame.pts, frame.time_base = i, Fraction(1, common.RATE)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+    print(f"sample: {common.rel(dest)} (made)")
+    return dest
+
+
+def ensure_crowd_sample(ffmpeg: str, media: Path, size_wh: tuple[int, int]) -> Path:
+    """The crowded scene of tests/tracking/rendered.py at `size_wh`, made once into `media`."""
+    sys.path.insert(0, str(SCRIPTS.parent / "tests" / "tracking"))
+    import rendered
+
+    spec = rendered.crowd(size_wh)
+    dest = media / f"{spec.name}.mp4"
+    if dest.is_file():
+        print(f"sample: {common.rel(dest)} (cached)")
+        return dest
+    media.mkdir(parents=True, exist_ok=True)
+    cut = rendered.sprites(common.corpus_file(BIKES).parent)
+    with tempfile.TemporaryDirectory(prefix=".crowd-", dir=media) as tmp:  # one file system
+        made = rendered.render(spec, Path(tmp), cut, ffmpeg)
+        os.replace(made.clip, dest)
     print(f"sample: {common.rel(dest)} (made)")
     return dest
 
@@ -318,6 +344,7 @@ def stage_rates(
     codec = getattr(result, "codec", "auto")
     engine_note = f", engine {engine}" if engine else ""
     return [
+        *canvas_agreement(decoded[:AGREEMENT_FRAMES], detector),
         common.Measurement(f"decode only ({len(decoded)} frames)", "fps", [decode_fps], []),
         common.Measurement(
             f"inference only, vp.detect batch {size}: letterbox+model+NMS ({device}{engine_note})",
@@ -325,6 +352,30 @@ def stage_rates(
         ),
         common.Measurement(f"encode only, detect -o's options ({codec})", "fps", [encode_fps], []),
     ]  # fmt: skip
+
+
+def canvas_agreement(frames: list, detector) -> list[common.Measurement]:
+    """The detector's boxes on its cut-down canvas against the square one's
+    (`vidpipe.evaluate.agreement`, F1 at IoU 0.5 and 0.7): an info row."""
+    from vidpipe.detectors.preprocess import InputSpec, canvas_wh
+    from vidpipe.evaluate.agreement import agreement
+
+    spec = detector.input_spec
+    if not spec.stride:
+        return []  # a fixed-size graph: the square is all it takes
+    cut = list(detector(frames))
+    detector.input_spec = InputSpec(spec.size_wh, spec.channels, spec.scale, spec.pad_value,
+                                    placement=spec.placement)  # fmt: skip
+    try:
+        square = list(detector(frames))
+    finally:
+        detector.input_spec = spec
+    loose, tight = agreement(square, cut), agreement(square, cut, iou=0.7)
+    width, height = canvas_wh(frames[:1], spec)
+    label = (f"canvas {width}x{height} vs square {spec.size_wh[0]}x{spec.size_wh[1]}: F1 at "
+             f"IoU 0.5 / 0.7 ({len(frames)} frames, {loose.total.matched} boxes)")  # fmt: skip
+    return [common.Measurement(label, "F1", [loose.total.f1], []),
+            common.Measurement("  (IoU 0.7)", "F1", [tight.total.f1], [])]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- command
@@ -342,6 +393,8 @@ def cmd_detect(args: argparse.Namespace) -> dict[str, object]:
     tools["vidpipe"] = common.find_vidpipe()
     if args.sample == "bikes":
         sample_path = ensure_bikes_sample(ffmpeg, args.media, args.width, args.plays)
+    elif args.sample == "crowd":
+        sample_path = ensure_crowd_sample(ffmpeg, args.media, args.size)
     else:
         sample_path = ensure_dog_sample(args.media, args.image, args.size, args.seconds)
     sample = common.describe_sample(tools["ffprobe"], sample_path)
@@ -380,14 +433,16 @@ def add_detect_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("detect", help="vidpipe detect vs OpenCV + onnxruntime loop")
     common.add_common(parser, repeat=3)
     parser.set_defaults(seconds=20.0, size=(1280, 720), func=cmd_detect)
-    dog_only = {"seconds": "dog: length in s (default 20)", "size": "dog: WxH (default 1280x720)"}
+    dog_only = {"seconds": "dog: length in s (default 20)",
+                "size": "dog and crowd: WxH (default 1280x720)"}  # fmt: skip
     for action in parser._actions:
         action.help = dog_only.get(action.dest, action.help)
     parser.add_argument(
         "--sample",
-        choices=("bikes", "dog"),
+        choices=("bikes", "crowd", "dog"),
         default="bikes",
-        help="bikes: real footage from the corpus (default); dog: a pan over --image",
+        help="bikes: real footage from the corpus (default); crowd: 24 real sprites in a "
+        "--size picture; dog: a pan over --image",
     )
     parser.add_argument("--width", type=_even, default=1280, help="bikes: width (default 1280)")
     parser.add_argument(

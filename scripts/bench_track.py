@@ -102,7 +102,8 @@ IDF1_MARGIN = 0.03  # ours must beat the peer's best by this much, with no more 
 
 def _rendered_detections(name: str, media: Path, model: Path) -> tuple:
     """(scene, per-frame detections at score >= 0.05) of a rendered scene; the detections
-    are made once and cached in `media` (keyed by the scene's frames and the model's size)."""
+    are made once and cached in `media` (keyed by the scene, the model's size and the
+    canvas margin, which changes what the model sees)."""
     import rendered
 
     from vidpipe.io.ffmpeg_cmd import find_ffmpeg
@@ -111,7 +112,9 @@ def _rendered_detections(name: str, media: Path, model: Path) -> tuple:
     media.mkdir(parents=True, exist_ok=True)
     corpus = _corpus() if spec.needs else None
     scene = rendered.render(spec, media, rendered.sprites(corpus), find_ffmpeg())
-    cache = media / f"{name}.{model.stem}-{model.stat().st_size}.npz"
+    from vidpipe.detectors.preprocess import MARGIN
+
+    cache = media / f"{name}.{model.stem}-{model.stat().st_size}-m{MARGIN}.npz"
     if cache.is_file():
         return scene, peers.from_np_frames(np.load(cache), len(scene.times))
     dets = rendered.detect(scene, model, 0.05)

@@ -70,7 +70,7 @@ class Measurement:
     median of `ours` itself (e.g. seconds to the first frame), and it has no ratio."""
 
     name: str
-    unit: str  # "s", "MiB" (lower is better) or "fps" (higher is better)
+    unit: str  # "s", "MiB" (lower is better), "fps" or "F1" (higher is better)
     ours: list[float]
     peer: list[float]
     target: Target | None = None
@@ -456,7 +456,7 @@ def print_table(rows: Sequence[Measurement]) -> None:
 
 
 def _fmt(value: float, unit: str) -> str:
-    return f"{value:.3f} s" if unit == "s" else f"{value:.1f} {unit}"
+    return f"{value:.3f} {unit}" if unit in ("s", "F1") else f"{value:.1f} {unit}"
 
 
 def corpus_file(entry_id: str) -> Path:

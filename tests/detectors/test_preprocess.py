@@ -443,7 +443,9 @@ def session():
 def detector() -> Detector:
     if not NANO_ONNX.is_file():
         pytest.skip(f"reference model not found: {NANO_ONNX}")
-    return load_detector(str(NANO_ONNX), device="cpu", engine="torch")
+    found = load_detector(str(NANO_ONNX), device="cpu", engine="torch")
+    found.input_spec = InputSpec.square(416)  # the oracle's canvas (the cut-down one: its
+    return found  # own test, tests/detectors/test_runtimes.py)
 
 
 @pytest.fixture(scope="module")
@@ -557,6 +559,7 @@ def test_cpu_runtimes_agree_with_torch(
     pytest.importorskip(engine)
     runtime = load_detector(str(NANO_ONNX), device="cpu", engine=engine, precision="f32")
     assert runtime.engine == engine and runtime.device == "cpu"
+    runtime.input_spec = detector.input_spec  # the same canvas (the fixture's square)
     frames = [make_frame(dog_rgb, "yuv420p-bt601-tv"), make_frame(dog_rgb, "rgb24")] * 3
     for got, want in zip(runtime(frames), detector(frames), strict=True):
         assert_finds_dog_bicycle_and_car(got)

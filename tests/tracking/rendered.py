@@ -17,6 +17,7 @@ dog stopping behind a parked car and coming out again; the class pairs the model
 
 from __future__ import annotations
 
+import math
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class SceneSpec:
     seconds: float
     actors: tuple[Actor, ...]
     needs: frozenset[str] = field(default_factory=frozenset)  # sprites beyond dog.jpg's
+    size: tuple[int, int] = (WIDTH, HEIGHT)  # the picture's width, height
 
 
 def _crossing(name: str, fps: int, hidden_s: float, scale: float, sprite: str = "dog") -> SceneSpec:
@@ -140,6 +142,29 @@ def _scenes() -> dict[str, SceneSpec]:
 SCENES = _scenes()
 
 
+def crowd(size: tuple[int, int], seconds: float = 12.0, fps: int = 25, seed: int = 0,
+          ) -> SceneSpec:  # fmt: skip
+    """A crowded scene for the detect benchmark (scripts/bench_detect.py): 24 real sprites
+    (16 people, 4 dogs, 4 cars, in random order) in a 6 x 4 grid over a `size` picture, each
+    walking to and fro across its cell, so that all 24 are in the picture, apart, all along.
+    Sprite sizes scale with the picture's height (people about a quarter of it)."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    cols, rows, unit = 6, 4, height / HEIGHT
+    cell_w, cell_h = width / cols, height / rows
+    kinds = [("person", 0.7)] * 16 + [("dog", 0.6)] * 4 + [("car", 0.9)] * 4
+    actors = []
+    for cell, k in enumerate(rng.permutation(len(kinds))):
+        sprite, scale = kinds[k]
+        cx, cy = (cell % cols + 0.5) * cell_w, (cell // cols + 0.5) * cell_h
+        swing = 0.25 * cell_w * rng.choice([-1.0, 1.0])
+        path = [(t, cx + swing * math.sin(2 * math.pi * t / seconds + cell), cy)
+                for t in np.linspace(0.0, seconds, 13)]  # fmt: skip
+        actors.append(Actor(sprite, scale * unit, cell // cols, tuple(path)))
+    return SceneSpec(f"crowd-{width}x{height}", fps, seconds, tuple(actors), frozenset({"person"}),
+                     size)  # fmt: skip
+
+
 def sprites(corpus: Path | None = None) -> dict[str, np.ndarray]:
     """`[H, W, 3]` uint8 RGB sprites by name; "person" only with the corpus folder
     (the one holding bikes.mp4)."""
@@ -158,10 +183,10 @@ def sprites(corpus: Path | None = None) -> dict[str, np.ndarray]:
     return out
 
 
-def _background() -> np.ndarray:
+def _background(size: tuple[int, int]) -> np.ndarray:
     from PIL import Image, ImageFilter
 
-    photo = Image.open(DOG_JPG).convert("RGB").resize((WIDTH, HEIGHT))
+    photo = Image.open(DOG_JPG).convert("RGB").resize(size)
     return np.asarray(photo.filter(ImageFilter.GaussianBlur(30)))
 
 
@@ -192,10 +217,11 @@ def render(spec: SceneSpec, folder: Path, cut: dict[str, np.ndarray], ffmpeg: st
         image = Image.fromarray(cut[actor.sprite])
         size = (round(image.width * actor.scale), round(image.height * actor.scale))
         scaled[actor] = np.asarray(image.resize(size, Image.LANCZOS))
-    background = _background()
+    background = _background(spec.size)
+    width, height = spec.size
     clip = folder / f"{spec.name}.mp4"
     argv = [ffmpeg, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
-            f"{WIDTH}x{HEIGHT}", "-r", str(spec.fps), "-i", "-", "-c:v", "libx264",
+            f"{width}x{height}", "-r", str(spec.fps), "-i", "-", "-c:v", "libx264",
             "-pix_fmt", "yuv420p", "-g", str(2 * spec.fps), str(clip)]  # fmt: skip
     times = [i / spec.fps for i in range(round(spec.seconds * spec.fps))]
     truth = []
@@ -209,11 +235,11 @@ def render(spec: SceneSpec, folder: Path, cut: dict[str, np.ndarray], ffmpeg: st
                 (cx, cy), (h, w) = spec.actors[a].centre(t), sprite.shape[:2]
                 x0, y0 = round(cx - w / 2), round(cy - h / 2)
                 left, top = max(x0, 0), max(y0, 0)
-                right, bottom = min(x0 + w, WIDTH), min(y0 + h, HEIGHT)
+                right, bottom = min(x0 + w, width), min(y0 + h, height)
                 if right > left and bottom > top:
                     frame[top:bottom, left:right] = sprite[top - y0 : bottom - y0,
                                                            left - x0 : right - x0]  # fmt: skip
-                if 0 <= cx < WIDTH and 0 <= cy < HEIGHT:
+                if 0 <= cx < width and 0 <= cy < height:
                     ids.append(a + 1)
                     boxes.append((left, top, right, bottom))
             proc.stdin.write(frame.tobytes())

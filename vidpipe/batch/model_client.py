@@ -6,11 +6,13 @@ Wire protocol: a Unix socket per server; one connection per job; `multiprocessin
 framing (pickled messages, the images as one raw bytes message). Requests and answers:
 
     ("open", options)                  ─► ("ready", {names, num_classes, input, device})
-    ("run", frames, scales, sizes_wh, offsets)
+    ("run", frames, scales, sizes_wh, offsets, (W, H))
       + the letterboxed images:           ─► ("result", [Detections, one per frame])
         uint8 frames x 3 x H x W, 0..255 (input: the model's `InputSpec` but its scale,
-        `wire_spec`: size, channel order, pad value and placement; a quarter of float32, half
-        of fp16; the server applies the scale; scales and offsets map the boxes back)
+        `wire_spec`: size, channel order, pad value, placement, stride and margin; W x H is
+        the canvas the client cut down to its pictures, as a worker's own model would; a
+        quarter of float32, half of fp16; the server applies the scale; scales and offsets
+        map the boxes back)
     any request may be answered ("error", reason) instead: that job fails.
 
 Answers come in request order, so several "run" requests may be in flight on a connection.
@@ -52,7 +54,9 @@ class RemoteDetector:
 
         batch = letterbox(frames, self.input_spec, dtype="uint8")
         try:
-            self._conn.send(("run", len(frames), batch.scales, batch.sizes_wh, batch.offsets))
+            canvas_wh = (batch.images.shape[3], batch.images.shape[2])
+            self._conn.send(("run", len(frames), batch.scales, batch.sizes_wh, batch.offsets,
+                             canvas_wh))  # fmt: skip
             self._conn.send_bytes(batch.images.reshape(-1))  # flat: send_bytes takes len()
         except OSError:
             raise VidpipeError("the model server stopped") from None
@@ -87,7 +91,7 @@ def wire_spec(spec: Any) -> dict[str, Any]:
     """An `InputSpec` as the server announces it: the letterbox the client makes, in uint8
     0..255 (the server applies the spec's scale after the upload)."""
     return {"size_wh": list(spec.size_wh), "channels": spec.channels, "pad": spec.pad_value,
-            "placement": spec.placement}  # fmt: skip
+            "placement": spec.placement, "stride": spec.stride, "margin": spec.margin}  # fmt: skip
 
 
 def spec_from_wire(values: dict[str, Any]) -> Any:
@@ -95,4 +99,4 @@ def spec_from_wire(values: dict[str, Any]) -> Any:
     from vidpipe.detectors.preprocess import InputSpec
 
     return InputSpec(tuple(values["size_wh"]), values["channels"], 1.0, values["pad"],
-                     placement=values["placement"])  # fmt: skip
+                     values["stride"], values["margin"], values["placement"])  # fmt: skip

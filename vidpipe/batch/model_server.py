@@ -19,7 +19,9 @@ pipe together, reads the requests that are queued after each forward pass (conti
 batching: no added wait when the GPU is idle), reads their images into one (pinned) staging
 buffer, uploads that once and answers each request with its detections, in order. Requests
 are batched together when they use the same detector (model, size, thresholds, classes: one
-key per set of options, loaded once).
+key per set of options, loaded once) and the same canvas (a model that takes any multiple of
+32 gets each video's letterbox cut down to its picture, as a worker's own model would: a
+video's boxes do not depend on which others shared its passes).
 
 Failures: a worker that dies only drops its connection; a server that dies fails the jobs
 that use it (their error says so) and the driver reports it; a forward pass that raises (CUDA
@@ -87,7 +89,7 @@ def parse_gpus(text: str) -> tuple[str, ...]:
 class _Client:
     conn: Connection
     key: DetectOptions | None = None  # the detector it opened
-    header: tuple[int, tuple[Any, ...], tuple[tuple[int, int], ...], tuple[Any, ...]] | None = None
+    header: tuple[Any, ...] | None = None  # frames, scales, sizes_wh, offsets, canvas (W, H)
 
 
 @dataclass
@@ -97,6 +99,7 @@ class _Request:
     scales: tuple[Any, ...]  # a float, or an (x, y) pair where the input is stretched
     sizes_wh: tuple[tuple[int, int], ...]
     offsets: tuple[tuple[int, int], ...]
+    canvas_wh: tuple[int, int]
 
 
 @dataclass
@@ -198,18 +201,20 @@ class ModelServer:
 
     def take(self) -> list[_Request]:
         """The requests of the next pass: the first waiting one, then the others of the same
-        detector in arrival order while they fit in MAX_FRAMES; their images are read into
-        the staging buffer back to back."""
+        detector and canvas in arrival order while they fit in MAX_FRAMES; their images are
+        read into the staging buffer back to back."""
         key = self.waiting[0].key
-        width, height = self.detectors[key].input_spec.size_wh
+        first_frames, *_, canvas = self.waiting[0].header  # type: ignore[misc]
+        width, height = canvas
         frame_bytes = 3 * width * height
-        first_frames = self.waiting[0].header[0]  # type: ignore[index]
         staging = self._staging_for(max(MAX_FRAMES, first_frames) * frame_bytes)
         taken: list[_Request] = []
         used = 0
         for client in list(self.waiting):
-            frames, scales, sizes_wh, offsets = client.header  # type: ignore[misc]
-            if client.key != key or (taken and used + frames * frame_bytes > len(staging)):
+            frames, scales, sizes_wh, offsets, canvas_wh = client.header  # type: ignore[misc]
+            if client.key != key or tuple(canvas_wh) != tuple(canvas):
+                continue
+            if taken and used + frames * frame_bytes > len(staging):
                 continue
             self.waiting.remove(client)
             client.header = None
@@ -223,7 +228,7 @@ class ModelServer:
                 self._send(client, ("error", f"{got} bytes for {frames} frames {width}x{height}"))
                 self._drop(client)
                 continue
-            taken.append(_Request(client, frames, scales, sizes_wh, offsets))
+            taken.append(_Request(client, frames, scales, sizes_wh, offsets, (width, height)))
             used += got
         return taken
 
@@ -243,7 +248,7 @@ class ModelServer:
 
         torch = self.torch
         detector = self.detectors[requests[0].client.key]
-        (width, height), total = detector.input_spec.size_wh, sum(r.frames for r in requests)
+        (width, height), total = requests[0].canvas_wh, sum(r.frames for r in requests)
         host = self._staging[0][: total * 3 * width * height].view(total, 3, height, width)
         try:
             with torch.inference_mode():

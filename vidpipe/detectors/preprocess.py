@@ -37,7 +37,7 @@ from vidpipe.types import Frame
 
 PAD_VALUE = 114.0
 PLACEMENTS = ("top-left", "center", "stretch")  # InputSpec.placement
-MARGIN = 128  # padding kept below / right of the picture on a cut-down canvas (InputSpec)
+MARGIN = 32  # padding kept below / right of the picture on a cut-down canvas (InputSpec)
 
 # vidpipe.ops.color's matrix names -> swscale's
 _SWS_MATRIX = {"bt601": "ITU601", "bt709": "ITU709", "bt2020": "BT2020", "smpte240m": "SMPTE240M",
@@ -56,9 +56,11 @@ class InputSpec:
     it) the canvas is cut down to the picture plus `margin` pixels of padding, rounded up to a
     multiple of `stride`: the same picture at the same scale with less padding to compute.
     The margin keeps the canvas edge away from the picture: a convolutional network's border
-    (zero padding) changes what it sees near it (YOLOX-Nano on real 2.35:1 footage, F1 at IoU
-    0.7 against the square input: margin 0 (416 x 192): 0.93; 64: 0.97; 128 (416 x 320):
-    0.98, what the runtimes are held to; see MARGIN).
+    (zero padding) changes what it sees near it. On real footage YOLOX-Nano's boxes on the
+    cut-down canvas agree with the square input's (`vidpipe.evaluate.agreement`) at F1 0.99
+    or more from margin 0 up (tests/detectors/test_preprocess.py; `scripts/bench.py detect`
+    prints it for its sample): MARGIN is 32, a 416 x 288 canvas for 16:9 video (30% less to
+    compute than 416 x 416), 416 x 224 for 2.35:1.
     placement: "top-left" (YOLOX: the picture's size truncated, at the canvas' top-left
     corner), "center" (Ultralytics' letterbox: the size rounded, the padding split evenly,
     the odd pixel below / right) or "stretch" (resized to the whole canvas, the aspect not
