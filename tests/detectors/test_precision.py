@@ -92,3 +92,55 @@ def test_version_says_what_auto_is() -> None:
     assert done.returncode == 0
     expected = "bf16 (this CPU: native bf16)" if runtimes.native_bf16() else "f32 (this CPU"
     assert f"OpenVINO --precision auto: {expected}" in done.stdout
+
+
+@needs_nano
+@needs_openvino
+def test_models_check_reports_what_bf16_costs_per_class() -> None:
+    """`vidpipe models check` on street_bikes.mp4: f32 against bf16 on OpenVINO, the counts
+    as an independent greedy matching of the two runs' boxes (tests/detectors/test_runtimes'
+    `f1`, floor 0.4) gives them, per class and in all; bf16 agrees (F1 >= 0.99)."""
+    if not runtimes.native_bf16():
+        pytest.skip("this CPU has no native bf16")
+    import json
+
+    from test_runtimes import f1, score
+
+    done = run_cli("models", "check", str(STREET), "--model", str(NANO_ONNX), "--precision",
+                   "bf16", "--frames", "0", "--json", timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["frames"] == 110
+    assert (report["reference"]["engine"], report["reference"]["precision"]) == ("openvino", "f32")
+    assert (report["checked"]["engine"], report["checked"]["precision"]) == ("openvino", "bf16")
+    assert report["reference"]["ms_per_frame"] > 0 and report["checked"]["ms_per_frame"] > 0
+    f32, bf16 = (
+        [d[d.scores >= 0.25] for d in _detections(p)] for p in ("f32", "bf16")
+    )  # the command's default --conf
+    counts = [f1(b, (a.xyxy, a.scores, a.class_ids), 0.5, floor=0.4)
+              for a, b in zip(f32, bf16, strict=True)]  # fmt: skip
+    total = report["total"]
+    assert total["f1"] == pytest.approx(score(counts), abs=0.005)
+    assert total["matched"] == pytest.approx(sum(c[0] for c in counts), abs=3)
+    assert total["f1"] >= 0.99 and total["matched"] > 200
+    cars = report["classes"]["car"]  # the commonest class there
+    assert cars["matched"] + cars["missed"] > 100 and cars["f1"] >= 0.98
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--precision", "f32"], "--precision must be auto or bf16 (against f32), not 'f32'"),
+        (["--frames", "-1"], "--frames must be 0 (all) or more, not -1"),
+    ],
+)
+def test_models_check_refuses_bad_options(args: list[str], message: str) -> None:
+    done = run_cli("models", "check", str(STREET), *args)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"error: {message}"]
+
+
+def test_models_check_refuses_a_missing_clip(tmp_path) -> None:
+    done = run_cli("models", "check", str(tmp_path / "none.mp4"), "--model", str(NANO_ONNX))
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "none.mp4" in done.stderr

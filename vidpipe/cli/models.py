@@ -1,10 +1,11 @@
-"""`vidpipe models list|pull|path|info|convert`: the model folder, which models are there,
-downloads, and what vidpipe reads a model file as."""
+"""`vidpipe models list|pull|path|info|convert|check`: the model folder, which models are
+there, downloads, what vidpipe reads a model file as, and what a precision costs on a clip."""
 
 from __future__ import annotations
 
 import typer
 
+from vidpipe.cli import options as shared
 from vidpipe.cli.main import examples
 
 models_app = typer.Typer(
@@ -158,6 +159,78 @@ def convert_command(
     with atomic_path(target) as tmp:
         save_safetensors(model, tmp)
     typer.echo(f"{target} ({model.variant.name}, {model.num_classes} classes)")
+
+
+@models_app.command(
+    "check",
+    epilog=examples(
+        "vidpipe models check street.mp4 --precision bf16",
+        "vidpipe models check street.mp4 --model yolox-s --frames 0 --json",
+    ),
+)
+def check_command(
+    clip: str = typer.Argument(..., help="Footage to check on (your own, as you will run it)."),
+    model: str | None = shared.MODEL,
+    precision: str = typer.Option(
+        "auto", "--precision", help="The precision checked against f32: auto or bf16 (auto)."
+    ),
+    engine: str | None = typer.Option(
+        None, "--engine", help="The runtime both run on (openvino, where bf16 is; else auto)."
+    ),
+    size: int | None = shared.SIZE,
+    conf: float | None = shared.CONF,
+    frames: int = typer.Option(300, "--frames", help="Frames checked from the start; 0: all."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object."),
+) -> None:
+    """What a precision costs: the clip's frames through the model in f32 and in PRECISION on
+    the same runtime, box by box (a box either run gives 0.4 or more must be among the
+    other's: same class, IoU 0.5; boxes near --conf flicker between any two runs), per
+    class, with each one's time per frame."""
+    import json
+
+    from vidpipe.detectors.options import DetectOptions
+    from vidpipe.detectors.runtimes import installed
+    from vidpipe.errors import InputError
+    from vidpipe.io.source import Source
+    from vidpipe.pipeline.compare import compare_detectors
+
+    if precision not in ("auto", "bf16"):
+        raise InputError(f"--precision must be auto or bf16 (against f32), not {precision!r}")
+    if frames < 0:
+        raise InputError(f"--frames must be 0 (all) or more, not {frames}")
+    engine = engine or ("openvino" if installed("openvino") else "auto")
+    base = {"model": model, "engine": engine, "size": size, "conf": conf, "device": "cpu"}
+    reference = DetectOptions.from_dict({**base, "precision": "f32"})
+    other = DetectOptions.from_dict({**base, "precision": precision})
+    with Source(clip) as src:
+        result = compare_detectors(src, reference, other, frames or None)
+    if result.frames == 0:
+        raise InputError(f"{clip}: no frames to check")
+    names = result.names
+    rows = [(names[c] if c < len(names) else str(c), counts, result.tight.classes[c])
+            for c, counts in sorted(result.loose.classes.items())]  # fmt: skip
+    if as_json:
+        report = {
+            "clip": clip, "frames": result.frames,
+            "reference": vars(result.reference), "checked": vars(result.other),
+            "classes": {name: {**vars(c), "f1": c.f1, "f1_iou07": t.f1} for name, c, t in rows},
+            "total": {**vars(result.loose.total), "f1": result.loose.total.f1,
+                      "f1_iou07": result.tight.total.f1},
+        }  # fmt: skip
+        typer.echo(json.dumps(report))
+        return
+    ref, got = result.reference, result.other
+    speed = ref.ms_per_frame / got.ms_per_frame if got.ms_per_frame else float("nan")
+    typer.echo(f"{clip}: {result.frames} frames")
+    typer.echo(f"reference  {ref.engine} {ref.precision}: {ref.ms_per_frame:.1f} ms a frame")
+    typer.echo(f"checked    {got.engine} {got.precision}: {got.ms_per_frame:.1f} ms a frame "
+               f"({speed:.2f}x)")  # fmt: skip
+    width = max([len("class"), *(len(name) for name, _, _ in rows)])
+    typer.echo(f"{'class':<{width}}  matched  missed  extra  F1@0.5  F1@0.7")
+    total = ("all", result.loose.total, result.tight.total)
+    for name, c, t in [*rows, total]:
+        typer.echo(f"{name:<{width}}  {c.matched:7d}  {c.missed:6d}  {c.extra:5d}  "
+                   f"{c.f1:6.3f}  {t.f1:6.3f}")  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
