@@ -237,8 +237,9 @@ def _decoded(
             if len(ahead) > LOOKAHEAD:
                 ready.extend(_decode(stream, ahead.popleft(), stats))
                 yield from emit()
-        while ahead:
-            ready.extend(_decode(stream, ahead.popleft(), stats))
+        while ahead:  # each packet's frames out before the next: LOOKAHEAD frames held
+            ready.extend(_decode(stream, ahead.popleft(), stats))  # at once were 100 MB
+            yield from emit()  # at 1080p, at the end of every video
         ready.extend(_decode(stream, None, stats))
         yield from emit()
         while held:
