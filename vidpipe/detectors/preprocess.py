@@ -56,11 +56,11 @@ class InputSpec:
     it) the canvas is cut down to the picture plus `margin` pixels of padding, rounded up to a
     multiple of `stride`: the same picture at the same scale with less padding to compute.
     The margin keeps the canvas edge away from the picture: a convolutional network's border
-    (zero padding) changes what it sees near it. On real footage YOLOX-Nano's boxes on the
-    cut-down canvas agree with the square input's (`vidpipe.evaluate.agreement`) at F1 0.99
-    or more from margin 0 up (tests/detectors/test_preprocess.py; `scripts/bench.py detect`
-    prints it for its sample): MARGIN is 32, a 416 x 288 canvas for 16:9 video (30% less to
-    compute than 416 x 416), 416 x 224 for 2.35:1.
+    (zero padding) changes what it sees near it. At MARGIN (32) YOLOX-Nano's boxes on real
+    footage agree with the square input's (`vidpipe.evaluate.agreement`) at F1 0.99 or more
+    (tests/detectors/test_runtimes.py; `scripts/bench.py detect` prints it for its sample):
+    a 416 x 288 canvas for 16:9 video (30% less to compute than 416 x 416), 416 x 224 for
+    2.35:1.
     placement: "top-left" (YOLOX: the picture's size truncated, at the canvas' top-left
     corner), "center" (Ultralytics' letterbox: the size rounded, the padding split evenly,
     the odd pixel below / right) or "stretch" (resized to the whole canvas, the aspect not

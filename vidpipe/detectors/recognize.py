@@ -111,17 +111,15 @@ def _ort_signature(path: Path) -> Signature:
     package costs 0.4 s to import here (ml_dtypes), a quarter of a short detect run."""
     import onnxruntime as ort
 
+    from vidpipe.detectors.runtimes import static_dims
+
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3  # its errors are ours to word
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     inputs, outputs = session.get_inputs(), session.get_outputs()  # none: onnx's reading
     metadata = dict(session.get_modelmeta().custom_metadata_map)  # says what is wrong
-    return Signature(_ort_dims(inputs[0].shape), _ort_dims(outputs[0].shape), metadata)
-
-
-def _ort_dims(shape: list) -> Dims:
-    return tuple(d if isinstance(d, int) and d > 0 else None for d in shape)
+    return Signature(static_dims(inputs[0].shape), static_dims(outputs[0].shape), metadata)
 
 
 def _onnx_signature(path: Path) -> Signature:

@@ -125,7 +125,8 @@ def gpu_providers(device: str) -> list[Any]:
     )
 
 
-def _dims(shape: object) -> tuple[int | None, ...]:
+def static_dims(shape: object) -> tuple[int | None, ...]:
+    """onnxruntime's shape of an input or output, None where it is dynamic (a name)."""
     return tuple(d if isinstance(d, int) and d > 0 else None for d in shape)  # type: ignore[attr-defined]
 
 
@@ -164,7 +165,7 @@ class OrtGraph(Graph):
         self.input_name = inp.name
         # an export made with half=True takes float16 (the scale applied in float32 first)
         self.input_dtype = np.float16 if inp.type == "tensor(float16)" else np.float32
-        self.input_shape, self.output_shape = _dims(inp.shape), _dims(out.shape)
+        self.input_shape, self.output_shape = static_dims(inp.shape), static_dims(out.shape)
         self.workers, self.scale = workers, scale
 
     def _run(self, images: np.ndarray) -> np.ndarray:

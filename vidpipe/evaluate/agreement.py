@@ -4,10 +4,9 @@ runtime or a canvas against the reference), per class, without ground truth.
 A box one run is sure of must be among the other run's boxes: boxes are matched one to one,
 same class and IoU >= `iou` (0.5), the surer pairs first (COCO's greedy matching); a box
 left unmatched counts against the agreement only where its run gave it `sure` (0.4) or more.
-Boxes both runs give near the detection threshold (a person at 0.26 in one run and 0.24 in
-the other) flicker across it between any two runs and are not a difference a user would see:
-with one hard threshold instead, bf16 against f32 on a crowded clip scored 0.93, with this
-measure 0.999. F1 = 2 matched / (2 matched + missed + extra).
+Boxes near the detection threshold (a person at 0.26 in one run and 0.24 in the other)
+flicker across it between any two runs and are not a difference a user would see; with one
+hard threshold they would dominate the count. F1 = 2 matched / (2 matched + missed + extra).
 """
 
 from __future__ import annotations
