@@ -37,6 +37,8 @@ Rows (medians of ``--repeat`` runs, peer and ours interleaved: peer, ours, peer,
   options `detect -o` uses: x264 `PREVIEW_PRESET`) frames per second; the model alone on
   the sample's canvas, on our runtime (one inference per core) and by OpenVINO's
   `benchmark_app` (throughput hint; f32, and bf16 where the CPU has it) where installed;
+  the same in int8 (onnxruntime's static QDQ quantization, per-channel, MinMax-calibrated on
+  32 frames of the sample) with its boxes' agreement with f32's;
   each stage's CPU time a frame (decode, letterbox, model, NMS, drawing, encoding: run one
   after another, process CPU time, so a runtime's own threads count);
 - `detect --json` and `detect -o` fps (the runs above) over their CPU-bound ceiling: the
@@ -420,45 +422,103 @@ def detector_cpu(frames: list, detector, size: int) -> dict[str, float]:
 
 def model_only(frames: list, detector, model: Path) -> list[common.Measurement]:
     """The model alone on these frames' letterbox: our runtime (one inference per core, as
-    `vp.detect` runs it) and OpenVINO's benchmark_app (throughput hint, f32 and bf16) where
-    installed, on the same canvas."""
-    from vidpipe.detectors.runtimes import native_bf16
-    from vidpipe.runtime.threads import thread_map
+    `vp.detect` runs it) in f32 and in int8 (onnxruntime's static QDQ quantization, per
+    channel, calibrated on these frames), the int8 boxes' agreement with f32's, and
+    OpenVINO's benchmark_app (throughput hint; f32, bf16 where native, and the int8 graph)
+    where installed, all on the same canvas."""
+    from vidpipe.detectors.runtimes import load_graph, native_bf16
+    from vidpipe.detectors.yolox.export import cached_export
 
     images = detector.prepare(frames[:1]).images
     _, _, height, width = images.shape
     workers = max(detector.parallel, 1)
-    runs = 64 * workers
+    graph = (cached_export(model) or (model,))[0]
+    rows = [common.Measurement(f"model only, {detector.engine} f32 x {workers} ({width}x{height})",
+                               "fps", [_rate(detector._forward, images, workers)], [])]  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="vidpipe-bench-int8-") as tmp:
+        int8 = Path(tmp) / "int8.onnx"
+        quantize_int8(graph, int8, [detector.prepare([f]).images for f in frames[:32]])
+        quantized = load_graph(int8, "onnxruntime", workers)
+        rows.append(common.Measurement(
+            f"model only, onnxruntime int8 x {workers} ({width}x{height})", "fps",
+            [_rate(quantized, images, workers)], []))  # fmt: skip
+        rows += int8_agreement(frames, detector, quantized)
+        rows += benchmark_app(graph, model, int8, (width, height), native_bf16())
+    return rows
+
+
+def _rate(forward, images, workers: int, runs: int = 64) -> float:
+    """Inferences a second of `forward` on `images`, from `workers` threads at once."""
+    from vidpipe.runtime.threads import thread_map
+
+    forward(images)  # warm-up
     start = time.perf_counter()
-    thread_map(lambda _: [detector._forward(images) for _ in range(runs // workers)],
-               range(workers), workers)  # fmt: skip
-    rows = [common.Measurement(
-        f"model only, {detector.engine} x {workers} ({width}x{height})", "fps",
-        [runs / (time.perf_counter() - start)], [])]  # fmt: skip
+    thread_map(lambda _: [forward(images) for _ in range(runs)], range(workers), workers)
+    return runs * workers / (time.perf_counter() - start)
+
+
+def quantize_int8(graph: Path, dest: Path, batches: list) -> None:
+    """`graph` quantized to int8 (QDQ, per-channel weights) by onnxruntime, its activations
+    calibrated on `batches` (uint8 letterboxes, as the model takes them in float)."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+
+    class Frames(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.left = iter(batches)
+
+        def get_next(self):
+            batch = next(self.left, None)
+            return None if batch is None else {"images": batch.astype(np.float32)}
+
+    quantize_static(str(graph), str(dest), Frames(), quant_format=QuantFormat.QDQ,
+                    per_channel=True)  # fmt: skip
+
+
+def int8_agreement(frames: list, detector, quantized) -> list[common.Measurement]:
+    """The int8 graph's boxes against f32's on `frames` (`vidpipe.evaluate.agreement`)."""
+    from vidpipe.detectors.yolox.grid import decode
+    from vidpipe.evaluate.agreement import agreement
+
+    f32 = list(detector(frames))
+    forward = detector._forward
+    detector._forward = lambda images: decode(quantized(images), images.shape[2:4])
+    try:
+        int8 = list(detector(frames))
+    finally:
+        detector._forward = forward
+    loose, tight = agreement(f32, int8), agreement(f32, int8, iou=0.7)
+    label = (f"int8 (static QDQ, MinMax on 32 frames) vs f32: F1 at IoU 0.5 ({len(frames)} "
+             f"frames, {loose.total.matched} boxes)")  # fmt: skip
+    return [common.Measurement(label, "F1", [loose.total.f1], []),
+            common.Measurement("  (IoU 0.7)", "F1", [tight.total.f1], [])]  # fmt: skip
+
+
+def benchmark_app(graph: Path, model: Path, int8: Path, canvas_wh: tuple[int, int],
+                  bf16: bool) -> list[common.Measurement]:  # fmt: skip
+    """OpenVINO's own model-only fps (throughput hint, 5 s) of `graph` in f32 (and bf16 where
+    the CPU has it) and of the int8 graph, at the canvas; none where it is not installed."""
     app = shutil.which("benchmark_app")
     if app is None:
         print("benchmark_app not found (pip install openvino): its rows are left out")
-        return rows
-    from vidpipe.detectors.yolox.export import cached_export
-
-    graph = (cached_export(model) or (model,))[0]
-    for precision in ("f32", "bf16") if native_bf16() else ("f32",):
-        argv = [app, "-m", str(graph), "-d", "CPU", "-hint", "throughput", "-t", "5",
-                "-infer_precision", precision]  # fmt: skip
-        if graph != model:  # our export with a dynamic input: at the canvas
+        return []
+    width, height = canvas_wh
+    runs = [("f32", graph, ["-infer_precision", "f32"])]
+    runs += [("bf16", graph, ["-infer_precision", "bf16"])] if bf16 else []
+    runs += [("int8", int8, [])]
+    rows = []
+    for name, path, extra in runs:
+        argv = [app, "-m", str(path), "-d", "CPU", "-hint", "throughput", "-t", "5", *extra]
+        if path != model:  # a graph with a dynamic input: at the canvas
             argv += ["-data_shape", f"[1,3,{height},{width}]"]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         fps = [float(line.split()[-2]) for line in done.stdout.splitlines()
                if line.strip().startswith("[ INFO ] Throughput:")]  # fmt: skip
         if done.returncode != 0 or not fps:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            print(f"benchmark_app {precision} failed: {tail}")
+            print(f"benchmark_app {name} failed: {tail}")
             continue
-        rows.append(
-            common.Measurement(
-                f"model only, OpenVINO benchmark_app {precision} ({width}x{height})", "fps", fps, []
-            )
-        )
+        label = f"model only, OpenVINO benchmark_app {name} ({width}x{height})"
+        rows.append(common.Measurement(label, "fps", fps, []))
     return rows
 
 
