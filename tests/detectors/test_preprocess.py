@@ -609,3 +609,27 @@ def test_cuda_fp16_detector_agrees_with_cpu(dog_batch, dog_rgb: np.ndarray) -> N
         assert_same_detections(det, cpu, tol_px=4.0)
     with pytest.raises(InputError):
         resolve_device(f"cuda:{torch.cuda.device_count()}")
+
+
+@pytest.mark.parametrize(
+    ("shape", "out_hw"),
+    [((720, 1280), (234, 416)), ((1080, 1920), (234, 416)), ((360, 640), (234, 416)),
+     ((576, 768, 3), (312, 416)), ((40, 1001), (7, 33)), ((50, 60), (80, 90))],
+)  # fmt: skip
+def test_plane_resize_is_bilinear_either_way_round(shape: tuple, out_hw: tuple) -> None:
+    """The plane resize (columns gathered first where the width shrinks by more than half,
+    else rows then columns) is the textbook bilinear of the same taps, to float rounding."""
+    from vidpipe.detectors.preprocess import _resize, _taps
+
+    plane = np.random.default_rng(len(shape) + shape[1]).integers(0, 256, shape, np.uint8)
+    r0, r1, wy = _taps(shape[0], out_hw[0])
+    c0, c1, wx = _taps(shape[1], out_hw[1])
+    p = plane.astype(np.float64)
+    wy, wx = wy.astype(np.float64)[:, None], wx.astype(np.float64)[None, :]
+    if p.ndim == 3:
+        wy, wx = wy[..., None], wx[..., None]
+    want = ((1 - wy) * ((1 - wx) * p[r0][:, c0] + wx * p[r0][:, c1])
+            + wy * ((1 - wx) * p[r1][:, c0] + wx * p[r1][:, c1]))  # fmt: skip
+    got = _resize(plane, out_hw)
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-3)

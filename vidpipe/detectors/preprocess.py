@@ -238,16 +238,27 @@ def _taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _resize(plane: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     """`[H, W(, C)]` codes -> float32 `[h, w(, C)]`, bilinear as OpenCV's INTER_LINEAR: the
-    two source rows of each output row first (a row gather), then the two columns."""
+    two source rows of each output row first (a row gather), then the two columns.
+
+    Where the width shrinks by more than half, the two source columns of each output column
+    are gathered from those rows first, on the codes: the same sums of the same values (so
+    the same floats), on 2w columns instead of W (a 1280-wide luma plane to 416: 3x faster)."""
     rows0, rows1, wy = _taps(plane.shape[0], size_hw[0])
     cols0, cols1, wx = _taps(plane.shape[1], size_hw[1])
     extra = (1,) * (plane.ndim - 2)
-    top = plane.take(rows0, axis=0).astype(np.float32)
-    bottom = plane.take(rows1, axis=0).astype(np.float32)
+    top, bottom = plane.take(rows0, axis=0), plane.take(rows1, axis=0)
+    narrow = 2 * size_hw[1] < plane.shape[1]
+    if narrow:
+        cols = np.concatenate([cols0, cols1])
+        top, bottom = top.take(cols, axis=1), bottom.take(cols, axis=1)
+    top, bottom = top.astype(np.float32), bottom.astype(np.float32)
     bottom -= top
     bottom *= wy.reshape(-1, 1, *extra)
     top += bottom
-    left, right = top.take(cols0, axis=1), top.take(cols1, axis=1)
+    if narrow:
+        left, right = top[:, : len(cols0)], top[:, len(cols0) :]
+    else:
+        left, right = top.take(cols0, axis=1), top.take(cols1, axis=1)
     right -= left
     right *= wx.reshape(-1, *extra)
     left += right
