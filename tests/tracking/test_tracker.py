@@ -295,3 +295,50 @@ def test_a_half_hidden_object_keeps_its_track(name: str, monkeypatch) -> None:
     assert ids() == {1, 2}
     monkeypatch.setattr(tracker_module, "OCCLUDED_RATIO", 0.0)
     assert len(ids()) > 2
+
+
+def _passing_an_untracked_walk() -> list[tuple[float, Detections]]:
+    """Two objects 200 px wide walking head-on at 7 px a frame (30 fps), only the first one
+    seen on its way in; while they overlap the detector gives one box around both; after
+    that only the second one is seen for half a second, then both (the two crossing cars
+    of tests/tracking/rendered.py, as YOLOX-Nano sees them)."""
+    frames = []
+    for i in range(110):
+        a_x, b_x = 100 + 7 * i, 900 - 7 * i
+        a, b = (a_x, 100, a_x + 200, 500), (b_x, 120, b_x + 200, 520)
+        if abs(a_x - b_x) < 180:  # one box around both
+            boxes = [(min(a_x, b_x), 100, max(a_x, b_x) + 200, 520)]
+        elif a_x < b_x:  # the second one not seen on its way in
+            boxes = [a]
+        else:  # out on the other side: the first one hidden for a while
+            boxes = [b] if i < 86 else [a, b]
+        frames.append((i / 30, Detections(np.array(boxes, np.float32),
+                                          np.full(len(boxes), 0.8, np.float32),
+                                          np.zeros(len(boxes), np.int64))))  # fmt: skip
+    return frames
+
+
+@pytest.mark.parametrize("name", ["sort", "bytetrack", "botsort", "ocsort"])
+def test_a_track_passing_an_untracked_object_keeps_its_own(name: str, monkeypatch) -> None:
+    """The pair's box holds the track where it was predicted (its size and velocity kept),
+    so that after the crossing the second object's box starts a track of its own and the
+    first object, seen again, has its id back; were the track to follow the pair's box, it
+    would leave the crossing on the second object."""
+    import vidpipe.tracking.tracker as tracker_module
+
+    def ids() -> tuple[list[int], list[int]]:
+        tracker, firsts, seconds = Tracker(TrackOptions(tracker=name)), [], []
+        for i, (t, d) in enumerate(_passing_an_untracked_walk()):
+            out = tracker.update(d, t)
+            for (x1, *_), track_id in zip(out.xyxy, out.tracker_id, strict=True):
+                if 0 < i < 44 or i >= 86:  # apart: the first one is on the right after
+                    (firsts if (x1 > 450) == (i >= 86) else seconds).append(int(track_id))
+                elif i >= 71:
+                    seconds.append(int(track_id))
+        return firsts, seconds
+
+    firsts, seconds = ids()
+    assert set(firsts) == {1} and set(seconds) == {2}, (firsts, seconds)
+    monkeypatch.setattr(tracker_module.Tracker, "_holds", lambda *_: False)
+    firsts, seconds = ids()
+    assert 1 in seconds, (firsts, seconds)

@@ -24,7 +24,10 @@ reports the class it was seen as most (score-weighted votes of all those boxes).
 seen keeps its size (ByteTrack's rule), and a box of a very different size (two objects
 merged while one passes the other, or a half-hidden one) moves the track but not its
 velocity; a track shrinking while it overlaps another (being hidden by it) also keeps its
-size. While two objects are one box, both tracks report it (`_share`). Ids count from 1
+size. A box that holds a track's prediction whole, much larger than it and touching no
+other track, is the object with another one not tracked (passing it): the track stays where
+it predicted, its size and velocity kept, while such boxes hold it (`_holds`). While two
+tracked objects are one box, both tracks report it (`_share`). Ids count from 1
 in order of confirmation and are never reused; everything is deterministic, so the same
 detections give the same ids however frames were batched.
 """
@@ -84,6 +87,7 @@ class _Track:
     last_seen: float  # time of its last detection, seconds
     last_obs: np.ndarray  # `[4]` cx cy w h of that detection
     shared: float = -math.inf  # time it last shared another track's box (`_share`)
+    merged: bool = False  # its last box held it with an untracked object (`_holds`)
     votes: dict[int, float] = field(default_factory=dict)  # class id -> summed scores
     history: deque[tuple[float, float, float]] = field(
         default_factory=lambda: deque(maxlen=HISTORY)
@@ -258,11 +262,22 @@ class Tracker:
             return
         rows = np.array([t for t, _ in matches])
         z = kalman.xyxy_to_xywh(dets.xyxy[[d for _, d in matches]])
+        ratio = z[:, 2:4] / np.maximum(self._mean[rows, 2:4], 1e-6)
+        # A box much larger than a confirmed track that holds its predicted box whole, near
+        # no other track, is its object with another one not tracked (passing it): the
+        # object is there as predicted. The track takes its prediction for the box, and
+        # goes on doing so while boxes hold it (the pair's box narrows as they pass).
+        merged = np.zeros(len(matches), bool)
+        for i, (t, d) in enumerate(matches):
+            track = self._tracks[t]
+            if track.id and (track.merged or np.any(ratio[i] > SIZE_JUMP)):
+                merged[i] = self._holds(t, dets.xyxy[d].astype(np.float64))
+            track.merged = bool(merged[i])
+        z[merged] = self._mean[rows[merged], :4]
         mean, cov = kalman.update(self._mean[rows], self._cov[rows], z)
         # A box much larger or smaller than the track's is two objects merged, or one half
         # hidden: its centre moves for that reason, not the object, so the track keeps the
         # velocity it had (else it would leave the crossing in the other object's direction).
-        ratio = z[:, 2:4] / np.maximum(self._mean[rows, 2:4], 1e-6)
         jump = np.any((ratio > SIZE_JUMP) | (ratio < 1 / SIZE_JUMP), axis=1)
         mean[jump, 4:6] = self._mean[rows][jump, 4:6]
         mean[jump, 6:] = 0.0
@@ -278,7 +293,7 @@ class Tracker:
         for i, (t, d) in enumerate(matches):
             track = self._tracks[t]
             gap = now - track.last_seen
-            if self.recipe.direction and track.last_seen != prev and gap > 0:
+            if self.recipe.direction and track.last_seen != prev and gap > 0 and not merged[i]:
                 # ORU: the velocity the gap's two observations imply, not the filter's drift.
                 mean[i, 4:] = (z[i] - track.last_obs) * (kalman.REF_STEP_S / gap)
             track.hits = track.hits + 1 if track.last_seen == prev else 1
@@ -286,6 +301,18 @@ class Tracker:
             track.vote(int(dets.class_ids[d]), float(dets.scores[d]), seconds[d])
             track.history.append((now, z[i][0], z[i][1]))
         self._mean[rows], self._cov[rows] = mean, cov
+
+    def _holds(self, t: int, box: np.ndarray) -> bool:
+        """Whether `box` (x1 y1 x2 y2) holds track t's predicted box whole (NESTED of it),
+        is no smaller, and touches no other confirmed track's prediction."""
+        own = kalman.xywh_to_xyxy(self._mean[t : t + 1, :4])
+        if np.prod(box[2:] - box[:2]) < np.prod(own[0, 2:] - own[0, :2]):
+            return False
+        if not nested(own, box[None])[0, 0]:
+            return False
+        others = [o for o, track in enumerate(self._tracks) if track.id and o != t]
+        near = nested(box[None], kalman.xywh_to_xyxy(self._mean[others, :4]), OCCLUDED_SHARE)
+        return not near.any()
 
     def _overlapping(self, rows: np.ndarray) -> np.ndarray:
         """`[R]` bool: whether each track's predicted box overlaps that of another confirmed
