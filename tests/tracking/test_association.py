@@ -34,9 +34,10 @@ def _crossing(i: int) -> Detections:
 
 @pytest.mark.parametrize("tracker", TRACKERS)
 def test_a_merged_box_stands_for_both_objects(tracker: str) -> None:
-    """While the two are one box, both tracks report it (each keeps its id through the merge
-    instead of the box passing from one track to the other), and each leaves with its own
-    object."""
+    """While the two are one box, both tracks are reported (each keeps its id through the
+    merge instead of the box passing from one track to the other): one on the box, the
+    other where it predicts its object, within a few pixels of it; and each leaves with its
+    own object."""
     track = Tracker(TrackOptions(tracker=tracker))
     before = after = None
     for i in range(60):
@@ -45,11 +46,44 @@ def test_a_merged_box_stands_for_both_objects(tracker: str) -> None:
         ids = {int(t): float(x1) for (x1, *_), t in zip(out.xyxy, out.tracker_id, strict=True)}
         if i == 25:  # both apart: A on the left
             before = min(ids, key=ids.get), max(ids, key=ids.get)
-        if len(dets) == 1 and i > 27:  # merged (frames 27..32): both ids on the one box
+        if len(dets) == 1 and i > 27:  # merged (frames 27..32): both ids, one on the box
             assert sorted(ids) == [1, 2], (i, ids)
+            on_box = np.all(out.xyxy == dets.xyxy[0], axis=1)
+            assert on_box.sum() == 1, (i, out.xyxy)
+            (own,) = out.xyxy[~on_box]
+            centre = (own[0] + own[2]) / 2 - W / 2
+            assert min(abs(centre - x) for x in (100 + 10 * i, 700 - 10 * i)) < 10, (i, own)
         if i == 45:  # apart again: A on the right
             after = max(ids, key=ids.get), min(ids, key=ids.get)
     assert before == after == (1, 2) or before == after == (2, 1), (before, after)
+
+
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_an_object_going_behind_another_is_reported_there(tracker: str, monkeypatch) -> None:
+    """An object walking behind a parked one, not seen from when a third of it is hidden:
+    its track is reported behind the parked one's box from when half of its predicted box
+    is inside it, though it was not seen in the frame before (SHARE_GAP_S), and its box
+    walks on (it is not the parked one's box)."""
+    import vidpipe.tracking.tracker as tracker_module
+
+    parked = (395, 100, 395 + W, 100 + H)
+
+    def reported() -> dict[int, list[float]]:
+        track, out = Tracker(TrackOptions(tracker=tracker)), {}
+        for i in range(36):
+            x = 100 + 10 * i  # the walker's x1: 31% hidden at i = 24, 44% at 25, 56% at 26
+            dets = _boxes(parked, (x, 110, x + W, 110 + H)) if x < 345 else _boxes(parked)
+            got = track.update(dets, i / FPS)
+            out[i] = [float(b[0]) for b, t in zip(got.xyxy, got.tracker_id, strict=True) if t == 2]
+        return out
+
+    walker = reported()
+    assert walker[24] == [340.0]  # its last box
+    assert walker[25] == []  # not seen, and not half behind the parked one yet
+    for i in range(26, 34):  # half hidden or more: behind the parked one, walking on
+        assert walker[i] == [pytest.approx(100 + 10 * i, abs=3)], (i, walker[i])
+    monkeypatch.setattr(tracker_module, "SHARE_GAP_S", 0.0)
+    assert reported()[30] == []
 
 
 def test_sharing_ends_with_the_lost_buffer() -> None:

@@ -320,13 +320,13 @@ def _passing_an_untracked_walk() -> list[tuple[float, Detections]]:
 
 @pytest.mark.parametrize("name", ["sort", "bytetrack", "botsort", "ocsort"])
 def test_a_track_passing_an_untracked_object_keeps_its_own(name: str, monkeypatch) -> None:
-    """The pair's box holds the track where it was predicted (its size and velocity kept),
-    so that after the crossing the second object's box starts a track of its own and the
-    first object, seen again, has its id back; were the track to follow the pair's box, it
-    would leave the crossing on the second object."""
+    """The pair's box holds the track where it was predicted (its size and velocity kept,
+    reported there, not on the pair's box), so that after the crossing the second object's
+    box starts a track of its own and the first object, seen again, has its id back; were
+    the track to follow the pair's box, it would leave the crossing on the second object."""
     import vidpipe.tracking.tracker as tracker_module
 
-    def ids() -> tuple[list[int], list[int]]:
+    def ids(placed: bool = True) -> tuple[list[int], list[int]]:
         tracker, firsts, seconds = Tracker(TrackOptions(tracker=name)), [], []
         for i, (t, d) in enumerate(_passing_an_untracked_walk()):
             out = tracker.update(d, t)
@@ -335,10 +335,12 @@ def test_a_track_passing_an_untracked_object_keeps_its_own(name: str, monkeypatc
                     (firsts if (x1 > 450) == (i >= 86) else seconds).append(int(track_id))
                 elif i >= 71:
                     seconds.append(int(track_id))
+                elif i > 45:  # one box around both: the first one reported where it is
+                    assert abs(x1 - (100 + 7 * i)) < 8 or not placed, (i, x1)
         return firsts, seconds
 
     firsts, seconds = ids()
     assert set(firsts) == {1} and set(seconds) == {2}, (firsts, seconds)
     monkeypatch.setattr(tracker_module.Tracker, "_holds", lambda *_: False)
-    firsts, seconds = ids()
+    firsts, seconds = ids(placed=False)
     assert 1 in seconds, (firsts, seconds)

@@ -26,9 +26,11 @@ merged while one passes the other, or a half-hidden one) moves the track but not
 velocity; a track shrinking while it overlaps another (being hidden by it) also keeps its
 size. A box that holds a track's prediction whole, much larger than it and touching no
 other track, is the object with another one not tracked (passing it): the track stays where
-it predicted, its size and velocity kept, while such boxes hold it (`_holds`). While two
-tracked objects are one box, both tracks report it (`_share`). Ids count from 1
-in order of confirmation and are never reused; everything is deterministic, so the same
+it predicted, its size and velocity kept, and is reported there, while such boxes hold it
+(`_holds`). A tracked
+object hidden behind another tracked one (or merged with it into one box) is reported where
+its track predicts it, on the other's box and score (`_share`). Ids count from 1 in order
+of confirmation and are never reused; everything is deterministic, so the same
 detections give the same ids however frames were batched.
 """
 
@@ -53,7 +55,8 @@ TENTATIVE_IOU = 0.3  # a tentative track's next box
 INERTIA = 0.2  # OC-SORT: weight of the velocity-direction term
 DIRECTION_S = 3 * kalman.REF_STEP_S  # OC-SORT: velocity from observations this far apart
 SIZE_JUMP = 1.4  # a box this much wider / taller (or narrower) than the track: merged or cut
-SHARE_IOU = 0.5  # a box taken by one track covers another's prediction this well: both in it
+SHARE_COVER = 0.5  # this much of a track's predicted box inside a box another track took: it
+SHARE_GAP_S = 0.1  # is behind it (`_share`), if it was seen or sharing this recently
 NESTED = 0.9  # this much of the smaller of two boxes inside the other: one object's part, or
 # the object with its neighbour
 OCCLUDED_RATIO = 0.85  # a box this much narrower or shorter than a track that overlaps
@@ -136,8 +139,8 @@ class Tracker:
         """The detections that belong to a confirmed track, in their input order, with
         `tracker_id` set and `class_ids` replaced by each track's majority class. Boxes of
         other classes on one object (`one_per_object`) are reported once, by the best-scoring
-        of them; the others only vote for the track's class. A box standing for two merged
-        objects (`_share`) is reported once per track, with each track's id.
+        of them; the others only vote for the track's class. A box another object is hidden
+        behind (`_share`) is reported for it too, as that track's predicted box.
 
         dets: one frame's detections (xyxy in displayed pixels, scores 0..1). time: the
         frame's time in seconds; it should not decrease (a frame earlier than the last one
@@ -160,9 +163,11 @@ class Tracker:
         matches, stale = self._associate(dets)
         held = [t for t, _ in matches if self._tracks[t].id]
         held_xyxy = kalman.xywh_to_xyxy(self._mean[held, :4])  # predicted, before correction
-        self._apply(matches, dets, now, prev, seconds)
+        estimated = self._apply(matches, dets, now, prev, seconds)
         shared = self._share(matches, dets, now, prev)
         fresh = self._start(dets, {d for _, d in matches}, now, seconds, held_xyxy)
+        own = {self._tracks[t]: kalman.xywh_to_xyxy(self._mean[t, None, :4])[0]
+               for t in [*estimated, *(t for t, _ in shared)]}  # fmt: skip
         pairs = [(d, self._tracks[t]) for t, d in [*matches, *fresh, *shared]]
         for _, track in pairs:
             if track.id == 0 and (first or track.hits >= self.options.min_hits):
@@ -170,8 +175,13 @@ class Tracker:
         self._keep([i not in stale for i in range(len(self._tracks))])
         pairs = sorted(((d, t) for d, t in pairs if t.id), key=lambda p: (p[0], p[1].id))
         result = dets[np.array([d for d, _ in pairs], np.int64)]
+        xyxy = result.xyxy.copy()
+        for k, (_, track) in enumerate(pairs):
+            if track in own:
+                xyxy[k] = own[track]
         return dataclasses.replace(
             result,
+            xyxy=xyxy,
             class_ids=np.array([t.label() for _, t in pairs], np.int64),
             tracker_id=np.array([t.id for _, t in pairs], np.int64),
         )
@@ -255,11 +265,14 @@ class Tracker:
             track.last_obs = track.last_obs + np.array([dx, dy, 0.0, 0.0])
 
     def _apply(self, matches: list[tuple[int, int]], dets: Detections, now: float,
-               prev: float | None, seconds: list[list[tuple[int, float]]]) -> None:  # fmt: skip
+               prev: float | None,
+               seconds: list[list[tuple[int, float]]]) -> list[int]:  # fmt: skip
         """Correct the matched tracks' filters by their detections; count hits and votes
-        (`seconds[d]`: the (class, score) of the other boxes on detection d's object)."""
+        (`seconds[d]`: the (class, score) of the other boxes on detection d's object).
+        Returns the tracks whose box held them with an untracked object (`_holds`): they
+        are reported by their own box, not the pair's."""
         if not matches:
-            return
+            return []
         rows = np.array([t for t, _ in matches])
         z = kalman.xyxy_to_xywh(dets.xyxy[[d for _, d in matches]])
         ratio = z[:, 2:4] / np.maximum(self._mean[rows, 2:4], 1e-6)
@@ -301,6 +314,7 @@ class Tracker:
             track.vote(int(dets.class_ids[d]), float(dets.scores[d]), seconds[d])
             track.history.append((now, z[i][0], z[i][1]))
         self._mean[rows], self._cov[rows] = mean, cov
+        return [int(t) for t in rows[merged]]
 
     def _holds(self, t: int, box: np.ndarray) -> bool:
         """Whether `box` (x1 y1 x2 y2) holds track t's predicted box whole (NESTED of it),
@@ -325,28 +339,31 @@ class Tracker:
     def _share(self, matches: list[tuple[int, int]], dets: Detections, now: float,
                prev: float | None) -> list[tuple[int, int]]:  # fmt: skip
         """(track, detection) pairs of the confirmed tracks that found no box of their own but
-        share one another track took: two objects merged into one box.
+        are behind one another track took: two objects merged into one box, or one hidden by
+        the other.
 
         While one object passes in front of another, the detector gives one box around both
-        (or around the nearer): that box stands for both, and both objects are there. A track
-        seen (or sharing) in the previous frame whose predicted box that box covers by IoU
-        SHARE_IOU or more reports it too, one sharer per box. The sharer is not corrected by
-        it (it coasts on its own velocity, its size held) and its last sighting stays where
-        it was, so it still ends `lost_s` after its own last box. Without this, the merged box
-        goes to one track in one frame and to the other in the next, and the object it is
-        counted for changes with it (an ID switch each way)."""
+        (or around the nearer), and often nothing of the hidden one: both objects are there.
+        A track seen (or sharing) within the last SHARE_GAP_S whose predicted box lies
+        SHARE_COVER or more inside that box shares it, one sharer per box, and is reported
+        where it predicts its object to be (its own box, with the shared box's score). The
+        sharer is not corrected by it (it coasts on its own velocity, its size held) and its
+        last sighting stays where it was, so it still ends `lost_s` after its own last box.
+        Without this, the merged box goes to one track in one frame and to the other in the
+        next, and the object it is counted for changes with it (an ID switch each way)."""
         matched = {t for t, _ in matches}
         rows = [
             t for t, track in enumerate(self._tracks)
-            if track.id and t not in matched and prev in (track.last_seen, track.shared)
+            if track.id and t not in matched
+            and now - max(track.last_seen, track.shared) <= SHARE_GAP_S * (1 + 1e-9)
         ]  # fmt: skip
         cols = [d for t, d in matches if self._tracks[t].id]
         if not rows or not cols:
             return []
         predicted = kalman.xywh_to_xyxy(self._mean[rows, :4])
-        iou = iou_matrix(predicted, dets.xyxy[cols].astype(np.float64))
+        cover = covered(predicted, dets.xyxy[cols].astype(np.float64))
         pairs = []
-        for r, c in _assign(iou, iou >= SHARE_IOU):
+        for r, c in _assign(cover, cover >= SHARE_COVER):
             self._tracks[rows[r]].shared = now
             self._mean[rows[r], 6:] = 0.0
             pairs.append((rows[r], cols[c]))
@@ -429,6 +446,14 @@ def one_per_object(dets: Detections, least_iou: float) -> tuple[np.ndarray, list
         for d in lead
     ]
     return lead.astype(np.int64), joined
+
+
+def covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`[A, B]`: the share of each box a[i]'s area inside box b[j] (x1 y1 x2 y2)."""
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0.0, None), axis=2)
+    return inter / np.maximum(np.prod(a[:, 2:] - a[:, :2], axis=1), 1e-9)[:, None]
 
 
 def nested(a: np.ndarray, b: np.ndarray, share: float = NESTED) -> np.ndarray:
