@@ -15,7 +15,8 @@ from conftest import NANO_ONNX, needs_nano
 from vidpipe.errors import InputError
 from vidpipe.io.ffmpeg_cmd import find_ffmpeg
 from vidpipe.tracking.options import TRACK_CONF, TrackOptions
-from vidpipe.tracking.tracker import Tracker, one_per_object
+from vidpipe.tracking.overlap import one_per_object
+from vidpipe.tracking.tracker import Tracker
 from vidpipe.types import Detections
 
 pytest.importorskip("trackers")

@@ -47,6 +47,7 @@ from scipy.optimize import linear_sum_assignment
 from vidpipe.tracking import kalman
 from vidpipe.tracking.motion import CameraMotion
 from vidpipe.tracking.options import TrackOptions
+from vidpipe.tracking.overlap import covered, nested, one_per_object
 from vidpipe.types import Detections, iou_matrix
 
 MATCH_IOU = 0.2  # first association: least IoU with the predicted box (ByteTrack's 0.8 cost)
@@ -57,8 +58,6 @@ DIRECTION_S = 3 * kalman.REF_STEP_S  # OC-SORT: velocity from observations this 
 SIZE_JUMP = 1.4  # a box this much wider / taller (or narrower) than the track: merged or cut
 SHARE_COVER = 0.5  # this much of a track's predicted box inside a box another track took: it
 SHARE_GAP_S = 0.1  # is behind it (`_share`), if it was seen or sharing this recently
-NESTED = 0.9  # this much of the smaller of two boxes inside the other: one object's part, or
-# the object with its neighbour
 OCCLUDED_RATIO = 0.85  # a box this much narrower or shorter than a track that overlaps
 OCCLUDED_SHARE = 0.05  # another (this much of the smaller predicted box): half hidden
 HISTORY = 8  # observations kept per track (OC-SORT's direction)
@@ -408,67 +407,6 @@ class Tracker:
         mask = np.array(keep, bool)
         self._mean, self._cov = self._mean[mask], self._cov[mask]
         self._tracks = [t for t, k in zip(self._tracks, keep, strict=True) if k]
-
-
-def one_per_object(dets: Detections, least_iou: float) -> tuple[np.ndarray, list]:
-    """The detections that lead their object, and what the others on it say.
-
-    A detector with per-class NMS often keeps two boxes on one object ("dog 0.50" and "cat
-    0.47" on the same pixels). Boxes of different classes that overlap by at least
-    `least_iou` are one object: the best score leads (ties: the earlier box), and each box of
-    another class overlapping it that much joins it. Returns (`[L]` int64 indices of the
-    leaders in input order, for each leader the (class id, score) of the boxes that joined
-    it). Boxes of one class are never joined: that is NMS's business.
-
-    >>> boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 9], [20, 0, 30, 10]], np.float32)
-    >>> dets = Detections(boxes, np.array([0.47, 0.5, 0.9], np.float32), np.array([15, 16, 16]))
-    >>> lead, joined = one_per_object(dets, 0.7)
-    >>> lead.tolist(), [[(c, round(s, 2)) for c, s in j] for j in joined]
-    ([1, 2], [[(15, 0.47)], []])
-    """
-    n = len(dets)
-    if n < 2:
-        return np.arange(n, dtype=np.int64), [[] for _ in range(n)]
-    iou = iou_matrix(dets.xyxy.astype(np.float64), dets.xyxy.astype(np.float64))
-    classes = dets.class_ids
-    joins = (iou >= least_iou) & (classes[:, None] != classes[None, :])
-    if not joins.any():
-        return np.arange(n, dtype=np.int64), [[] for _ in range(n)]
-    order = np.argsort(-dets.scores, kind="stable")
-    owner = np.full(n, -1)
-    for d in order:
-        if owner[d] < 0:
-            owner[d] = d
-            owner[joins[d] & (owner < 0)] = d
-    lead = np.flatnonzero(owner == np.arange(n))
-    joined = [
-        [(int(classes[o]), float(dets.scores[o])) for o in np.flatnonzero(owner == d) if o != d]
-        for d in lead
-    ]
-    return lead.astype(np.int64), joined
-
-
-def covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """`[A, B]`: the share of each box a[i]'s area inside box b[j] (x1 y1 x2 y2)."""
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0.0, None), axis=2)
-    return inter / np.maximum(np.prod(a[:, 2:] - a[:, :2], axis=1), 1e-9)[:, None]
-
-
-def nested(a: np.ndarray, b: np.ndarray, share: float = NESTED) -> np.ndarray:
-    """`[A, B]` bool: whether boxes a[i] and b[j] (x1 y1 x2 y2) are nested, `share` or more of
-    the smaller one's area inside the other.
-
-    >>> nested(np.array([[10.0, 10, 50, 90]]), np.array([[0.0, 0, 100, 100], [40, 0, 140, 100]]))
-    array([[ True, False]])
-    """
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0.0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter >= share * np.minimum(area_a[:, None], area_b[None, :])
 
 
 def _assign(score: np.ndarray, gate: np.ndarray) -> list[tuple[int, int]]:
