@@ -6,6 +6,9 @@ library's) and handed to the `detect_file` recipe, as `vidpipe batch` does."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import typer
 
 from vidpipe.cli import options as shared
@@ -13,6 +16,7 @@ from vidpipe.cli.inputs import ALLOW_URL, HWACCEL, RECONNECT, TIMEOUT, open_sour
 from vidpipe.cli.main import quiet_progress
 from vidpipe.cli.process import progress, with_encoder_options, written
 from vidpipe.detectors.options import DetectOptions
+from vidpipe.errors import InputError
 from vidpipe.io.encode_options import EncodeOptions
 from vidpipe.pipeline.options import OpOptions, ScanOptions, check_scan_flags
 from vidpipe.tracking.options import detect_conf, tracking_of
@@ -72,6 +76,9 @@ def detect_command(
     thumbs: str | None = typer.Option(
         None, "--thumbs", help="--scan: a folder for the best frame of each interval, boxed."
     ),
+    report: str | None = typer.Option(
+        None, "--report", help="Also an HTML page of what was found (`vidpipe report`)."
+    ),
     options: EncodeOptions | None = None,
 ) -> None:
     """Detect objects (YOLOX, or your own YOLOv5/v8/11, end-to-end or RT-DETR export) in
@@ -90,7 +97,7 @@ def detect_command(
         "batch": batch, "compile": compile_, "precision": precision,
     })  # fmt: skip
     ops = OpOptions(gamma=gamma, gamma_on=on, chroma=chroma)
-    outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs)
+    outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs, report)
     check_scan_flags(scan, refine=refine)
     scanning = ScanOptions(sample, refine) if scan else None
     if all(o is None for o in outputs):
@@ -99,9 +106,10 @@ def detect_command(
         else:
             json_path = "-"
     assert options is not None  # given by with_encoder_options
-    with open_source(source, backend, allow_url, timeout, reconnect, hwaccel) as src:
+    page = page_of_run(report, source, output, json_path, events_path, options.overwrite)
+    with page as jsonl, open_source(source, backend, allow_url, timeout, reconnect, hwaccel) as src:
         result = detect_file(
-            src, video=output, jsonl=json_path, coco=coco_path, mot=mot_path,
+            src, video=output, jsonl=jsonl, coco=coco_path, mot=mot_path,
             events=events_path, detect_options=detect, track=tracking, ops=ops, encode=options,
             observe=progress("scan" if scan else "detect"),  # type: ignore[arg-type]
             scan=scanning, intervals=intervals_path, thumbs=thumbs,
@@ -115,6 +123,34 @@ def detect_command(
         typer.echo(format_counts(result.counts), err=True)
     if result.scan is not None:
         typer.echo(format_scan(result.scan, result.frames), err=True)
+
+
+@contextlib.contextmanager
+def page_of_run(report: str | None, source: str, output: str | None, json_path: str | None,
+                events_path: str | None, overwrite: bool) -> Iterator[str | None]:  # fmt: skip
+    """`--report`: checked before the run; yields the JSON Lines path the run writes (a
+    temporary one beside the page when --json is not a file) and, once the run is done,
+    writes the page of the input video (or of -o, when the input is a URL) and its
+    results. Without `report`, yields `json_path` and does nothing."""
+    if report is None:
+        yield json_path
+        return
+    from vidpipe.io.inputs import is_url
+    from vidpipe.io.output import check_output
+    from vidpipe.report.page import Run, write_report
+    from vidpipe.runtime.files import scratch_folder
+
+    video = output if is_url(source) else source
+    if video is None:
+        raise InputError("--report plays the input video, or -o where the input is a URL")
+    if not report.lower().endswith((".html", ".htm")):
+        raise InputError(f"{report}: a report is an .html file")
+    target = check_output(report, source, overwrite)
+    with contextlib.ExitStack() as stack:
+        if json_path in (None, "-"):
+            json_path = str(stack.enter_context(scratch_folder(target)) / "detections.jsonl")
+        yield json_path
+        write_report([Run(video, json_path, events_path)], report)
 
 
 def format_scan(rows: list[dict], frames: int) -> str:

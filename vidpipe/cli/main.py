@@ -171,7 +171,8 @@ class _LevelPrefix(logging.Formatter):
 # Each command and the module of vidpipe.cli that registers it, in `vidpipe --help` order.
 _COMMANDS = {
     "probe": "probe", "frames": "frames", "gamma": "process", "chroma": "process",
-    "detect": "detect", "models": "models", "eval": "eval", "batch": "batch",
+    "detect": "detect", "models": "models", "eval": "eval", "report": "report",
+    "batch": "batch",
 }  # fmt: skip
 _registered: set[str] = set()  # modules whose commands are on `app`
 

@@ -94,6 +94,17 @@ def atomic_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def scratch_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary folder beside `target` (named as `reserve_temp` names files) for files a
+    command needs only while it runs; removed with what it holds when the body ends."""
+    tmp = _temp_folder(Path(os.path.abspath(target)))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _temp_folder(target: Path) -> Path:
     """A new empty folder beside `target`, named as `reserve_temp` names files."""
     tmp = reserve_temp(target)

@@ -1,0 +1,210 @@
+"""`vidpipe report` without a browser: what it reads back from a run (against the lines
+themselves, counted plainly, and against `--scan --intervals` of the same samples), and the
+bad inputs a user gives it. tests/report/test_report_browser.py opens the pages."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import NANO_ONNX, SAMPLES, needs_nano, run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vidpipe.errors import InputError
+from vidpipe.report.runs import decimate, intervals, per_frame, read_detections, tracks_alive
+
+CLIP = SAMPLES / "street_bikes.mp4"  # real footage (CC BY, sample_media/LICENSE...)
+
+
+@pytest.fixture(scope="module")
+def tracked_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tracked, counted run of YOLOX-Nano over the real clip: its JSON Lines and events."""
+    if not NANO_ONNX.is_file():
+        pytest.skip(f"no {NANO_ONNX}")
+    folder = tmp_path_factory.mktemp("run")
+    dets, events = folder / "dets.jsonl", folder / "events.jsonl"
+    done = run_cli("detect", str(CLIP), "--model", str(NANO_ONNX), "--json", str(dets),
+                   "--track", "bytetrack", "--count-line", "gate=320,0,320,272",
+                   "--zone", "left=0,0,320,0,320,272,0,272", "--events", str(events),
+                   timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return dets, events
+
+
+@needs_nano
+def test_boxes_and_counts_read_back_as_the_lines_say(tracked_run) -> None:
+    dets, _ = tracked_run
+    lines = [json.loads(line) for line in dets.read_text().splitlines()]
+    boxes = read_detections(dets)
+    assert len(boxes.times) == len(lines) == 110
+    assert boxes.tracked
+    counts = per_frame(boxes)
+    for row, line in enumerate(lines):
+        plain = Counter(d["class_id"] for d in line["detections"])
+        assert {c: int(n[row]) for c, n in counts.items() if n[row]} == dict(plain)
+        got = boxes.of_frame(row)
+        want = np.array([d["box"] for d in line["detections"]], np.float32).reshape(-1, 4)
+        np.testing.assert_allclose(got.xyxy, want)
+        ids = [] if got.tracker_id is None else got.tracker_id.tolist()
+        assert ids == [d["track_id"] for d in line["detections"]]
+    seen: dict[int, list[int]] = {}
+    for row, line in enumerate(lines):
+        for d in line["detections"]:
+            seen.setdefault(d["track_id"], []).append(row)
+    alive = [sum(min(r) <= row <= max(r) for r in seen.values()) for row in range(len(lines))]
+    assert tracks_alive(boxes).tolist() == alive
+
+
+@needs_nano
+def test_intervals_are_those_of_scan_intervals(tmp_path: Path) -> None:
+    """A scan's JSON Lines hold its samples; read back, they give the intervals the scan
+    itself wrote (`--intervals`), bounds, best frame and score."""
+    dets, found = tmp_path / "scan.jsonl", tmp_path / "intervals.jsonl"
+    done = run_cli("detect", str(CLIP), "--model", str(NANO_ONNX), "--scan", "--sample",
+                   "every:3", "--json", str(dets), "--intervals", str(found),
+                   timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    want = [json.loads(line) for line in found.read_text().splitlines()]
+    got = [i.record() for i in intervals(read_detections(dets))]
+    key = lambda r: (r["start_index"], r["class_id"])  # noqa: E731
+    assert sorted(got, key=key) == sorted(want, key=key)
+    assert len(want) > 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=400), st.integers(1, 50))
+def test_decimation_keeps_every_peak(values: list[int], points: int) -> None:
+    x = np.arange(len(values), dtype=np.float64)
+    y = np.array(values)
+    xs, ys = decimate(x, y, points)
+    assert len(xs) == min(points, len(values))
+    assert ys.max() == y.max()
+    assert np.all(np.diff(xs) > 0)
+    assert all(y[int(i)] == v for i, v in zip(xs, ys, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"index": 0, "time": 0.0, "detections": []}\nnot json\n', ":2: not a JSON line"),
+        ('{"index": 0, "time": 0.0, "detections": [{"box": [1, 2]}]}\n', ":1: not a line of"),
+        ("[1, 2]\n", ":1: not a JSON object"),
+        ("\n", "no frames"),
+    ],
+)
+def test_a_file_that_is_not_detect_json_lines_is_refused(tmp_path: Path, text: str,
+                                                         message: str) -> None:  # fmt: skip
+    path = tmp_path / "bad.jsonl"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        read_detections(path)
+
+
+def _lines_for(tmp_path: Path) -> Path:
+    path = tmp_path / "d.jsonl"
+    rows = [{"index": i, "pts": i * 512, "time": i / 25, "detections": [
+        {"label": "dog", "class_id": 16, "score": 0.9, "box": [10, 10, 60, 60]}]}
+        for i in range(5)]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["VIDEO", "--json", "DETS", "--json", "DETS"], "give one --json per video"),
+        (
+            ["VIDEO", "--json", "DETS", "--events", "DETS", "--events", "DETS"],
+            "give one --events per video",
+        ),
+        (["VIDEO", "--json", "MISSING"], "no such file"),
+        (["VIDEO", "--json", "DETS", "-o", "{tmp}/r.txt"], "a report is an .html file"),
+        (["VIDEO", "--json", "DETS", "-o", "{tmp}/nowhere/r.html"], "does not exist"),
+        (["VIDEO", "--json", "DETS", "--events", "DETS"], "not an event of"),
+        (["VIDEO", "--json", "{tmp}"], "is a directory"),
+    ],
+)
+def test_bad_arguments_get_one_line_and_no_page(tmp_path: Path, args: list[str],
+                                                message: str) -> None:  # fmt: skip
+    dets = _lines_for(tmp_path)
+    fill = {"VIDEO": str(CLIP), "DETS": str(dets), "MISSING": str(tmp_path / "none.jsonl")}
+    argv = [fill.get(a, a.format(tmp=tmp_path)) for a in args]
+    if "-o" not in argv:
+        argv += ["-o", str(tmp_path / "r.html")]
+    done = run_cli("report", *argv)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("*.html")), list(tmp_path.iterdir())
+
+
+def test_an_existing_page_is_kept_without_overwrite(tmp_path: Path) -> None:
+    dets, page = _lines_for(tmp_path), tmp_path / "r.html"
+    page.write_text("mine")
+    done = run_cli("report", str(CLIP), "--json", str(dets), "-o", str(page))
+    assert done.returncode == 2 and "already exists" in done.stderr
+    assert page.read_text() == "mine"
+    done = run_cli("report", str(CLIP), "--json", str(dets), "-o", str(page), "--overwrite")
+    assert done.returncode == 0, done.stderr
+    assert "street_bikes.mp4" in page.read_text()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_a_video_that_cannot_be_read_is_said_so_on_the_page(tmp_path: Path) -> None:
+    """The results still make their plots; the section says what is wrong with the video."""
+    dets, page, broken = _lines_for(tmp_path), tmp_path / "r.html", tmp_path / "broken.mp4"
+    broken.write_bytes(CLIP.read_bytes()[:2000])
+    done = run_cli("report", str(broken), "--json", str(dets), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    assert "warning:" in done.stderr and "broken.mp4" in done.stderr
+    text = page.read_text()
+    assert 'class="problem"' in text and "broken.mp4" in text
+
+
+def _payload(page: Path) -> dict:
+    text, tag = page.read_text(), '<script type="application/json" id="report-data">'
+    start = text.index(tag) + len(tag)
+    data = json.loads(text[start : text.index("</script>", start)])
+    data.pop("generated")
+    return data
+
+
+@needs_nano
+def test_detect_report_is_the_page_of_its_run(tmp_path: Path) -> None:
+    """`detect --report` gives the page `vidpipe report` makes of the run's own JSON Lines;
+    without --json it runs on a scratch file beside the page, which does not outlive it."""
+    dets, first, second = tmp_path / "d.jsonl", tmp_path / "a.html", tmp_path / "b.html"
+    done = run_cli("detect", str(CLIP), "--model", str(NANO_ONNX), "--json", str(dets),
+                   "--report", str(first), timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = run_cli("report", str(CLIP), "--json", str(dets), "-o", str(second))
+    assert done.returncode == 0, done.stderr
+    assert _payload(first) == _payload(second)
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    done = run_cli("detect", str(CLIP), "--model", str(NANO_ONNX), "--report",
+                   str(alone / "r.html"), timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""  # the page is the output asked for: no JSON on stdout
+    assert [p.name for p in alone.iterdir()] == ["r.html"]
+    assert _payload(alone / "r.html")["videos"][0]["boxes"] == _payload(first)["videos"][0]["boxes"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--report", "{tmp}/r.txt"], "a report is an .html file"),
+        (["--report", "{tmp}/missing/r.html"], "does not exist"),
+    ],
+)
+def test_detect_report_is_checked_before_the_run(tmp_path: Path, args: list[str],
+                                                 message: str) -> None:  # fmt: skip
+    done = run_cli("detect", str(CLIP), "--model", "nowhere.onnx",
+                   *[a.format(tmp=tmp_path) for a in args])  # fmt: skip
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,64 @@
+"""`vidpipe report VIDEO... --json DETS... [--events EV...] -o report.html`: one HTML page of
+what runs found (`vidpipe.report`)."""
+
+from __future__ import annotations
+
+import typer
+
+from vidpipe.cli.options import OVERWRITE
+from vidpipe.errors import InputError
+
+
+def report_command(
+    videos: list[str] = typer.Argument(
+        ..., help="The videos the runs read (or their -o outputs), one section each."
+    ),
+    detections: list[str] = typer.Option(
+        ..., "--json", help="The JSON Lines of `vidpipe detect --json`, one per VIDEO, in order."
+    ),
+    events: list[str] = typer.Option(
+        [], "--events", help="The `--events` file of a counted run, one per VIDEO if given."
+    ),
+    output: str = typer.Option(..., "-o", "--output", help="The page to write (.html)."),
+    title: str = typer.Option(None, "--title", help="The page's title (default: the videos)."),
+    gop: bool = typer.Option(
+        False, "--gop", help="Decode each video for its I/P/B counts and GOP (slow)."
+    ),
+    overwrite: bool = OVERWRITE,
+) -> None:
+    """One self-contained HTML page of what detect runs found: each video's facts, a
+    timeline of its classes, objects and tracks per frame, counts per line and zone, the
+    best frame of each interval, and the video played with the boxes drawn over it (class
+    toggles, a score floor). Open it in any browser; it needs no network."""
+    from vidpipe.io.output import check_output
+    from vidpipe.report.page import Run, check_runs, write_report
+
+    if len(detections) != len(videos):
+        raise InputError(f"give one --json per video: {len(videos)} videos, "
+                         f"{len(detections)} --json")  # fmt: skip
+    if events and len(events) != len(videos):
+        raise InputError(f"give one --events per video, or none: {len(videos)} videos, "
+                         f"{len(events)} --events")  # fmt: skip
+    if not output.lower().endswith((".html", ".htm")):
+        raise InputError(f"{output}: a report is an .html file")
+    runs = [
+        Run(video, dets, events[i] if events else None)
+        for i, (video, dets) in enumerate(zip(videos, detections, strict=True))
+    ]
+    check_runs(runs)
+    for run in runs:
+        check_output(output, run.video, overwrite)
+    write_report(runs, output, title=title, gop=gop)
+
+
+def register(app: typer.Typer) -> None:
+    from vidpipe.cli.main import examples
+
+    app.command(
+        "report",
+        epilog=examples(
+            "vidpipe report clip.mp4 --json dets.jsonl -o report.html",
+            "vidpipe report road.mp4 --json dets.jsonl --events ev.jsonl -o road.html",
+            "vidpipe report a.mp4 b.mp4 --json a.jsonl --json b.jsonl -o both.html --gop",
+        ),
+    )(report_command)

@@ -1,0 +1,278 @@
+"""`write_report`: one self-contained HTML page of a run: the video's facts, a timeline of
+its classes, objects (and tracks) per frame over time, counts per line and zone, the best
+frame of each interval, and the video played with the boxes drawn over it.
+
+The page needs no network: Plotly's bundle (from the `plotly` package), the page's script
+and style, the thumbnails (JPEG data URIs) and the run's data are inside it; only the video
+itself is referenced, by its path relative to the page, so the page plays it where it lies.
+The data is JSON in a `<script type="application/json">` element: the boxes column by column
+(`Boxes`), series decimated to `POINTS` points. The template (Jinja2) and script live in
+`vidpipe/report/assets`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidpipe.draw.paint import PALETTE_RGB
+from vidpipe.errors import InputError, VidpipeError
+from vidpipe.report.runs import (
+    Boxes,
+    Counts,
+    decimate,
+    intervals,
+    per_frame,
+    read_detections,
+    read_events,
+    tracks_alive,
+)
+from vidpipe.runtime.files import atomic_path
+from vidpipe.types import VideoInfo
+
+log = logging.getLogger(__name__)
+
+POINTS = 2000  # most points of a plotted series
+THUMBS = 48  # most thumbnails of a video (its best intervals)
+# What a browser's <video> plays: containers and codecs (FFmpeg's names).
+PLAYABLE = {
+    "mp4": {"h264", "vp9", "av1"}, "mov": {"h264"}, "webm": {"vp8", "vp9", "av1"},
+    "matroska": {"vp8", "vp9", "av1"}, "ogg": {"theora", "vp8"},
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one run wrote: the video it read (or its `-o` output), its detections JSON Lines
+    and, for a counted run, its events."""
+
+    video: str
+    detections: str
+    events: str | None = None
+
+
+def write_report(runs: list[Run], out: str | os.PathLike[str], *, title: str | None = None,
+                 gop: bool = False) -> None:  # fmt: skip
+    """Write the page of `runs` to `out` (atomically: a failed run leaves nothing). A video
+    that cannot be read is said so on the page (its section shows what its files hold);
+    a detections or events file that cannot be read raises InputError. gop: decode each
+    video for its picture types (I/P/B counts; slow on long videos)."""
+    sections = [_section(run, Path(os.path.abspath(out)).parent, gop) for run in runs]
+    data = {
+        "title": title or ", ".join(Path(run.video).name for run in runs),
+        "generated": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "palette": [list(c) for c in PALETTE_RGB],
+        "videos": sections,
+    }
+    html = _render(data)
+    with atomic_path(out) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+
+
+def _render(data: dict[str, Any]) -> str:
+    import jinja2
+    from plotly.offline import get_plotlyjs
+
+    assets = resources.files("vidpipe.report") / "assets"
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    template = env.from_string((assets / "report.html.j2").read_text(encoding="utf-8"))
+    # "</" never closes the script element the JSON sits in ("<\/" is the same JSON string).
+    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    return template.render(
+        title=data["title"], videos=data["videos"],
+        style=(assets / "report.css").read_text(encoding="utf-8"),
+        script=(assets / "report.js").read_text(encoding="utf-8"),
+        plotly=get_plotlyjs(), payload=payload,
+    )  # fmt: skip
+
+
+def _section(run: Run, page_dir: Path, gop: bool) -> dict[str, Any]:
+    """The data of one video's section."""
+    boxes = read_detections(run.detections)
+    counts = read_events(run.events) if run.events else None
+    section: dict[str, Any] = {"name": Path(run.video).name, "error": None}
+    info = None
+    try:
+        from vidpipe.io.probe import probe
+
+        info = probe(run.video, gop=gop)
+    except VidpipeError as err:
+        section["error"] = str(err)
+        log.warning("%s", err)
+    found = intervals(boxes)
+    best = sorted(found, key=lambda i: -i.best_score)[:THUMBS]
+    thumbs = _thumbs(run.video, boxes, {i.best_frame for i in best}) if info else {}
+    t0 = _first_time(boxes)
+    section.update(
+        facts=_facts(info, boxes, run),
+        width=info.width if info else None, height=info.height if info else None,
+        rotation=info.rotation if info else 0,
+        src=_playable_src(info, run.video, page_dir),
+        why_not=_why_not_playable(info),
+        t0=t0, names={str(c): n for c, n in sorted(boxes.names.items())},
+        frames=_times(boxes, t0), frame_index=boxes.indexes.tolist(),
+        boxes=_columns(boxes),
+        intervals=[_interval(i, t0, thumbs) for i in found],
+        counts=_series_per_class(boxes, t0),
+        tracks=_tracks_series(boxes, t0) if boxes.tracked else None,
+        events=_events(counts, t0) if counts else None,
+    )  # fmt: skip
+    return section
+
+
+def _first_time(boxes: Boxes) -> float:
+    """The time of the first frame with one (a browser starts the video at 0 there)."""
+    known = boxes.times[~np.isnan(boxes.times)]
+    return float(known[0]) if len(known) else 0.0
+
+
+def _times(boxes: Boxes, t0: float) -> list[float | None]:
+    return [None if math.isnan(t) else round(t - t0, 6) for t in boxes.times.tolist()]
+
+
+def _columns(boxes: Boxes) -> dict[str, list]:
+    """The boxes column by column: frame row, class, score, x1, y1, x2, y2, track (-1)."""
+    xyxy = np.round(boxes.xyxy.astype(np.float64), 1)
+    return {
+        "f": boxes.frame.tolist(), "c": boxes.class_ids.tolist(),
+        "s": np.round(boxes.scores.astype(np.float64), 3).tolist(),
+        "x1": xyxy[:, 0].tolist(), "y1": xyxy[:, 1].tolist(),
+        "x2": xyxy[:, 2].tolist(), "y2": xyxy[:, 3].tolist(),
+        "k": boxes.track_ids.tolist(),
+    }  # fmt: skip
+
+
+def _interval(interval, t0: float, thumbs: dict[int, str]) -> dict[str, Any]:
+    def rel(t: float | None) -> float | None:
+        return None if t is None else round(t - t0, 6)
+
+    return {
+        "c": interval.class_id, "label": interval.label,
+        "start": rel(interval.start), "end": rel(interval.end), "until": rel(interval.until),
+        "start_index": interval.start_index, "end_index": interval.end_index,
+        "best_score": round(interval.best_score, 4), "best_frame": interval.best_frame,
+        "max_count": interval.max_count, "thumb": thumbs.get(interval.best_frame),
+    }  # fmt: skip
+
+
+def _series_per_class(boxes: Boxes, t0: float) -> dict[str, dict[str, list]]:
+    """class id -> objects in each frame over time, decimated (frames without a time are
+    left out)."""
+    known = ~np.isnan(boxes.times)
+    x = boxes.times[known] - t0
+    series = {}
+    for class_id, count in per_frame(boxes).items():
+        xs, ys = decimate(x, count[known], POINTS)
+        series[str(class_id)] = {"x": np.round(xs, 3).tolist(), "y": ys.tolist()}
+    return series
+
+
+def _tracks_series(boxes: Boxes, t0: float) -> dict[str, list]:
+    known = ~np.isnan(boxes.times)
+    xs, ys = decimate(boxes.times[known] - t0, tracks_alive(boxes)[known], POINTS)
+    return {"x": np.round(xs, 3).tolist(), "y": ys.tolist()}
+
+
+def _events(counts: Counts, t0: float) -> dict[str, Any]:
+    """Per line and direction, per zone entries and exits: the running total over time."""
+
+    def steps(times: list[float]) -> dict[str, list]:
+        return {"x": [round(t - t0, 3) for t in times], "y": list(range(1, len(times) + 1))}
+
+    return {
+        "lines": {n: {d: steps(t) for d, t in ds.items()} for n, ds in counts.lines.items()},
+        "zones": {n: {d: steps(t) for d, t in ds.items()} for n, ds in counts.zones.items()},
+        "totals": counts.totals,
+    }
+
+
+def _thumbs(video: str, boxes: Boxes, frames: set[int]) -> dict[int, str]:
+    """display index -> data URI of each wanted frame with its boxes drawn."""
+    from vidpipe.io.source import Source
+    from vidpipe.report.thumbs import thumbnails
+
+    rows = {int(index): row for row, index in enumerate(boxes.indexes.tolist())}
+    wanted = {i: boxes.of_frame(rows[i]) for i in frames if i in rows}
+    names = [boxes.names.get(c, str(c)) for c in range(max(boxes.names, default=-1) + 1)]
+    try:
+        with Source(video) as source:
+            return thumbnails(source, wanted, names)
+    except VidpipeError as err:
+        log.warning("%s: no thumbnails: %s", video, err)
+        return {}
+
+
+def _facts(info: VideoInfo | None, boxes: Boxes, run: Run) -> list[list[str]]:
+    """(name, value) rows of the facts table."""
+    rows = [["video", run.video], ["detections", run.detections]]
+    if run.events:
+        rows.append(["events", run.events])
+    if info is not None:
+        rate = info.avg_frame_rate or info.frame_rate
+        rows += [
+            ["container", info.container],
+            ["codec", f"{info.codec} ({info.profile})" if info.profile else info.codec],
+            ["size", f"{info.width}x{info.height}" + (f", rotated {info.rotation}°"
+                                                      if info.rotation else "")],
+            ["frame rate", f"{float(rate):.3f} fps" if rate else "-"],
+            ["duration", f"{info.duration:.3f} s" if info.duration else "-"],
+            ["frames", str(info.frame_count)],
+        ]  # fmt: skip
+        if info.gop is not None:
+            g = info.gop
+            rows += [
+                ["frame types", f"I {g.i_frames}, P {g.p_frames}, B {g.b_frames}"
+                                + (f", other {g.other_frames}" if g.other_frames else "")],
+                ["GOP", f"key frame every {g.keyframe_interval_mean:.1f} frames (longest "
+                        f"{g.keyframe_interval_max}), B-runs up to {g.longest_b_run}, "
+                        f"{g.closed_gops} closed / {g.open_gops} open"
+                 if g.keyframe_interval_mean else "one key frame"],
+            ]  # fmt: skip
+    tracks = len(np.unique(boxes.track_ids[boxes.track_ids >= 0]))
+    rows += [
+        ["frames with results", str(len(boxes.times))],
+        ["boxes", str(len(boxes.scores))],
+    ]
+    if boxes.tracked:
+        rows.append(["tracks", str(tracks)])
+    return rows
+
+
+def _playable_src(info: VideoInfo | None, video: str, page_dir: Path) -> str | None:
+    """The video's path relative to the page, as a URL path, where a browser plays it."""
+    if _why_not_playable(info) is not None:
+        return None
+    relative = os.path.relpath(os.path.abspath(video), page_dir)
+    from urllib.parse import quote
+
+    return quote(Path(relative).as_posix())
+
+
+def _why_not_playable(info: VideoInfo | None) -> str | None:
+    if info is None:
+        return "the video could not be read"
+    containers = [c for c in info.container.split(",") if c in PLAYABLE]
+    if not containers:
+        return f"a browser does not play {info.container} files"
+    if info.codec not in PLAYABLE[containers[0]]:
+        return f"a browser does not play {info.codec} video in {containers[0]}"
+    return None
+
+
+def check_runs(runs: list[Run]) -> None:
+    """Refuse at once what no report can be made of: a missing results file."""
+    for run in runs:
+        for path in filter(None, (run.detections, run.events)):
+            if os.path.isdir(path):
+                raise InputError(f"{path}: is a directory")
+            if not os.path.isfile(path):
+                raise InputError(f"{path}: no such file")
