@@ -18,6 +18,10 @@ Usage::
     python scripts/bench.py detect [--sample bikes|dog] [--repeat 3] [--device cpu|cuda]
                                    [--engine E] [--batch N] [--no-stages] [--media DIR]
                                    [--json OUT]
+    python scripts/bench.py report [--frames 180000] [--repeat 3] [--json OUT]
+
+``report`` is in scripts/bench_report.py: a two-hour run's `vidpipe report` page, its making
+(time, peak RSS, size) and its load in a fresh headless Chromium (target: at most 3 s).
 
 ``scan`` is in scripts/bench_scan.py: `detect --scan [--refine]` against a full `detect
 --json` of a few minutes of real footage: wall-time ratios, recall of the full pass's
@@ -306,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bench_gpu import add_gpu_parser
 
     add_gpu_parser(sub)
+    from bench_report import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 

@@ -121,7 +121,9 @@ def _section(run: Run, page_dir: Path, gop: bool) -> dict[str, Any]:
         t0=t0, names={str(c): n for c, n in sorted(boxes.names.items())},
         frames=_times(boxes, t0), frame_index=boxes.indexes.tolist(),
         boxes=_columns(boxes),
-        intervals=[_interval(i, t0, thumbs) for i in found],
+        timeline=_timeline(found, t0, _span(boxes)),
+        thumbs=[_interval(i, t0, thumbs) for i in sorted(best, key=lambda i: i.start_index)
+                if i.best_frame in thumbs],
         counts=_series_per_class(boxes, t0),
         tracks=_tracks_series(boxes, t0) if boxes.tracked else None,
         events=_events(counts, t0) if counts else None,
@@ -149,6 +151,38 @@ def _columns(boxes: Boxes) -> dict[str, list]:
         "x2": xyxy[:, 2].tolist(), "y2": xyxy[:, 3].tolist(),
         "k": boxes.track_ids.tolist(),
     }  # fmt: skip
+
+
+def _span(boxes: Boxes) -> float:
+    known = boxes.times[~np.isnan(boxes.times)]
+    return float(known.max() - known.min()) if len(known) else 0.0
+
+
+def _timeline(found: list, t0: float, span: float) -> list[dict[str, Any]]:
+    """The timeline's bars: the intervals of each class, those less than span / POINTS
+    apart drawn as one bar (a bar says how many it stands for, their best score and frame),
+    so that a long run's flicker does not make tens of thousands of bars."""
+    gap = span / POINTS
+    bars: list[dict[str, Any]] = []
+    last: dict[int, dict[str, Any]] = {}
+    for interval in sorted(found, key=lambda i: (i.class_id, i.start_index)):
+        if interval.start is None or interval.until is None:
+            continue
+        start, until = round(interval.start - t0, 6), round(interval.until - t0, 6)
+        bar = last.get(interval.class_id)
+        if bar is not None and start - bar["until"] <= gap:
+            bar["until"], bar["n"] = max(bar["until"], until), bar["n"] + 1
+            bar["max_count"] = max(bar["max_count"], interval.max_count)
+            if interval.best_score > bar["best_score"]:
+                bar["best_score"] = round(interval.best_score, 4)
+                bar["best_frame"] = interval.best_frame
+            continue
+        bar = {"c": interval.class_id, "start": start, "until": until, "n": 1,
+               "best_score": round(interval.best_score, 4), "best_frame": interval.best_frame,
+               "max_count": interval.max_count}  # fmt: skip
+        last[interval.class_id] = bar
+        bars.append(bar)
+    return bars
 
 
 def _interval(interval, t0: float, thumbs: dict[int, str]) -> dict[str, Any]:

@@ -48,12 +48,18 @@
     for (let r = 0; r < frames; r++) start[r + 1] += start[r];
     const byTime = timeIndex(v.frames);
     const state = { hidden: new Set(), minScore: 0, row: -1, drawn: 0, mediaTime: null };
-    const trails = new Map(); // track id -> [[row, cx, cy], ...] in row order
-    b.k.forEach((k, i) => {
-      if (k < 0) return;
-      if (!trails.has(k)) trails.set(k, []);
-      trails.get(k).push([b.f[i], (b.x1[i] + b.x2[i]) / 2, (b.y1[i] + b.y2[i]) / 2]);
-    });
+    let trails = null; // track id -> [[row, cx, cy], ...] in row order, made when first drawn
+    const trailOf = (k) => {
+      if (trails === null) {
+        trails = new Map();
+        b.k.forEach((id, i) => {
+          if (id < 0) return;
+          if (!trails.has(id)) trails.set(id, []);
+          trails.get(id).push([b.f[i], (b.x1[i] + b.x2[i]) / 2, (b.y1[i] + b.y2[i]) / 2]);
+        });
+      }
+      return trails.get(k);
+    };
     const handle = {
       frames: v.frames, state, rowAt: (t) => rowAt(byTime, t),
       hideClass(c, hidden) { hidden ? state.hidden.add(c) : state.hidden.delete(c); redraw(); },
@@ -108,7 +114,7 @@
         ctx.fillRect(x - 1, Math.max(y - 15, 0), tw, 15);
         ctx.fillStyle = "#000";
         ctx.fillText(label, x + 2, Math.max(y - 15, 0) + 14);
-        if (b.k[i] >= 0) drawTrail(ctx, trails.get(b.k[i]), row, sx, sy, c);
+        if (b.k[i] >= 0) drawTrail(ctx, trailOf(b.k[i]), row, sx, sy, c);
         state.drawn += 1;
       }
     }
@@ -194,13 +200,14 @@
     const classes = Object.keys(v.names).map(Number);
     const timeline = section.querySelector(".timeline");
     const bars = classes.map((c) => {
-      const mine = v.intervals.filter((i) => i.c === c && i.start !== null);
+      const mine = v.timeline.filter((i) => i.c === c);
       return {
         type: "bar", orientation: "h", name: v.names[c], marker: { color: rgb(c) },
         y: mine.map(() => v.names[c]), base: mine.map((i) => i.start),
         x: mine.map((i) => Math.max(i.until - i.start, 0.001)),
         customdata: mine.map((i) => i.start),
         hovertext: mine.map((i) => `${v.names[c]}: ${seconds(i.start)} to ${seconds(i.until)}`
+          + (i.n > 1 ? ` (${i.n} intervals)` : "")
           + `, best ${i.best_score.toFixed(2)} (frame ${i.best_frame}), up to ${i.max_count}`),
         hoverinfo: "text",
       };
@@ -242,7 +249,7 @@
 
   function thumbs(section, v, handle) {
     const box = section.querySelector(".thumbs");
-    const wanted = v.intervals.filter((i) => i.thumb);
+    const wanted = v.thumbs;
     if (!wanted.length) {
       box.append(el("p", { class: "note" }, "No thumbnails (no video to take them from)."));
       return;
