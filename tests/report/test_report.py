@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from batch_fixture import batch_folder  # noqa: F401 (a fixture)
 from conftest import NANO_ONNX, SAMPLES, needs_nano, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -167,10 +168,20 @@ def test_a_video_that_cannot_be_read_is_said_so_on_the_page(tmp_path: Path) -> N
 
 
 def _payload(page: Path) -> dict:
-    text, tag = page.read_text(), '<script type="application/json" id="report-data">'
-    start = text.index(tag) + len(tag)
-    data = json.loads(text[start : text.index("</script>", start)])
+    """The page's data: its own, and each section's as "videos" (less the time it was made)."""
+    text = page.read_text()
+
+    def script(tag: str, start: int = 0) -> tuple[dict, int]:
+        begin = text.index(tag, start) + len(tag)
+        end = text.index("</script>", begin)
+        return json.loads(text[begin:end]), end
+
+    data, _ = script('<script type="application/json" id="report-data">')
     data.pop("generated")
+    data["videos"], at = [], 0
+    while f'id="video-data-{len(data["videos"])}">' in text:
+        section, at = script(f'id="video-data-{len(data["videos"])}">', at)
+        data["videos"].append(section)
     return data
 
 
@@ -207,4 +218,43 @@ def test_detect_report_is_checked_before_the_run(tmp_path: Path, args: list[str]
     done = run_cli("detect", str(CLIP), "--model", "nowhere.onnx",
                    *[a.format(tmp=tmp_path) for a in args])  # fmt: skip
     assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_nano
+def test_a_batch_folder_s_page_has_its_jobs_and_a_section_per_finished_job(
+    batch_folder: Path,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    page = tmp_path / "batch.html"
+    done = run_cli("report", str(batch_folder), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    data = _payload(page)
+    with sqlite3.connect(batch_folder / ".vidpipe-batch.sqlite") as db:
+        rows = db.execute("SELECT input, status, error, seconds FROM jobs ORDER BY key").fetchall()
+    jobs = data["jobs"]
+    assert [(j["input"], j["status"], j["error"]) for j in jobs] == [r[:3] for r in rows]
+    assert [j["status"] for j in jobs].count("failed") == 1
+    finished = [j for j in jobs if j["status"] == "done"]
+    for job in finished:
+        stem = Path(job["input"]).stem
+        lines = (batch_folder / f"{stem}.jsonl").read_text().splitlines()
+        assert job["frames"] == len(lines)
+        assert job["fps"] == pytest.approx(len(lines) / job["seconds"], rel=0.01)
+    assert sorted(j["section"] for j in finished) == [0, 1]
+    text = page.read_text()
+    assert text.count('class="video-data"') == 2 and "broken.webm" in text
+    boxes = {}
+    for job in finished:
+        for line in (batch_folder / f"{Path(job['input']).stem}.jsonl").read_text().splitlines():
+            for d in json.loads(line)["detections"]:
+                boxes[d["label"]] = boxes.get(d["label"], 0) + 1
+    assert {t["label"]: t["boxes"] for t in data["totals"]} == boxes
+
+
+def test_a_folder_that_is_not_a_batch_is_refused(tmp_path: Path) -> None:
+    done = run_cli("report", str(tmp_path), "-o", str(tmp_path / "r.html"))
+    assert done.returncode == 2 and "not a `vidpipe batch` output folder" in done.stderr
     assert list(tmp_path.iterdir()) == []

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from batch_fixture import batch_folder  # noqa: F401 (a fixture)
 from conftest import NANO_ONNX, SAMPLES, ffprobe_json, needs_ffprobe, run_cli
 
 from vidpipe.draw.paint import PALETTE_RGB
@@ -232,3 +233,48 @@ def test_a_video_that_cannot_be_read_leaves_a_page_that_says_so(browser, tmp_pat
     assert len(browser.find_elements("css selector", "#video-0 .plot .main-svg")) >= 2
     assert "No player" in browser.find_element("css selector", "#video-0 .player-block").text
     _not_blank(browser, _shots(tmp_path) / "report-broken.png")
+
+
+def test_a_batch_s_page(browser, batch_folder: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The jobs table filters by status and text and sorts by a heading; a row opens its
+    video's section, whose player then draws its boxes."""
+    page = tmp_path / "batch.html"
+    done = run_cli("report", str(batch_folder), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    assert _open(browser, page) == []
+    assert browser.execute_script("return Object.keys(window.vidpipeReport.videos).length") == 0
+
+    def rows() -> list[str]:
+        cells = browser.find_elements("css selector", "table.jobs tbody tr td:first-child")
+        return [Path(c.text).name for c in cells]
+
+    assert rows() == ["broken.webm", "street_bikes.mp4", "vfr.mp4"]
+    status = browser.find_element("css selector", "select.job-status")
+    status.find_element("css selector", "option[value=''] ~ option").click()  # "done"
+    assert rows() == ["street_bikes.mp4", "vfr.mp4"]
+    status.find_element("css selector", "option[value='']").click()
+    browser.find_element("css selector", "input.job-filter").send_keys("decodable")
+    assert rows() == ["broken.webm"]  # its error says "no decodable video frame"
+    browser.find_element("css selector", "input.job-filter").clear()
+    browser.execute_script(
+        "document.querySelector('input.job-filter').dispatchEvent(new Event('input'))"
+    )
+    fps = browser.find_element("css selector", 'table.jobs th[data-key="fps"]')
+    fps.click()
+    fps.click()  # fastest first; the failed job (no fps) last
+    assert rows()[-1] == "broken.webm"
+    _not_blank(browser, _shots(tmp_path) / "report-batch.png")
+
+    link = browser.find_element("link text", next(
+        c.text for c in browser.find_elements("css selector", "table.jobs tbody a")
+        if c.text.endswith("street_bikes.mp4")
+    ))  # fmt: skip
+    link.click()
+    vi = int(link.get_attribute("href").rsplit("-", 1)[1])
+    assert browser.execute_script(f"return document.getElementById('video-{vi}').open")
+    lines = (batch_folder / "street_bikes.jsonl").read_text().splitlines()
+    times = [json.loads(line)["time"] for line in lines]
+    row, _ = _seek(browser, vi, times[30] - times[0])
+    assert row == 30
+    drawn = browser.execute_script(f"return window.vidpipeReport.videos[{vi}].state.drawn")
+    assert drawn == len(json.loads(lines[30])["detections"]) > 0

@@ -3,6 +3,8 @@ what runs found (`vidpipe.report`)."""
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from vidpipe.cli.options import OVERWRITE
@@ -11,10 +13,12 @@ from vidpipe.errors import InputError
 
 def report_command(
     videos: list[str] = typer.Argument(
-        ..., help="The videos the runs read (or their -o outputs), one section each."
+        ...,
+        help="The videos the runs read (or their -o outputs), one section each; or one "
+        "`vidpipe batch` output folder.",
     ),
     detections: list[str] = typer.Option(
-        ..., "--json", help="The JSON Lines of `vidpipe detect --json`, one per VIDEO, in order."
+        [], "--json", help="The JSON Lines of `vidpipe detect --json`, one per VIDEO, in order."
     ),
     events: list[str] = typer.Option(
         [], "--events", help="The `--events` file of a counted run, one per VIDEO if given."
@@ -29,18 +33,29 @@ def report_command(
     """One self-contained HTML page of what detect runs found: each video's facts, a
     timeline of its classes, objects and tracks per frame, counts per line and zone, the
     best frame of each interval, and the video played with the boxes drawn over it (class
-    toggles, a score floor). Open it in any browser; it needs no network."""
+    toggles, a score floor). Of a `vidpipe batch` folder: its jobs table (sortable,
+    filtered), the classes across the batch, and a section per finished detect job. Open it
+    in any browser; it needs no network."""
     from vidpipe.io.output import check_output
+    from vidpipe.report.batch import BATCH_THUMBS, read_batch
     from vidpipe.report.page import Run, check_runs, write_report
 
+    if not output.lower().endswith((".html", ".htm")):
+        raise InputError(f"{output}: a report is an .html file")
+    if len(videos) == 1 and not detections and os.path.isdir(videos[0]):
+        if events:
+            raise InputError("a batch folder's events are its own: no --events with it")
+        check_output(output, None, overwrite)
+        jobs, runs = read_batch(videos[0])
+        write_report(runs, output, title=title or videos[0], gop=gop, jobs=jobs,
+                     thumbs=BATCH_THUMBS)  # fmt: skip
+        return
     if len(detections) != len(videos):
         raise InputError(f"give one --json per video: {len(videos)} videos, "
                          f"{len(detections)} --json")  # fmt: skip
     if events and len(events) != len(videos):
         raise InputError(f"give one --events per video, or none: {len(videos)} videos, "
                          f"{len(events)} --events")  # fmt: skip
-    if not output.lower().endswith((".html", ".htm")):
-        raise InputError(f"{output}: a report is an .html file")
     runs = [
         Run(video, dets, events[i] if events else None)
         for i, (video, dets) in enumerate(zip(videos, detections, strict=True))

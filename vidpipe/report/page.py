@@ -61,41 +61,62 @@ class Run:
 
 
 def write_report(runs: list[Run], out: str | os.PathLike[str], *, title: str | None = None,
-                 gop: bool = False) -> None:  # fmt: skip
+                 gop: bool = False, jobs: list[dict[str, Any]] | None = None,
+                 thumbs: int = THUMBS) -> None:  # fmt: skip
     """Write the page of `runs` to `out` (atomically: a failed run leaves nothing). A video
     that cannot be read is said so on the page (its section shows what its files hold);
     a detections or events file that cannot be read raises InputError. gop: decode each
-    video for its picture types (I/P/B counts; slow on long videos)."""
-    sections = [_section(run, Path(os.path.abspath(out)).parent, gop) for run in runs]
+    video for its picture types (I/P/B counts; slow on long videos). jobs: a batch's jobs
+    table (`vidpipe.report.batch`), whose rows link to the runs' sections by "section";
+    the sections are then closed until opened, their data read only then. thumbs: the
+    most thumbnails a section has."""
+    page_dir = Path(os.path.abspath(out)).parent
+    sections = [_section(run, page_dir, gop, thumbs) for run in runs]
     data = {
         "title": title or ", ".join(Path(run.video).name for run in runs),
         "generated": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "palette": [list(c) for c in PALETTE_RGB],
-        "videos": sections,
+        "jobs": jobs,
+        "totals": _totals(sections) if jobs is not None else None,
     }
-    html = _render(data)
+    html = _render(data, sections)
     with atomic_path(out) as tmp:
         tmp.write_text(html, encoding="utf-8")
 
 
-def _render(data: dict[str, Any]) -> str:
+def _json(value: Any) -> str:
+    """JSON for a <script> element: "</" never closes it ("<\\/" is the same string)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+
+
+def _render(data: dict[str, Any], sections: list[dict[str, Any]]) -> str:
     import jinja2
     from plotly.offline import get_plotlyjs
 
     assets = resources.files("vidpipe.report") / "assets"
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     template = env.from_string((assets / "report.html.j2").read_text(encoding="utf-8"))
-    # "</" never closes the script element the JSON sits in ("<\/" is the same JSON string).
-    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     return template.render(
-        title=data["title"], videos=data["videos"],
+        title=data["title"], videos=sections, batch=data["jobs"] is not None,
+        payloads=[_json(s) for s in sections],
         style=(assets / "report.css").read_text(encoding="utf-8"),
         script=(assets / "report.js").read_text(encoding="utf-8"),
-        plotly=get_plotlyjs(), payload=payload,
+        plotly=get_plotlyjs(), payload=_json(data),
     )  # fmt: skip
 
 
-def _section(run: Run, page_dir: Path, gop: bool) -> dict[str, Any]:
+def _totals(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per class across the runs: videos it is in, frames it is in, boxes; most boxes first."""
+    rows: dict[str, list[int]] = {}
+    for section in sections:
+        for label, (frames, boxes) in section["classes"].items():
+            row = rows.setdefault(label, [0, 0, 0])
+            row[0], row[1], row[2] = row[0] + 1, row[1] + frames, row[2] + boxes
+    return [{"label": label, "videos": v, "frames": f, "boxes": b}
+            for label, (v, f, b) in sorted(rows.items(), key=lambda kv: -kv[1][2])]  # fmt: skip
+
+
+def _section(run: Run, page_dir: Path, gop: bool, most_thumbs: int) -> dict[str, Any]:
     """The data of one video's section."""
     boxes = read_detections(run.detections)
     counts = read_events(run.events) if run.events else None
@@ -109,7 +130,7 @@ def _section(run: Run, page_dir: Path, gop: bool) -> dict[str, Any]:
         section["error"] = str(err)
         log.warning("%s", err)
     found = intervals(boxes)
-    best = sorted(found, key=lambda i: -i.best_score)[:THUMBS]
+    best = sorted(found, key=lambda i: -i.best_score)[:most_thumbs]
     thumbs = _thumbs(run.video, boxes, {i.best_frame for i in best}) if info else {}
     t0 = _first_time(boxes)
     section.update(
@@ -127,6 +148,8 @@ def _section(run: Run, page_dir: Path, gop: bool) -> dict[str, Any]:
         counts=_series_per_class(boxes, t0),
         tracks=_tracks_series(boxes, t0) if boxes.tracked else None,
         events=_events(counts, t0) if counts else None,
+        classes={boxes.names.get(c, str(c)): [int((n > 0).sum()), int(n.sum())]
+                 for c, n in per_frame(boxes).items()},
     )  # fmt: skip
     return section
 

@@ -199,6 +199,12 @@
     });
     const classes = Object.keys(v.names).map(Number);
     const timeline = section.querySelector(".timeline");
+    if (!classes.length) {
+      for (const div of section.querySelectorAll(".timeline, .counts, .tracks")) {
+        div.replaceChildren(el("p", { class: "note" }, "Nothing was detected in this run."));
+      }
+      return;
+    }
     const bars = classes.map((c) => {
       const mine = v.timeline.filter((i) => i.c === c);
       return {
@@ -279,14 +285,84 @@
     return null;
   }
 
-  document.querySelectorAll("section.video").forEach((section) => {
-    const vi = Number(section.dataset.index);
-    try {
-      setup(section, DATA.videos[vi], vi);
-    } catch (err) {
-      section.prepend(el("p", { class: "problem", role: "alert" }, `This section failed: ${err}`));
-      throw err;
+  // A batch's jobs table: sortable by a click on a heading, filtered by text and status;
+  // each row with a section opens it.
+  function jobsTable(jobs) {
+    const body = document.querySelector("table.jobs tbody");
+    const filter = document.querySelector(".job-filter");
+    const status = document.querySelector(".job-status");
+    const count = document.querySelector(".job-count");
+    let order = { key: "input", down: false };
+    const cell = (value) => el("td", {}, value === null || value === undefined ? "" : String(value));
+    function render() {
+      const text = filter.value.trim().toLowerCase();
+      const shown = jobs.filter((j) => (!status.value || j.status === status.value)
+        && (!text || [j.input, j.task, j.error ?? ""].some((f) => f.toLowerCase().includes(text))));
+      const numeric = document.querySelector(`th[data-key="${order.key}"]`).hasAttribute("data-numeric");
+      shown.sort((a, b) => {
+        const x = a[order.key], y = b[order.key];
+        const cmp = numeric ? (x ?? -Infinity) - (y ?? -Infinity) : String(x ?? "").localeCompare(String(y ?? ""));
+        return order.down ? -cmp : cmp;
+      });
+      body.replaceChildren(...shown.map((j) => {
+        const row = el("tr", { class: `job ${j.status}` });
+        const name = el("td");
+        if (j.section !== null) {
+          const link = el("a", { href: `#video-${j.section}` }, j.input);
+          link.addEventListener("click", () => api.open(j.section));
+          name.append(link);
+        } else name.textContent = j.input;
+        row.append(name, cell(j.task), cell(j.status), cell(j.error), cell(j.seconds),
+                   cell(j.frames), cell(j.fps));
+        return row;
+      }));
+      count.textContent = `${shown.length} of ${jobs.length} jobs`;
     }
+    document.querySelectorAll("table.jobs th").forEach((th) => th.addEventListener("click", () => {
+      order = { key: th.dataset.key, down: order.key === th.dataset.key ? !order.down : false };
+      render();
+    }));
+    filter.addEventListener("input", render);
+    status.addEventListener("change", render);
+    render();
+  }
+
+  function totalsTable(totals) {
+    const body = document.querySelector("table.totals tbody");
+    body.replaceChildren(...totals.map((t) => {
+      const row = el("tr");
+      for (const value of [t.label, t.videos, t.frames, t.boxes]) row.append(el("td", {}, String(value)));
+      return row;
+    }));
+  }
+
+  // Each section's data is read, and its player and plots made, when it is first opened.
+  const starters = [];
+  document.querySelectorAll("details.video").forEach((section) => {
+    const vi = Number(section.dataset.index);
+    const start = () => {
+      if (api.videos[vi]) return;
+      const v = JSON.parse(document.getElementById(`video-data-${vi}`).textContent);
+      try {
+        setup(section, v, vi);
+      } catch (err) {
+        section.prepend(el("p", { class: "problem", role: "alert" }, `This section failed: ${err}`));
+        throw err;
+      }
+    };
+    starters[vi] = start;
+    if (section.open) start();
+    else section.addEventListener("toggle", () => { if (section.open) start(); });
   });
+  api.open = (vi) => {
+    const section = document.getElementById(`video-${vi}`);
+    section.open = true;
+    starters[vi]();
+    return api.videos[vi];
+  };
+  if (DATA.jobs) {
+    jobsTable(DATA.jobs);
+    totalsTable(DATA.totals);
+  }
   api.ready = true;
 })();
