@@ -72,7 +72,7 @@ PER_FILE = {
     "--overwrite": "batch replaces its own outputs; the ledger decides what runs again",
     "--segment": "cuts one output into files named by time; a job's outputs are fixed and "
     "checksummed in the ledger",
-    "--report": "the page of one run; a batch's page (its jobs table) is not built yet",
+    "--report": "detect: the page of its run; batch: its JSON results, or for .html its page",
 }
 
 

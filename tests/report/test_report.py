@@ -258,3 +258,27 @@ def test_a_folder_that_is_not_a_batch_is_refused(tmp_path: Path) -> None:
     done = run_cli("report", str(tmp_path), "-o", str(tmp_path / "r.html"))
     assert done.returncode == 2 and "not a `vidpipe batch` output folder" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_nano
+def test_batch_report_html_is_the_folder_s_page(batch_folder: Path, tmp_path: Path) -> None:  # noqa: F811
+    """`batch --report F.html` over finished work writes the page `vidpipe report OUTDIR`
+    makes (the re-run skips every job, and the failed one fails again)."""
+    page, again = tmp_path / "a.html", tmp_path / "b.html"
+    inputs = Path(_payload_input(batch_folder)).parent
+    done = run_cli("batch", str(inputs), "-o", str(batch_folder), "--task", "detect", "--model",
+                   str(NANO_ONNX), "--track", "bytetrack", "--count-line",
+                   "gate=100,0,100,240", "-q", "--report", str(page), timeout=240)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    done = run_cli("report", str(batch_folder), "-o", str(again))
+    assert done.returncode == 0, done.stderr
+    mine, theirs = _payload(page), _payload(again)
+    mine.pop("title"), theirs.pop("title")
+    assert mine == theirs
+
+
+def _payload_input(folder: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(folder / ".vidpipe-batch.sqlite") as db:
+        return db.execute("SELECT input FROM jobs LIMIT 1").fetchone()[0]

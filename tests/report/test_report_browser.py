@@ -159,6 +159,22 @@ def test_a_tracked_run_s_page(browser, tracked_page, tmp_path: Path) -> None:
         assert _drawn_in(rgba, b["class_id"]), (b, rgba)
     _not_blank(browser, _shots(tmp_path) / "report-player.png")
 
+    # a thumbnail seeks the player to its frame
+    figure = browser.find_elements("css selector", "#video-0 .thumbs figure")[-1]
+    best = int(figure.get_attribute("data-frame"))
+    figure.click()
+    shown = browser.execute_async_script(
+        """const [frame, done] = arguments, h = window.vidpipeReport.videos[0];
+        const until = Date.now() + 5000;
+        (function wait() {
+          if (h.state.row === frame || Date.now() > until) done(h.state.row);
+          else setTimeout(wait, 20);
+        })();""",
+        best,
+    )
+    assert shown == best
+    _seek(browser, 0, lines[frame]["time"] - lines[0]["time"])
+
     # a class switched off: its boxes go; the others stay
     hidden = boxes[0]["class_id"]
     browser.find_element("css selector", f'#video-0 input[data-class="{hidden}"]').click()

@@ -42,7 +42,12 @@ def batch_command(
     content_hash: bool = typer.Option(
         False, "--hash", help="Fingerprint inputs by sha256 (default: size + mtime)."
     ),
-    report: Path | None = typer.Option(None, "--report", help="Write a JSON report here."),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="Write the results here: JSON, or the batch's HTML page (`vidpipe report "
+        "OUTDIR`) for a name ending in .html.",
+    ),
     scan: bool = shared.SCAN,
     sample: str = shared.SAMPLE,
     refine: bool = shared.REFINE,
@@ -161,7 +166,11 @@ def batch_command(
     # the command ends, however it ends: none outlives `vidpipe` as an orphan.
     with reaped_children(STOP_GRACE_S):
         result = run_batch(specs, outdir, task, options, settings)
-    if report is not None:
+    if report is not None and report.suffix.lower() in (".html", ".htm"):
+        from vidpipe.report.batch import write_batch_report
+
+        write_batch_report(outdir, report)
+    elif report is not None:
         _write_report(report, result.as_dict())
     _summary(result, quiet=quiet_progress() is True)
     if result.count("failed"):

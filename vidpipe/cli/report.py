@@ -37,7 +37,7 @@ def report_command(
     filtered), the classes across the batch, and a section per finished detect job. Open it
     in any browser; it needs no network."""
     from vidpipe.io.output import check_output
-    from vidpipe.report.batch import BATCH_THUMBS, read_batch
+    from vidpipe.report.batch import write_batch_report
     from vidpipe.report.page import Run, check_runs, write_report
 
     if not output.lower().endswith((".html", ".htm")):
@@ -46,9 +46,7 @@ def report_command(
         if events:
             raise InputError("a batch folder's events are its own: no --events with it")
         check_output(output, None, overwrite)
-        jobs, runs = read_batch(videos[0])
-        write_report(runs, output, title=title or videos[0], gop=gop, jobs=jobs,
-                     thumbs=BATCH_THUMBS)  # fmt: skip
+        write_batch_report(videos[0], output, title=title, gop=gop)
         return
     if len(detections) != len(videos):
         raise InputError(f"give one --json per video: {len(videos)} videos, "

@@ -17,7 +17,7 @@ from typing import Any
 
 from vidpipe.batch.jobs import LEDGER_NAME
 from vidpipe.errors import InputError
-from vidpipe.report.page import Run
+from vidpipe.report.page import Run, write_report
 
 BATCH_THUMBS = 6  # the most thumbnails of a batch's video
 DETECTIONS, EVENTS, VIDEO = ".jsonl", ".events.jsonl", ".mp4"
@@ -74,3 +74,12 @@ def _run(folder: Path, source: str, task: str, status: str, outputs: str) -> Run
 def _lines(path: str) -> int:
     with open(path, "rb") as handle:
         return sum(1 for line in handle if line.strip())
+
+
+def write_batch_report(outdir: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                       title: str | None = None, gop: bool = False) -> None:  # fmt: skip
+    """The page of a batch's output folder (`vidpipe report OUTDIR`, `batch --report
+    F.html`): its jobs table, and a section per finished detect job."""
+    jobs, runs = read_batch(outdir)
+    write_report(runs, out, title=title or os.fspath(outdir), gop=gop, jobs=jobs,
+                 thumbs=BATCH_THUMBS)  # fmt: skip
