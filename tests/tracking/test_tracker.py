@@ -257,6 +257,12 @@ def test_camera_motion_leaves_the_detected_objects_out(dog_rgb: np.ndarray) -> N
     assert np.allclose(got, (-8.0, 0.0), atol=2.0), got
 
 
+def _sure(boxes: list[tuple[float, float, float, float]]) -> Detections:
+    """Boxes (x1 y1 x2 y2) of class 0, each scored 0.8."""
+    return Detections(np.array(boxes, np.float32), np.full(len(boxes), 0.8, np.float32),
+                      np.zeros(len(boxes), np.int64))  # fmt: skip
+
+
 def _half_hidden_walk() -> list[tuple[float, Detections]]:
     """Two people 200 px wide walking head-on at 7 px a frame (30 fps), the far one passing
     behind the near one: as it goes behind, its box shrinks to the part still showing (at
@@ -275,9 +281,7 @@ def _half_hidden_walk() -> list[tuple[float, Detections]]:
             boxes = [near]
         else:  # out on the other side
             boxes = [(far_x, 100, far_x + 200, 500), near]
-        frames.append((i / 30, Detections(np.array(boxes, np.float32),
-                                          np.full(len(boxes), 0.8, np.float32),
-                                          np.zeros(len(boxes), np.int64))))  # fmt: skip
+        frames.append((i / 30, _sure(boxes)))
     return frames
 
 
@@ -312,9 +316,7 @@ def _passing_an_untracked_walk() -> list[tuple[float, Detections]]:
             boxes = [a]
         else:  # out on the other side: the first one hidden for a while
             boxes = [b] if i < 86 else [a, b]
-        frames.append((i / 30, Detections(np.array(boxes, np.float32),
-                                          np.full(len(boxes), 0.8, np.float32),
-                                          np.zeros(len(boxes), np.int64))))  # fmt: skip
+        frames.append((i / 30, _sure(boxes)))
     return frames
 
 
