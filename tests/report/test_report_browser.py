@@ -189,9 +189,11 @@ def test_a_tracked_run_s_page(browser, tracked_page, tmp_path: Path) -> None:
     assert browser.execute_script("return window.vidpipeReport.videos[0].state.drawn") == 0
 
 
-def _marked_run(clip: Path, folder: Path) -> tuple[Path, list[float], list[list[float]]]:
-    """JSON Lines for `clip`: one box a frame, each at its own place (so the overlay tells
-    which frame's box it draws), at ffprobe's frame times; the boxes (displayed pixels)."""
+def _marked_run(clip: Path, folder: Path,
+                first: int = 0) -> tuple[Path, list[float], list[list[float]]]:  # fmt: skip
+    """JSON Lines for `clip` from frame `first` on: one box a frame, each at its own place (so
+    the overlay tells which frame's box it draws), at ffprobe's frame times; every frame's
+    time and box (displayed pixels)."""
     frames = ffprobe_json(clip, "-select_streams", "v:0", "-show_frames", "-show_entries",
                           "frame=pts_time")["frames"]  # fmt: skip
     times = [float(f["pts_time"]) for f in frames]
@@ -207,7 +209,7 @@ def _marked_run(clip: Path, folder: Path) -> tuple[Path, list[float], list[list[
         rows.append({"index": i, "pts": None, "time": t, "detections": [
             {"label": "dog", "class_id": 16, "score": 0.9, "box": box}]})  # fmt: skip
     path = folder / f"{clip.stem}.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[first:]))
     return path, times, boxes
 
 
@@ -234,6 +236,26 @@ def test_the_player_draws_the_shown_frame_s_boxes(browser, tmp_path: Path, name:
         if abs(next_one[0] - mine[0]) > 35:  # apart from this frame's box
             assert there[3] == 0, (name, frame, there)
     _not_blank(browser, _shots(tmp_path) / f"report-{Path(name).stem}.png")
+
+
+@needs_ffprobe
+def test_results_from_a_later_frame_keep_in_step(browser, tmp_path: Path) -> None:
+    """Results that begin at frame 5 (a run started later, a scan's samples): the page's
+    clock starts at the video's first frame, not at the first line."""
+    clip = tmp_path / "vfr.mp4"
+    shutil.copy(SAMPLES / "vfr.mp4", clip)
+    dets, times, boxes = _marked_run(clip, tmp_path, first=5)
+    page = tmp_path / "report.html"
+    done = run_cli("report", str(clip), "--json", str(dets), "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    assert _open(browser, page) == []
+    for frame in (6, 20):
+        row, media_time = _seek(browser, 0, times[frame] - times[0])
+        assert row == frame - 5
+        assert media_time == pytest.approx(times[frame] - times[0], abs=1e-3)
+        mine = boxes[frame]
+        (here,) = _pixels(browser, 0, [(mine[0], (mine[1] + mine[3]) / 2)])
+        assert _drawn_in(here, 16), (frame, here)
 
 
 def test_a_video_that_cannot_be_read_leaves_a_page_that_says_so(browser, tmp_path: Path) -> None:

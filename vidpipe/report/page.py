@@ -132,7 +132,7 @@ def _section(run: Run, page_dir: Path, gop: bool, most_thumbs: int) -> dict[str,
     found = intervals(boxes)
     best = sorted(found, key=lambda i: -i.best_score)[:most_thumbs]
     thumbs = _thumbs(run.video, boxes, {i.best_frame for i in best}) if info else {}
-    t0 = _first_time(boxes)
+    t0 = _start_time(boxes, run.video) if info else _first_time(boxes)
     section.update(
         facts=_facts(info, boxes, run),
         width=info.width if info else None, height=info.height if info else None,
@@ -158,6 +158,20 @@ def _first_time(boxes: Boxes) -> float:
     """The time of the first frame with one (a browser starts the video at 0 there)."""
     known = boxes.times[~np.isnan(boxes.times)]
     return float(known[0]) if len(known) else 0.0
+
+
+def _start_time(boxes: Boxes, video: str) -> float:
+    """The time of the video's first frame, where a browser's clock is 0: the first line's
+    when it is frame 0 (a full pass), else from the video's packets (a scan's samples)."""
+    if len(boxes.indexes) and boxes.indexes[0] == 0:
+        return _first_time(boxes)
+    from vidpipe.io.source import Source
+
+    try:
+        with Source(video) as source:
+            return source.frame_index().time(0)
+    except VidpipeError:
+        return _first_time(boxes)
 
 
 def _times(boxes: Boxes, t0: float) -> list[float | None]:
