@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from batch_fixture import batch_folder  # noqa: F401 (a fixture)
-from conftest import NANO_ONNX, SAMPLES, needs_nano, run_cli
+from conftest import NANO_ONNX, SAMPLES, ffprobe_frames, needs_ffprobe, needs_nano, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -282,3 +282,18 @@ def _payload_input(folder: Path) -> str:
 
     with sqlite3.connect(folder / ".vidpipe-batch.sqlite") as db:
         return db.execute("SELECT input FROM jobs LIMIT 1").fetchone()[0]
+
+
+@needs_ffprobe
+def test_gop_facts_are_ffprobe_s_frame_types(tmp_path: Path) -> None:
+    clip = SAMPLES / "h264_bframes_aac.mp4"
+    frames = ffprobe_frames(clip)
+    rows = [{"index": i, "pts": None, "time": None, "detections": []} for i in range(len(frames))]
+    dets, page = tmp_path / "d.jsonl", tmp_path / "r.html"
+    dets.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = run_cli("report", str(clip), "--json", str(dets), "-o", str(page), "--gop")
+    assert done.returncode == 0, done.stderr
+    facts = dict(_payload(page)["videos"][0]["facts"])
+    types = Counter(f["pict_type"] for f in frames)
+    assert facts["frame types"] == f"I {types['I']}, P {types['P']}, B {types['B']}"
+    assert types["B"] > 0
