@@ -297,3 +297,23 @@ def test_gop_facts_are_ffprobe_s_frame_types(tmp_path: Path) -> None:
     types = Counter(f["pict_type"] for f in frames)
     assert facts["frame types"] == f"I {types['I']}, P {types['P']}, B {types['B']}"
     assert types["B"] > 0
+
+
+@needs_nano
+def test_zones_inside_and_dwell_are_the_events(tracked_run, tmp_path: Path) -> None:
+    dets, events = tracked_run
+    page = tmp_path / "r.html"
+    done = run_cli("report", str(CLIP), "--json", str(dets), "--events", str(events),
+                   "-o", str(page))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = _payload(page)["videos"][0]["events"]
+    t0 = json.loads(dets.read_text().splitlines()[0])["time"]
+    rows = [json.loads(line) for line in events.read_text().splitlines()]
+    moves = sorted((r["time"], 1 if r["event"] == "enter" else -1) for r in rows
+                   if r.get("zone") == "left")  # fmt: skip
+    assert moves, "the zone saw no one"
+    inside = np.cumsum([m for _, m in moves]).tolist()
+    assert got["inside"]["left"]["y"] == inside
+    assert got["inside"]["left"]["x"] == [round(t - t0, 3) for t, _ in moves]
+    dwell = [r["dwell"] for r in rows if r.get("event") == "exit" and r["zone"] == "left"]
+    assert got["dwell"].get("left", []) == pytest.approx(dwell, abs=1e-3)

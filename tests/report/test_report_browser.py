@@ -120,7 +120,8 @@ def _not_blank(driver, path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tracked_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The report of a tracked, counted YOLOX-Nano run over the real sample clip."""
+    """The report of a tracked YOLOX-Nano run over the real sample clip, counted on a line
+    and in a zone."""
     if not NANO_ONNX.is_file():
         pytest.skip(f"no {NANO_ONNX}")
     folder = tmp_path_factory.mktemp("tracked")
@@ -129,7 +130,8 @@ def tracked_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     dets, events, page = folder / "d.jsonl", folder / "e.jsonl", folder / "report.html"
     done = run_cli("detect", str(clip), "--model", str(NANO_ONNX), "--json", str(dets),
                    "--track", "bytetrack", "--count-line", "gate=320,0,320,272",
-                   "--events", str(events), timeout=120)  # fmt: skip
+                   "--zone", "left=0,0,320,0,320,272,0,272", "--events", str(events),
+                   timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     done = run_cli("report", str(clip), "--json", str(dets), "--events", str(events),
                    "-o", str(page))  # fmt: skip
@@ -141,7 +143,7 @@ def test_a_tracked_run_s_page(browser, tracked_page, tmp_path: Path) -> None:
     page, dets = tracked_page
     assert _open(browser, page) == []
     section = browser.find_element("id", "video-0")
-    assert len(section.find_elements("css selector", ".plot .main-svg")) >= 4  # 4 plots
+    assert len(section.find_elements("css selector", ".plot .main-svg")) >= 5  # 5 plots
     assert len(section.find_elements("css selector", ".thumbs img")) > 3
     _not_blank(browser, _shots(tmp_path) / "report-tracked.png")
 

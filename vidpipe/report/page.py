@@ -259,9 +259,20 @@ def _events(counts: Counts, t0: float) -> dict[str, Any]:
     def steps(times: list[float]) -> dict[str, list]:
         return {"x": [round(t - t0, 3) for t in times], "y": list(range(1, len(times) + 1))}
 
+    def inside(ways: dict[str, list[float]]) -> dict[str, list]:
+        moves = sorted([(t, 1) for t in ways["enter"]] + [(t, -1) for t in ways["exit"]])
+        count, x, y = 0, [], []
+        for t, step in moves:
+            count += step
+            x.append(round(t - t0, 3))
+            y.append(count)
+        return {"x": x, "y": y}
+
     return {
         "lines": {n: {d: steps(t) for d, t in ds.items()} for n, ds in counts.lines.items()},
         "zones": {n: {d: steps(t) for d, t in ds.items()} for n, ds in counts.zones.items()},
+        "inside": {n: inside(ways) for n, ways in counts.zones.items()},
+        "dwell": {n: [round(s, 3) for s in d] for n, d in counts.dwell.items()},
         "totals": counts.totals,
     }
 

@@ -180,11 +180,13 @@ def decimate(x: np.ndarray, y: np.ndarray, points: int) -> tuple[np.ndarray, np.
 @dataclass(frozen=True)
 class Counts:
     """A counted run's events: per line and direction, per zone entries and exits, each a
-    list of event times in seconds (in order), and the totals line's figures."""
+    list of event times in seconds (in order), the totals line's figures, and per zone the
+    time each exit had spent inside."""
 
     lines: dict[str, dict[str, list[float]]]
     zones: dict[str, dict[str, list[float]]]
     totals: dict[str, Any]
+    dwell: dict[str, list[float]] = field(default_factory=dict)  # zone -> seconds, per exit
 
 
 def read_events(path: str | os.PathLike[str]) -> Counts:
@@ -193,6 +195,7 @@ def read_events(path: str | os.PathLike[str]) -> Counts:
     path = os.fspath(path)
     lines: dict[str, dict[str, list[float]]] = {}
     zones: dict[str, dict[str, list[float]]] = {}
+    dwell: dict[str, list[float]] = {}
     totals: dict[str, Any] | None = None
     for number, record in _lines(path):
         kind = record.get("event")
@@ -205,6 +208,8 @@ def read_events(path: str | os.PathLike[str]) -> Counts:
             elif kind in ("enter", "exit"):
                 times = zones.setdefault(str(record["zone"]), {"enter": [], "exit": []})
                 times[kind].append(float(record["time"]))
+                if kind == "exit":
+                    dwell.setdefault(str(record["zone"]), []).append(float(record["dwell"]))
             else:
                 raise ValueError(kind)
         except (KeyError, TypeError, ValueError):
@@ -212,4 +217,4 @@ def read_events(path: str | os.PathLike[str]) -> Counts:
             raise InputError(message) from None
     if totals is None:
         raise InputError(f"{path}: no totals line (not a finished `vidpipe detect --events`)")
-    return Counts(lines, zones, totals)
+    return Counts(lines, zones, totals, dwell)

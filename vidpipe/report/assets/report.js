@@ -250,6 +250,25 @@
         height: 260, margin: { l: 40, r: 10, t: 10, b: 30 }, xaxis: { title: "seconds" },
         yaxis: { title: "running total" },
       }, PLOT).then(seekOnClick);
+      const zones = Object.keys(v.events.inside);
+      if (zones.length) {
+        Plotly.newPlot(section.querySelector(".zones"), [
+          ...zones.map((name) => ({
+            type: "scatter", mode: "lines", line: { shape: "hv" }, name: `${name}: inside`,
+            x: [0, ...v.events.inside[name].x], y: [0, ...v.events.inside[name].y],
+          })),
+          ...zones.map((name) => ({
+            type: "box", name: `${name}: dwell`, x: v.events.dwell[name] ?? [], xaxis: "x2",
+            yaxis: "y2", boxpoints: "all",
+          })),
+        ], {
+          height: 320, margin: { l: 90, r: 10, t: 10, b: 30 }, grid: { rows: 2, columns: 1 },
+          xaxis: { title: "seconds" }, yaxis: { title: "inside" },
+          xaxis2: { title: "dwell, seconds" },
+        }, PLOT).then(seekOnClick);
+      } else {
+        section.querySelector(".zones").remove();
+      }
     }
   }
 
