@@ -317,3 +317,38 @@ def test_zones_inside_and_dwell_are_the_events(tracked_run, tmp_path: Path) -> N
     assert got["inside"]["left"]["x"] == [round(t - t0, 3) for t, _ in moves]
     dwell = [r["dwell"] for r in rows if r.get("event") == "exit" and r["zone"] == "left"]
     assert got["dwell"].get("left", []) == pytest.approx(dwell, abs=1e-3)
+
+
+@needs_nano
+def test_a_live_run_s_segments_take_the_lines_of_their_wall_clock(tmp_path: Path) -> None:
+    """Segments named by the UTC wall clock (a live source's) take the lines whose
+    `wall_time` falls in their stretch; the stream-time names of a file's run split the
+    same lines the same way."""
+    import datetime
+
+    dets = tmp_path / "d.jsonl"
+    done = run_cli("detect", str(CLIP), "--model", str(NANO_ONNX), "--json", str(dets),
+                   "-o", str(tmp_path / "seg.mp4"), "--segment", "1s", timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    by_time = sorted(tmp_path.glob("seg_t*.mp4"))
+    epoch = 1_796_000_000.0
+    live = tmp_path / "live"
+    live.mkdir()
+    rows = [json.loads(line) for line in dets.read_text().splitlines()]
+    with open(live / "cam.jsonl", "w") as out:
+        for row in rows:
+            out.write(json.dumps({**row, "wall_time": epoch + row["time"]}) + "\n")
+    for seg in by_time:
+        start = float(seg.stem.split("_t")[1])
+        moment = datetime.datetime.fromtimestamp(epoch + start, datetime.UTC)
+        name = moment.strftime("cam_%Y%m%dT%H%M%S.") + f"{moment.microsecond // 1000:03d}Z.mp4"
+        (live / name).write_bytes(seg.read_bytes())
+    pages = []
+    for videos, lines in ((by_time, dets), (sorted(live.glob("cam_*.mp4")), live / "cam.jsonl")):
+        page = tmp_path / f"{len(pages)}.html"
+        done = run_cli("report", *map(str, videos), "--json", str(lines), "-o", str(page))
+        assert done.returncode == 0, done.stderr
+        pages.append([v["frame_index"] for v in _payload(page)["videos"]])
+    assert pages[0] == pages[1]
+    assert [len(p) for p in pages[0]] == [25, 25, 25, 25, 10]
+    assert [i for p in pages[0] for i in p] == list(range(110))

@@ -18,7 +18,10 @@ def report_command(
         "`vidpipe batch` output folder.",
     ),
     detections: list[str] = typer.Option(
-        [], "--json", help="The JSON Lines of `vidpipe detect --json`, one per VIDEO, in order."
+        [],
+        "--json",
+        help="The JSON Lines of `vidpipe detect --json`, one per VIDEO, in order; or one for "
+        "the --segment files of a run.",
     ),
     events: list[str] = typer.Option(
         [], "--events", help="The `--events` file of a counted run, one per VIDEO if given."
@@ -38,7 +41,7 @@ def report_command(
     in any browser; it needs no network."""
     from vidpipe.io.output import check_output
     from vidpipe.report.batch import write_batch_report
-    from vidpipe.report.page import Run, check_runs, write_report
+    from vidpipe.report.page import Run, check_runs, segment_runs, write_report
 
     if not output.lower().endswith((".html", ".htm")):
         raise InputError(f"{output}: a report is an .html file")
@@ -47,6 +50,15 @@ def report_command(
             raise InputError("a batch folder's events are its own: no --events with it")
         check_output(output, None, overwrite)
         write_batch_report(videos[0], output, title=title, gop=gop)
+        return
+    segments = None
+    if len(videos) > 1 and len(detections) == 1 and len(events) <= 1:
+        segments = segment_runs(videos, detections[0], events[0] if events else None)
+    if segments is not None:
+        check_runs(segments)
+        for run in segments:
+            check_output(output, run.video, overwrite)
+        write_report(segments, output, title=title, gop=gop)
         return
     if len(detections) != len(videos):
         raise InputError(f"give one --json per video: {len(videos)} videos, "

@@ -61,6 +61,28 @@ def segment_name(output: str | os.PathLike[str], frame: Frame) -> Path:
     return path.with_name(f"{path.stem}_{start}{path.suffix}")
 
 
+_START = re.compile(r"_(?:t(\d+\.\d{3})|(\d{8}T\d{6}\.\d{3})Z)$")
+
+
+def segment_start(path: str | os.PathLike[str]) -> tuple[str, float] | None:
+    """What `segment_name` put in a segment's name: ("time", stream seconds) or
+    ("wall_time", seconds since the epoch) of its first frame, to the millisecond; None for
+    a name it did not make.
+
+    >>> segment_start("cam_20261201T031500.250Z.mp4")
+    ('wall_time', 1796094900.25)
+    >>> segment_start("clip_t000010.000.mp4"), segment_start("clip.mp4")
+    (('time', 10.0), None)
+    """
+    match = _START.search(Path(path).stem)
+    if match is None:
+        return None
+    if match[1] is not None:
+        return "time", float(match[1])
+    moment = datetime.datetime.strptime(match[2], "%Y%m%dT%H%M%S.%f")
+    return "wall_time", moment.replace(tzinfo=datetime.UTC).timestamp()
+
+
 def _clock(frame: Frame) -> float:
     return frame.wall_time if frame.wall_time is not None else (frame.time or 0.0)
 

@@ -53,11 +53,13 @@ PLAYABLE = {
 @dataclass(frozen=True)
 class Run:
     """What one run wrote: the video it read (or its `-o` output), its detections JSON Lines
-    and, for a counted run, its events."""
+    and, for a counted run, its events; for one `--segment` file of a run, the lines of its
+    stretch (`segment_runs`)."""
 
     video: str
     detections: str
     events: str | None = None
+    span: tuple[str, float, float] | None = None  # a segment's lines: (clock, start, until)
 
 
 def write_report(runs: list[Run], out: str | os.PathLike[str], *, title: str | None = None,
@@ -118,8 +120,10 @@ def _totals(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _section(run: Run, page_dir: Path, gop: bool, most_thumbs: int) -> dict[str, Any]:
     """The data of one video's section."""
-    boxes = read_detections(run.detections)
+    boxes = read_detections(run.detections, run.span)
     counts = read_events(run.events) if run.events else None
+    if counts is not None and run.span is not None:
+        counts = counts.between(float(np.nanmin(boxes.times)), float(np.nanmax(boxes.times)))
     section: dict[str, Any] = {"name": Path(run.video).name, "error": None}
     info = None
     try:
@@ -131,51 +135,34 @@ def _section(run: Run, page_dir: Path, gop: bool, most_thumbs: int) -> dict[str,
         log.warning("%s", err)
     found = intervals(boxes)
     best = sorted(found, key=lambda i: -i.best_score)[:most_thumbs]
-    thumbs = _thumbs(run.video, boxes, {i.best_frame for i in best}) if info else {}
-    t0 = _start_time(boxes, run.video) if info else _first_time(boxes)
+    # A segment's file counts its frames from its own first one, the run's first line there.
+    first = int(boxes.indexes[0]) if run.span is not None else 0
+    thumbs = _thumbs(run.video, boxes, {i.best_frame for i in best}, first) if info else {}
     section.update(
         facts=_facts(info, boxes, run),
         width=info.width if info else None, height=info.height if info else None,
         rotation=info.rotation if info else 0,
         src=_playable_src(info, run.video, page_dir),
         why_not=_why_not_playable(info),
-        t0=t0, names={str(c): n for c, n in sorted(boxes.names.items())},
-        frames=_times(boxes, t0), frame_index=boxes.indexes.tolist(),
+        names={str(c): n for c, n in sorted(boxes.names.items())},
+        frames=_times(boxes), frame_index=boxes.indexes.tolist(),
         boxes=_columns(boxes),
-        timeline=_timeline(found, t0, _span(boxes)),
-        thumbs=[_interval(i, t0, thumbs) for i in sorted(best, key=lambda i: i.start_index)
+        timeline=_timeline(found, _span(boxes)),
+        thumbs=[_interval(i, thumbs) for i in sorted(best, key=lambda i: i.start_index)
                 if i.best_frame in thumbs],
-        counts=_series_per_class(boxes, t0),
-        tracks=_tracks_series(boxes, t0) if boxes.tracked else None,
-        events=_events(counts, t0) if counts else None,
+        counts=_series_per_class(boxes),
+        tracks=_tracks_series(boxes) if boxes.tracked else None,
+        events=_events(counts) if counts else None,
         classes={boxes.names.get(c, str(c)): [int((n > 0).sum()), int(n.sum())]
                  for c, n in per_frame(boxes).items()},
     )  # fmt: skip
     return section
 
 
-def _first_time(boxes: Boxes) -> float:
-    """The time of the first frame with one (a browser starts the video at 0 there)."""
-    known = boxes.times[~np.isnan(boxes.times)]
-    return float(known[0]) if len(known) else 0.0
-
-
-def _start_time(boxes: Boxes, video: str) -> float:
-    """The time of the video's first frame, where a browser's clock is 0: the first line's
-    when it is frame 0 (a full pass), else from the video's packets (a scan's samples)."""
-    if len(boxes.indexes) and boxes.indexes[0] == 0:
-        return _first_time(boxes)
-    from vidpipe.io.source import Source
-
-    try:
-        with Source(video) as source:
-            return source.frame_index().time(0)
-    except VidpipeError:
-        return _first_time(boxes)
-
-
-def _times(boxes: Boxes, t0: float) -> list[float | None]:
-    return [None if math.isnan(t) else round(t - t0, 6) for t in boxes.times.tolist()]
+def _times(boxes: Boxes) -> list[float | None]:
+    """Each frame's presentation time (pts x time_base), which is also the clock of a
+    browser's <video> (MP4 and WebM: a file starting late keeps its start)."""
+    return [None if math.isnan(t) else round(t, 6) for t in boxes.times.tolist()]
 
 
 def _columns(boxes: Boxes) -> dict[str, list]:
@@ -195,7 +182,7 @@ def _span(boxes: Boxes) -> float:
     return float(known.max() - known.min()) if len(known) else 0.0
 
 
-def _timeline(found: list, t0: float, span: float) -> list[dict[str, Any]]:
+def _timeline(found: list, span: float) -> list[dict[str, Any]]:
     """The timeline's bars: the intervals of each class, those less than span / POINTS
     apart drawn as one bar (a bar says how many it stands for, their best score and frame),
     so that a long run's flicker does not make tens of thousands of bars."""
@@ -205,7 +192,7 @@ def _timeline(found: list, t0: float, span: float) -> list[dict[str, Any]]:
     for interval in sorted(found, key=lambda i: (i.class_id, i.start_index)):
         if interval.start is None or interval.until is None:
             continue
-        start, until = round(interval.start - t0, 6), round(interval.until - t0, 6)
+        start, until = round(interval.start, 6), round(interval.until, 6)
         bar = last.get(interval.class_id)
         if bar is not None and start - bar["until"] <= gap:
             bar["until"], bar["n"] = max(bar["until"], until), bar["n"] + 1
@@ -222,24 +209,24 @@ def _timeline(found: list, t0: float, span: float) -> list[dict[str, Any]]:
     return bars
 
 
-def _interval(interval, t0: float, thumbs: dict[int, str]) -> dict[str, Any]:
-    def rel(t: float | None) -> float | None:
-        return None if t is None else round(t - t0, 6)
+def _interval(interval, thumbs: dict[int, str]) -> dict[str, Any]:
+    def at(t: float | None) -> float | None:
+        return None if t is None else round(t, 6)
 
     return {
         "c": interval.class_id, "label": interval.label,
-        "start": rel(interval.start), "end": rel(interval.end), "until": rel(interval.until),
+        "start": at(interval.start), "end": at(interval.end), "until": at(interval.until),
         "start_index": interval.start_index, "end_index": interval.end_index,
         "best_score": round(interval.best_score, 4), "best_frame": interval.best_frame,
         "max_count": interval.max_count, "thumb": thumbs.get(interval.best_frame),
     }  # fmt: skip
 
 
-def _series_per_class(boxes: Boxes, t0: float) -> dict[str, dict[str, list]]:
+def _series_per_class(boxes: Boxes) -> dict[str, dict[str, list]]:
     """class id -> objects in each frame over time, decimated (frames without a time are
     left out)."""
     known = ~np.isnan(boxes.times)
-    x = boxes.times[known] - t0
+    x = boxes.times[known]
     series = {}
     for class_id, count in per_frame(boxes).items():
         xs, ys = decimate(x, count[known], POINTS)
@@ -247,24 +234,24 @@ def _series_per_class(boxes: Boxes, t0: float) -> dict[str, dict[str, list]]:
     return series
 
 
-def _tracks_series(boxes: Boxes, t0: float) -> dict[str, list]:
+def _tracks_series(boxes: Boxes) -> dict[str, list]:
     known = ~np.isnan(boxes.times)
-    xs, ys = decimate(boxes.times[known] - t0, tracks_alive(boxes)[known], POINTS)
+    xs, ys = decimate(boxes.times[known], tracks_alive(boxes)[known], POINTS)
     return {"x": np.round(xs, 3).tolist(), "y": ys.tolist()}
 
 
-def _events(counts: Counts, t0: float) -> dict[str, Any]:
+def _events(counts: Counts) -> dict[str, Any]:
     """Per line and direction, per zone entries and exits: the running total over time."""
 
     def steps(times: list[float]) -> dict[str, list]:
-        return {"x": [round(t - t0, 3) for t in times], "y": list(range(1, len(times) + 1))}
+        return {"x": [round(t, 3) for t in times], "y": list(range(1, len(times) + 1))}
 
     def inside(ways: dict[str, list[float]]) -> dict[str, list]:
         moves = sorted([(t, 1) for t in ways["enter"]] + [(t, -1) for t in ways["exit"]])
         count, x, y = 0, [], []
         for t, step in moves:
             count += step
-            x.append(round(t - t0, 3))
+            x.append(round(t, 3))
             y.append(count)
         return {"x": x, "y": y}
 
@@ -277,17 +264,18 @@ def _events(counts: Counts, t0: float) -> dict[str, Any]:
     }
 
 
-def _thumbs(video: str, boxes: Boxes, frames: set[int]) -> dict[int, str]:
-    """display index -> data URI of each wanted frame with its boxes drawn."""
+def _thumbs(video: str, boxes: Boxes, frames: set[int], first: int) -> dict[int, str]:
+    """display index -> data URI of each wanted frame with its boxes drawn; `first`: the
+    run's display index of the video's frame 0."""
     from vidpipe.io.source import Source
     from vidpipe.report.thumbs import thumbnails
 
     rows = {int(index): row for row, index in enumerate(boxes.indexes.tolist())}
-    wanted = {i: boxes.of_frame(rows[i]) for i in frames if i in rows}
+    wanted = {i - first: boxes.of_frame(rows[i]) for i in frames if i in rows}
     names = [boxes.names.get(c, str(c)) for c in range(max(boxes.names, default=-1) + 1)]
     try:
         with Source(video) as source:
-            return thumbnails(source, wanted, names)
+            return {i + first: uri for i, uri in thumbnails(source, wanted, names).items()}
     except VidpipeError as err:
         log.warning("%s: no thumbnails: %s", video, err)
         return {}
@@ -348,6 +336,21 @@ def _why_not_playable(info: VideoInfo | None) -> str | None:
     if info.codec not in PLAYABLE[containers[0]]:
         return f"a browser does not play {info.codec} video in {containers[0]}"
     return None
+
+
+def segment_runs(videos: list[str], detections: str, events: str | None) -> list[Run] | None:
+    """The runs of a run's `--segment` files (named by `segment_name`: all by stream time, or
+    all by wall clock) and its one JSON Lines file: each file with the lines from its start to
+    the next one's, in order of their starts. None where a file's name is not a segment's."""
+    from vidpipe.io.segments import segment_start
+
+    starts = [segment_start(v) for v in videos]
+    if any(s is None for s in starts) or len({s[0] for s in starts}) != 1:  # type: ignore[index]
+        return None
+    order = sorted(zip(starts, videos, strict=True))
+    bounds = [s[1] for s, _ in order[1:]] + [math.inf]  # type: ignore[index]
+    return [Run(video, detections, events, (start[0], start[1], until))  # type: ignore[index]
+            for (start, video), until in zip(order, bounds, strict=True)]  # fmt: skip
 
 
 def check_runs(runs: list[Run]) -> None:

@@ -85,16 +85,28 @@ def _lines(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, record
 
 
-def read_detections(path: str | os.PathLike[str]) -> Boxes:
+HALF_MS = 0.0005  # a segment's name gives its start to the millisecond
+
+
+def read_detections(path: str | os.PathLike[str],
+                    span: tuple[str, float, float] | None = None) -> Boxes:  # fmt: skip
     """The boxes of a detections JSON Lines file (`DetectionsJsonl`'s lines; a live run's
-    event lines are skipped). Raises InputError naming the line of a malformed one, and for
-    a file with no frame line."""
+    event lines are skipped). span: (clock, start, until), only the lines whose "time" or
+    "wall_time" (the clock) is in [start, until), to the millisecond: a segment's. Raises
+    InputError naming the line of a malformed one, and for a file with no frame line (in
+    the span)."""
     path = os.fspath(path)
     frame, class_ids, scores, xyxy, track_ids = [], [], [], [], []
     times, indexes, pts_list, names = [], [], [], {}
     for number, record in _lines(path):
         if "event" in record:
             continue
+        if span is not None:
+            clock = record.get(span[0])
+            if not isinstance(clock, int | float) or not (
+                span[1] - HALF_MS <= clock < span[2] - HALF_MS
+            ):
+                continue
         try:
             row = len(times)
             time, pts = record.get("time"), record.get("pts")
@@ -117,7 +129,10 @@ def read_detections(path: str | os.PathLike[str]) -> Boxes:
                 "detections with class_id, score, box)"
             ) from None
     if not times:
-        raise InputError(f"{path}: no frames (not the JSON Lines of `vidpipe detect --json`)")
+        where = "" if span is None else f" from {span[0]} {span[1]:.3f} to {span[2]:.3f}"
+        raise InputError(
+            f"{path}: no frames{where} (not the JSON Lines of `vidpipe detect --json`?)"
+        )
     return Boxes(
         np.array(frame, np.int64), np.array(class_ids, np.int64),
         np.array(scores, np.float32), np.array(xyxy, np.float32).reshape(-1, 4),
@@ -187,6 +202,23 @@ class Counts:
     zones: dict[str, dict[str, list[float]]]
     totals: dict[str, Any]
     dwell: dict[str, list[float]] = field(default_factory=dict)  # zone -> seconds, per exit
+
+    def between(self, start: float, end: float) -> Counts:
+        """The events dated from `start` to `end` seconds, both included (a segment's)."""
+
+        def keep(times: list[float]) -> list[float]:
+            return [t for t in times if start <= t <= end]
+
+        dwell = {}
+        for zone, ways in self.zones.items():
+            kept = [d for t, d in zip(ways["exit"], self.dwell.get(zone, []), strict=False)
+                    if start <= t <= end]  # fmt: skip
+            dwell[zone] = kept
+        return Counts(
+            {n: {d: keep(t) for d, t in ds.items()} for n, ds in self.lines.items()},
+            {n: {d: keep(t) for d, t in ds.items()} for n, ds in self.zones.items()},
+            self.totals, dwell,
+        )  # fmt: skip
 
 
 def read_events(path: str | os.PathLike[str]) -> Counts:

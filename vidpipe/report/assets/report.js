@@ -147,7 +147,7 @@
       video.addEventListener("loadeddata", () => draw(rowAt(byTime, video.currentTime)));
       window.addEventListener("resize", redraw);
     }
-    // Seek to time t (seconds from the first frame); resolves with the row drawn once the
+    // Seek to time t (the stream's presentation time); resolves with the row drawn once the
     // browser shows the frame (or, if it shows none within 3 s, the row of t).
     handle.seek = (t) => new Promise((resolve) => {
       if (!video) { resolve(-1); return; }
