@@ -148,7 +148,7 @@
       window.addEventListener("resize", redraw);
     }
     // Seek to time t (the stream's presentation time); resolves with the row drawn once the
-    // browser shows the frame (or, if it shows none within 3 s, the row of t).
+    // browser shows the frame (or, if it shows none within 10 s, the row of t).
     handle.seek = (t) => new Promise((resolve) => {
       if (!video) { resolve(-1); return; }
       video.pause();
@@ -159,7 +159,7 @@
         pending = null;
         draw(rowAt(byTime, t));
         resolve(state.row);
-      }, 3000);
+      }, 10000);
     });
 
     plots(section, v, handle);
