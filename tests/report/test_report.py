@@ -211,6 +211,7 @@ def test_detect_report_is_the_page_of_its_run(tmp_path: Path) -> None:
     [
         (["--report", "{tmp}/r.txt"], "a report is an .html file"),
         (["--report", "{tmp}/missing/r.html"], "does not exist"),
+        (["--json", "-", "--report", "{tmp}/r.html"], "give --json a file"),
     ],
 )
 def test_detect_report_is_checked_before_the_run(tmp_path: Path, args: list[str],

@@ -136,18 +136,17 @@ def page_of_run(report: str | None, source: str, output: str | None, json_path: 
         yield json_path
         return
     from vidpipe.io.inputs import is_url
-    from vidpipe.io.output import check_output
-    from vidpipe.report.page import Run, write_report
+    from vidpipe.report.page import Run, check_page, write_report
     from vidpipe.runtime.files import scratch_folder
 
     video = output if is_url(source) else source
     if video is None:
         raise InputError("--report plays the input video, or -o where the input is a URL")
-    if not report.lower().endswith((".html", ".htm")):
-        raise InputError(f"{report}: a report is an .html file")
-    target = check_output(report, source, overwrite)
+    if json_path == "-":
+        raise InputError("--report reads the run's JSON Lines back: give --json a file")
+    target = check_page(report, [source], overwrite)
     with contextlib.ExitStack() as stack:
-        if json_path in (None, "-"):
+        if json_path is None:
             json_path = str(stack.enter_context(scratch_folder(target)) / "detections.jsonl")
         yield json_path
         write_report([Run(video, json_path, events_path)], report)

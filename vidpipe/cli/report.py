@@ -39,16 +39,13 @@ def report_command(
     toggles, a score floor). Of a `vidpipe batch` folder: its jobs table (sortable,
     filtered), the classes across the batch, and a section per finished detect job. Open it
     in any browser; it needs no network."""
-    from vidpipe.io.output import check_output
     from vidpipe.report.batch import write_batch_report
-    from vidpipe.report.page import Run, check_runs, segment_runs, write_report
+    from vidpipe.report.page import Run, check_page, check_runs, segment_runs, write_report
 
-    if not output.lower().endswith((".html", ".htm")):
-        raise InputError(f"{output}: a report is an .html file")
+    check_page(output, [], overwrite)
     if len(videos) == 1 and not detections and os.path.isdir(videos[0]):
         if events:
             raise InputError("a batch folder's events are its own: no --events with it")
-        check_output(output, None, overwrite)
         write_batch_report(videos[0], output, title=title, gop=gop)
         return
     segments = None
@@ -56,8 +53,7 @@ def report_command(
         segments = segment_runs(videos, detections[0], events[0] if events else None)
     if segments is not None:
         check_runs(segments)
-        for run in segments:
-            check_output(output, run.video, overwrite)
+        check_page(output, [run.video for run in segments], overwrite)
         write_report(segments, output, title=title, gop=gop)
         return
     if len(detections) != len(videos):
@@ -71,8 +67,7 @@ def report_command(
         for i, (video, dets) in enumerate(zip(videos, detections, strict=True))
     ]
     check_runs(runs)
-    for run in runs:
-        check_output(output, run.video, overwrite)
+    check_page(output, [run.video for run in runs], overwrite)
     write_report(runs, output, title=title, gop=gop)
 
 

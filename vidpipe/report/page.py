@@ -353,6 +353,19 @@ def segment_runs(videos: list[str], detections: str, events: str | None) -> list
             for (start, video), until in zip(order, bounds, strict=True)]  # fmt: skip
 
 
+def check_page(out: str, sources: list[str | None], overwrite: bool) -> Path:
+    """The page's absolute path; InputError unless it is an .html file that may be written
+    (`check_output`: its folder exists, it is none of `sources`, `overwrite` or new)."""
+    from vidpipe.io.output import check_output
+
+    if not out.lower().endswith((".html", ".htm")):
+        raise InputError(f"{out}: a report is an .html file")
+    target = Path(os.path.abspath(out))
+    for source in sources or [None]:
+        target = check_output(out, source, overwrite)
+    return target
+
+
 def check_runs(runs: list[Run]) -> None:
     """Refuse at once what no report can be made of: a missing results file."""
     for run in runs:
