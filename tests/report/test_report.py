@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vidpipe.errors import InputError
-from vidpipe.report.runs import decimate, intervals, per_frame, read_detections, tracks_alive
+from vidpipe.formats.run import read_detections
+from vidpipe.report.runs import decimate, intervals, per_frame, tracks_alive
 
 CLIP = SAMPLES / "street_bikes.mp4"  # real footage (CC BY, sample_media/LICENSE...)
 

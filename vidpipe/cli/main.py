@@ -172,7 +172,7 @@ class _LevelPrefix(logging.Formatter):
 _COMMANDS = {
     "probe": "probe", "frames": "frames", "gamma": "process", "chroma": "process",
     "detect": "detect", "models": "models", "eval": "eval", "report": "report",
-    "batch": "batch",
+    "export": "export", "batch": "batch",
 }  # fmt: skip
 _registered: set[str] = set()  # modules whose commands are on `app`
 

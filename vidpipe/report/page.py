@@ -26,16 +26,8 @@ import numpy as np
 
 from vidpipe.draw.paint import PALETTE_RGB
 from vidpipe.errors import InputError, VidpipeError
-from vidpipe.report.runs import (
-    Boxes,
-    Counts,
-    decimate,
-    intervals,
-    per_frame,
-    read_detections,
-    read_events,
-    tracks_alive,
-)
+from vidpipe.formats.run import Boxes, read_detections
+from vidpipe.report.runs import Counts, decimate, intervals, per_frame, read_events, tracks_alive
 from vidpipe.runtime.files import atomic_path
 from vidpipe.types import VideoInfo
 
