@@ -66,6 +66,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "sample": _S.sample,
         "refine": _S.refine,
         "thumbs": False,
+        "export": [],  # formats of `vidpipe export`, each written beside the JSON Lines
     },
     "gamma": {**_READ_DEFAULTS, "gamma": None, "on": _O.gamma_on, **_ENCODE_DEFAULTS},
     "chroma": {
@@ -111,16 +112,29 @@ def check_options(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
             merged["classes"] = [merged["classes"]]
         if merged["classes"] is not None and not isinstance(merged["classes"], list):
             raise InputError("--classes must be class names or ids")
-        for flag in ("count_line", "zone"):
+        for flag in ("count_line", "zone", "export"):
             if isinstance(merged[flag], str):
                 merged[flag] = [merged[flag]]
         tracking = track_options(merged)  # raises for a bad one
         merged["conf"] = detect_conf(options.get("conf"), tracking, DetectOptions().conf)
         detect_options(merged)
         check_tracked_outputs(tracking, mot=merged["mot"], events=False)
+        _check_exports(merged, tracking is not None)
         _check_scan(merged, tracking)
     _check_encoder(merged)
     return merged
+
+
+def _check_exports(merged: dict[str, Any], tracked: bool) -> None:
+    """The --export formats: a list of known names (each once), tracked where they must be."""
+    from vidpipe.formats.export import check_format
+
+    formats = merged["export"]
+    if not isinstance(formats, list) or not all(isinstance(f, str) for f in formats):
+        raise InputError("--export must be format names")
+    for name in formats:
+        check_format(name, tracked)
+    merged["export"] = list(dict.fromkeys(formats))
 
 
 def _check_scan(merged: Mapping[str, Any], tracking: TrackOptions | None) -> None:
@@ -238,6 +252,12 @@ def _detect_outputs(stem: str, options: Mapping[str, Any]) -> dict[str, str]:
         names["mot"] = f"{stem}.mot.txt"
     if options.get("count_line") or options.get("zone"):
         names["events"] = f"{stem}.events.jsonl"
+    if options.get("export"):
+        from vidpipe.formats.export import export_path, outputs_of
+
+        for name in options["export"]:
+            paths = outputs_of(name, export_path(names["jsonl"], name))
+            names.update({f"export:{name}:{i}": p.as_posix() for i, p in enumerate(paths)})
     return names
 
 
@@ -316,6 +336,8 @@ def _run_detect(
 
             detector = stack.enter_context(RemoteDetector(server, options))
         targets = dict(zip(_detect_outputs("", options), outputs, strict=True))
+        written = {k: targets.pop(k) for k in list(targets) if k.startswith("export:")}
+        exports = {k.split(":")[1]: p for k, p in written.items() if k.endswith(":0")}
         if "thumbs" in targets:  # a folder: filled beside, then put in place whole
             targets["thumbs"] = stack.enter_context(atomic_folder(targets["thumbs"]))
         detect_file(
@@ -323,3 +345,9 @@ def _run_detect(
             track=track_options(options), ops=ops_options("detect", options), encode=encode,
             detector=detector, scan=scan_options(options),
         )  # fmt: skip
+    if exports:  # from the lines now in place, each written whole or not at all
+        from vidpipe.formats.export import export
+        from vidpipe.formats.facts import facts_of
+
+        for name, path in exports.items():  # (Label Studio's interface: its second path)
+            export(targets["jsonl"], name, path, facts_of(src.info), overwrite=True)

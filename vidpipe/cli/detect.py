@@ -7,6 +7,7 @@ library's) and handed to the `detect_file` recipe, as `vidpipe batch` does."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import typer
@@ -79,6 +80,7 @@ def detect_command(
     report: str | None = typer.Option(
         None, "--report", help="Also an HTML page of what was found (`vidpipe report`)."
     ),
+    export: list[str] | None = shared.EXPORT,
     options: EncodeOptions | None = None,
 ) -> None:
     """Detect objects (YOLOX, or your own YOLOv5/v8/11, end-to-end or RT-DETR export) in
@@ -97,7 +99,8 @@ def detect_command(
         "batch": batch, "compile": compile_, "precision": precision,
     })  # fmt: skip
     ops = OpOptions(gamma=gamma, gamma_on=on, chroma=chroma)
-    outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs, report)
+    outputs = (output, json_path, coco_path, mot_path, events_path, intervals_path, thumbs, report,
+               *(export or []))  # fmt: skip
     check_scan_flags(scan, refine=refine)
     scanning = ScanOptions(sample, refine) if scan else None
     if all(o is None for o in outputs):
@@ -106,7 +109,10 @@ def detect_command(
         else:
             json_path = "-"
     assert options is not None  # given by with_encoder_options
-    page = page_of_run(report, source, output, json_path, events_path, options.overwrite)
+    exports = exports_of(export or [], source, output, json_path, tracking is not None,
+                         options.overwrite)  # fmt: skip
+    page = page_of_run(report, source, output, json_path, events_path, options.overwrite,
+                       read_back=next(iter(exports.values()), None))  # fmt: skip
     with page as jsonl, open_source(source, backend, allow_url, timeout, reconnect, hwaccel) as src:
         result = detect_file(
             src, video=output, jsonl=jsonl, coco=coco_path, mot=mot_path,
@@ -114,6 +120,12 @@ def detect_command(
             observe=progress("scan" if scan else "detect"),  # type: ignore[arg-type]
             scan=scanning, intervals=intervals_path, thumbs=thumbs,
         )  # fmt: skip
+        if exports:
+            from vidpipe.formats.export import export as write_export
+            from vidpipe.formats.facts import facts_of
+
+            for name, path in exports.items():
+                write_export(jsonl, name, path, facts_of(src.info), overwrite=True)
     if quiet_progress() is True:
         return
     if result.video is not None:  # on stderr: stdout may carry JSON
@@ -125,31 +137,71 @@ def detect_command(
         typer.echo(format_scan(result.scan, result.frames), err=True)
 
 
+def exports_of(formats: list[str], source: str, output: str | None, json_path: str | None,
+               tracked: bool, overwrite: bool) -> dict[str, str]:  # fmt: skip
+    """`--export`: format -> the path it is written to, beside --json when it is a file,
+    else beside -o, else the input's name in the working folder (clip.mp4 ->
+    ./clip.cvat-video.xml); checked before the run."""
+    if not formats:
+        return {}
+    from vidpipe.formats.export import check_format, export_path, outputs_of
+    from vidpipe.io.inputs import is_url
+
+    base = next((p for p in (json_path, output) if p not in (None, "-")), None)
+    if base is None and is_url(source):
+        raise InputError("--export of a URL's run: give --json or -o a file to name it by")
+    base = base or os.path.basename(source)
+    paths = {}
+    for name in dict.fromkeys(formats):
+        check_format(name, tracked)
+        paths[name] = str(export_path(base, name))
+        for path in outputs_of(name, paths[name]):
+            if not overwrite and os.path.lexists(path):
+                raise InputError(f"{path}: exists (--overwrite replaces it)")
+    return paths
+
+
 @contextlib.contextmanager
 def page_of_run(report: str | None, source: str, output: str | None, json_path: str | None,
-                events_path: str | None, overwrite: bool) -> Iterator[str | None]:  # fmt: skip
+                events_path: str | None, overwrite: bool,
+                read_back: str | None = None) -> Iterator[str | None]:  # fmt: skip
     """`--report`: checked before the run; yields the JSON Lines path the run writes (a
     temporary one beside the page when --json is not a file) and, once the run is done,
     writes the page of the input video (or of -o, when the input is a URL) and its
-    results. Without `report`, yields `json_path` and does nothing."""
-    if report is None:
+    results. Without `report`, yields `json_path` (a temporary one beside the path
+    `read_back` when it is given, an output made from the run's lines, and --json is not a
+    file) and writes nothing."""
+    if report is None and read_back is None:
         yield json_path
         return
     from vidpipe.io.inputs import is_url
-    from vidpipe.report.page import Run, check_page, write_report
     from vidpipe.runtime.files import scratch_folder
 
-    video = output if is_url(source) else source
-    if video is None:
-        raise InputError("--report plays the input video, or -o where the input is a URL")
     if json_path == "-":
-        raise InputError("--report reads the run's JSON Lines back: give --json a file")
-    target = check_page(report, [source], overwrite)
+        raise InputError("--report and --export read the run's JSON Lines back: give --json "
+                         "a file")  # fmt: skip
+    if report is not None:
+        read_back = _page_target(report, source, output, overwrite)
     with contextlib.ExitStack() as stack:
         if json_path is None:
-            json_path = str(stack.enter_context(scratch_folder(target)) / "detections.jsonl")
+            scratch = stack.enter_context(scratch_folder(read_back))  # type: ignore[arg-type]
+            json_path = str(scratch / "detections.jsonl")
         yield json_path
-        write_report([Run(video, json_path, events_path)], report)
+        if report is not None:
+            from vidpipe.report.page import Run, write_report
+
+            video = output if is_url(source) else source
+            write_report([Run(video, json_path, events_path)], report)
+
+
+def _page_target(report: str, source: str, output: str | None, overwrite: bool) -> str:
+    """The checked page path of --report (before the run)."""
+    from vidpipe.io.inputs import is_url
+    from vidpipe.report.page import check_page
+
+    if (output if is_url(source) else source) is None:
+        raise InputError("--report plays the input video, or -o where the input is a URL")
+    return str(check_page(report, [source], overwrite))
 
 
 def format_scan(rows: list[dict], frames: int) -> str:
@@ -183,5 +235,6 @@ def register(app: typer.Typer) -> None:
             "vidpipe detect clip.mp4 -m yolox-s --device cuda --batch 32 -o boxes.mp4",
             "vidpipe detect clip.mp4 -m yolov8n.onnx --names classes.txt -o boxes.mp4",
             "vidpipe detect dog.jpg -o boxes.png # a still image",
+            "vidpipe detect clip.mp4 --track bytetrack --json d.jsonl --export cvat-video",
         ),
     )(with_encoder_options(detect_command))

@@ -122,6 +122,12 @@ TRACK_MIN_HITS = typer.Option(
     "--track-min-hits",
     help=f"Boxes in a row before a new track gets its id ({_T.min_hits}).",
 )
+EXPORT = typer.Option(
+    None,
+    "--export",
+    help="Also the run in an annotation tool's format (repeatable): cvat-video, cvat-images, "
+    "mot, datumaro, label-studio, fiftyone, coco-video (`vidpipe export`).",
+)
 TRAILS = typer.Option(None, "--trails", help="With a video out: draw each track's last N centres.")
 
 # --- counting -----------------------------------------------------------------------------
