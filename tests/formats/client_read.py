@@ -1,10 +1,10 @@
-"""Read an export back with the annotation tool's own library and print its boxes as JSON:
-[[frame index, track id or -1, label, x1, y1, x2, y2], ...] sorted, in pixels of the
-picture as displayed. Run by tests/formats with the Python that has datumaro,
-label-studio-sdk and fiftyone installed (`.ci/run` makes it: VIDPIPE_CLIENTS_PYTHON); it
+"""Read exports back with the annotation tools' own libraries. Run by tests/formats with
+the python of scripts/annotation_clients.py (datumaro, label-studio-sdk, fiftyone); it
 imports nothing of vidpipe.
 
-    python client_read.py FORMAT PATH WIDTH HEIGHT
+Reads a JSON list of jobs {"format", "path", "width", "height"} on stdin; prints a JSON list
+with, per job, {"rows": [[frame index, track id or -1, label, x1, y1, x2, y2], ...]} (sorted,
+pixels of the picture as displayed) or {"error": what the library raised}.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def label_studio(path: Path, width: int, height: int) -> list[list]:
     prediction = task["predictions"][0]
     errors = interface.validate_prediction(prediction, return_errors=True)
     if errors is not True and errors:
-        raise SystemExit(f"label-studio-sdk refuses the prediction: {errors}")
+        raise ValueError(f"label-studio-sdk refuses the prediction: {errors}")
     rows = []
     for region in prediction["result"]:
         value = VideoRectangleValue(**region["value"])
@@ -89,23 +89,33 @@ def fiftyone_rows(path: Path, width: int, height: int) -> list[list]:
     return rows
 
 
-def main() -> None:
-    fmt, path, width, height = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def read(fmt: str, path: Path, width: int, height: int) -> list[list]:
     if fmt == "cvat-video":
-        rows = datumaro_rows(path, "cvat")
-    elif fmt == "cvat-images":
-        rows = cvat_images(path)
-    elif fmt == "mot":
-        rows = datumaro_rows(path, "mot_seq")
-    elif fmt == "datumaro":
-        rows = datumaro_rows(path, "datumaro")
-    elif fmt == "label-studio":
-        rows = label_studio(path, width, height)
-    elif fmt == "fiftyone":
-        rows = fiftyone_rows(path, width, height)
-    else:
-        raise SystemExit(f"no client for {fmt}")
-    print(json.dumps(sorted(rows, key=lambda r: (r[0], r[1], r[3], r[4]))))
+        return datumaro_rows(path, "cvat")
+    if fmt == "cvat-images":
+        return cvat_images(path)
+    if fmt == "mot":  # a tracked run's gt/, or the det/det.txt of an untracked one
+        return datumaro_rows(path if (path / "gt").is_dir() else path / "det" / "det.txt",
+                             "mot_seq")  # fmt: skip
+    if fmt == "datumaro":
+        return datumaro_rows(path, "datumaro")
+    if fmt == "label-studio":
+        return label_studio(path, width, height)
+    if fmt == "fiftyone":
+        return fiftyone_rows(path, width, height)
+    raise ValueError(f"no client for {fmt}")
+
+
+def main() -> None:
+    out = []
+    for job in json.load(sys.stdin):
+        try:
+            rows = read(job["format"], Path(job["path"]), job["width"], job["height"])
+        except Exception as exc:  # the library's own refusal is the finding
+            out.append({"error": f"{type(exc).__name__}: {exc}"})
+            continue
+        out.append({"rows": sorted(rows, key=lambda r: (r[0], r[1], r[3], r[4]))})
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
-"""A MOTChallenge sequence folder (`seqinfo.ini`, `gt/gt.txt` and `gt/labels.txt` of a
-tracked run; `det/det.txt` of an untracked one), as MOTChallenge's tools and Datumaro's
-`mot_seq` format read it, and a `gt.txt` read back as ground truth.
+"""A MOTChallenge sequence folder (`seqinfo.ini`; `gt/gt.txt` of a tracked run, `det/det.txt`
+of an untracked one, each with the `labels.txt` of its classes), as MOTChallenge's tools
+and Datumaro's `mot_seq` format read it, and a `gt.txt` read back as ground truth.
 
 Rows are `frame,id,x,y,w,h,flag,class,visibility` (frame = display index + 1; flag 1: the
 box counts; class: its 1-based line in `labels.txt`, the run's labels, not MOT17's
-pedestrian classes; visibility 1) in gt.txt, and `frame,-1,x,y,w,h,score,-1,-1,-1` in
-det.txt. seqinfo.ini gives the picture's size, rate and frame count; `img1/` (the frames
-as pictures) is not written: the video is the sequence.
+pedestrian classes; visibility 1) in gt.txt, and `frame,-1,x,y,w,h,score,class,-1` in
+det.txt (the class where Datumaro reads it). seqinfo.ini gives the picture's size, rate
+(an integer, as MOTChallenge's tools read it: a VFR clip's average, rounded) and frame
+count; `img1/` (the frames as pictures) is not written: the video is the sequence.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def write(boxes: Boxes, facts: VideoFacts, out: Path) -> None:
     info = configparser.ConfigParser()
     info.optionxform = str  # type: ignore[assignment,method-assign]  # keys keep their case
     info["Sequence"] = {
-        "name": Path(facts.name).stem, "imDir": "img1", "frameRate": f"{facts.fps:g}",
+        "name": Path(facts.name).stem, "imDir": "img1", "frameRate": str(round(facts.fps)),
         "seqLength": str(facts.frame_count), "imWidth": str(facts.width),
         "imHeight": str(facts.height), "imExt": ".jpg",
     }  # fmt: skip
@@ -36,20 +37,18 @@ def write(boxes: Boxes, facts: VideoFacts, out: Path) -> None:
         info.write(handle, space_around_delimiters=False)
     xyxy = clipped(boxes.xyxy, facts)
     frames = boxes.indexes[boxes.frame] + 1
-    if boxes.tracked:
-        classes = sorted(boxes.names)
-        number = {c: i + 1 for i, c in enumerate(classes)}
-        (out / "gt").mkdir()
-        (out / "gt" / LABELS).write_text("".join(boxes.label(c) + "\n" for c in classes))
-        rows = [f"{f},{t},{_xywh(b)},1,{number[int(c)]},1\n"
-                for f, t, b, c in zip(frames, boxes.track_ids, xyxy, boxes.class_ids,
-                                      strict=True)]  # fmt: skip
-        (out / "gt" / "gt.txt").write_text("".join(rows))
-    else:
-        (out / "det").mkdir()
-        rows = [f"{f},-1,{_xywh(b)},{s:.4f},-1,-1,-1\n"
-                for f, b, s in zip(frames, xyxy, boxes.scores, strict=True)]  # fmt: skip
-        (out / "det" / "det.txt").write_text("".join(rows))
+    classes = sorted(boxes.names)
+    number = {c: i + 1 for i, c in enumerate(classes)}
+    kind = "gt" if boxes.tracked else "det"
+    (out / kind).mkdir()
+    (out / kind / LABELS).write_text("".join(boxes.label(c) + "\n" for c in classes))
+    rows = [
+        f"{f},{t},{_xywh(b)},1,{number[int(c)]},1\n" if boxes.tracked
+        else f"{f},-1,{_xywh(b)},{s:.4f},{number[int(c)]},-1\n"
+        for f, t, b, c, s in zip(frames, boxes.track_ids, xyxy, boxes.class_ids, boxes.scores,
+                                 strict=True)
+    ]  # fmt: skip
+    (out / kind / f"{kind}.txt").write_text("".join(rows))
 
 
 def _xywh(xyxy: np.ndarray) -> str:

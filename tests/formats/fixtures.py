@@ -1,0 +1,149 @@
+"""What the export tests read: real clips (the street footage as it is, re-timed to a variable
+frame rate, scaled to an odd size; the dog picture panned in a clip rotated 90 degrees),
+YOLOX-Nano runs over them, and the annotation tools' own readers (client_read.py, run by
+the python of scripts/annotation_clients.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import (
+    DOG_JPG,
+    FFMPEG,
+    NANO_ONNX,
+    ROOT,
+    SAMPLES,
+    cached_media,
+    make_dog_clip,
+    run_cli,
+)
+from filelock import FileLock
+
+from vidpipe.formats.facts import VideoFacts, clipped, video_facts
+from vidpipe.formats.run import read_detections
+
+BIKES = SAMPLES / "street_bikes.mp4"
+CLIENT = Path(__file__).with_name("client_read.py")
+VFR_PTS = "(140*floor(N/3)+40*eq(mod(N\\,3)\\,1)+120*eq(mod(N\\,3)\\,2))/(1000*TB)"
+
+
+def _clips_into(folder: Path, bikes: Path, dog: Path) -> None:
+    """vfr.mp4: the street footage with frame intervals cycling 40/80/20 ms (1/1000 time
+    base); odd.mkv: it scaled to 641x361 (FFV1); rotated.mp4: the dog picture panned, stored
+    turned, displayed upright by a 90-degree display matrix."""
+    assert FFMPEG is not None and dog == DOG_JPG
+    common = [FFMPEG, "-v", "error", "-y", "-i", str(bikes)]
+    subprocess.run([*common, "-vf", f"settb=1/1000,setpts='{VFR_PTS}'", "-fps_mode", "vfr",
+                    "-enc_time_base", "1/1000", "-c:v", "libx264", "-bf", "0",
+                    "-video_track_timescale", "1000", str(folder / "vfr.mp4")],
+                   check=True)  # fmt: skip
+    subprocess.run([*common, "-vf", "scale=641:361", "-c:v", "ffv1", str(folder / "odd.mkv")],
+                   check=True)  # fmt: skip
+    make_dog_clip(folder / "rotated.mp4", frames=12, rotation=90)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A detect run: the clip it read and its JSON Lines."""
+
+    video: Path
+    lines: Path
+    tracked: bool
+
+    @property
+    def facts(self) -> VideoFacts:
+        return video_facts(self.video)
+
+
+RUNS = ("bikes", "vfr", "odd", "rotated", "scan", "empty")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """name -> Run: tracked runs (bytetrack) of the street footage and of its VFR, odd-size
+    and rotated kin; an untracked --scan run (its sampled frames only); a tracked run that
+    found nothing (--classes toothbrush)."""
+    if not NANO_ONNX.is_file() or not DOG_JPG.is_file() or FFMPEG is None:
+        pytest.skip(f"needs {NANO_ONNX}, {DOG_JPG} and the ffmpeg CLI")
+    clips = cached_media(tmp_path_factory.mktemp("clips"), _clips_into, BIKES, DOG_JPG)
+    out = tmp_path_factory.mktemp("runs")
+    plan = {
+        "bikes": (BIKES, ["--track", "bytetrack"]),
+        "vfr": (clips / "vfr.mp4", ["--track", "bytetrack"]),
+        "odd": (clips / "odd.mkv", ["--track", "bytetrack"]),
+        "rotated": (clips / "rotated.mp4", ["--track", "bytetrack"]),
+        "scan": (BIKES, ["--scan", "--sample", "0.5s"]),
+        "empty": (BIKES, ["--track", "bytetrack", "--classes", "toothbrush"]),
+    }
+    found = {}
+    for name, (video, options) in plan.items():
+        lines = out / f"{name}.jsonl"
+        done = run_cli("detect", str(video), "--model", str(NANO_ONNX), "--json", str(lines),
+                       "-q", *options, timeout=180)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        found[name] = Run(video, lines, "--track" in options)
+    return found
+
+
+def expected_rows(run: Run, tracks: bool) -> list[list]:
+    """Our run as [frame index, track id or -1, label, x1, y1, x2, y2] rows (the order
+    client_read.py prints): boxes labelled by their track's class and clipped to the
+    picture, as every export writes them; track ids where the format carries them."""
+    boxes = read_detections(run.lines).by_track_class()
+    xyxy = clipped(boxes.xyxy, run.facts)
+    rows = [
+        [int(boxes.indexes[boxes.frame[b]]), int(boxes.track_ids[b]) if tracks else -1,
+         boxes.label(boxes.class_ids[b]), *map(float, xyxy[b])]
+        for b in range(len(boxes.frame))
+    ]  # fmt: skip
+    return sorted(rows, key=lambda r: (r[0], r[1], r[3], r[4]))
+
+
+def assert_same_rows(found: list[list], expected: list[list], tol_px: float = 0.5) -> None:
+    """Same frames, track ids, labels and boxes (to `tol_px`), row for row."""
+    assert len(found) == len(expected)
+    assert [r[:3] for r in found] == [r[:3] for r in expected]
+    if expected:
+        gap = np.abs(np.array([r[3:] for r in found]) - np.array([r[3:] for r in expected]))
+        assert gap.max() <= tol_px, f"boxes differ by up to {gap.max():.3f} px"
+
+
+def _clients_script():
+    path = ROOT / "scripts" / "annotation_clients.py"
+    spec = importlib.util.spec_from_file_location("annotation_clients", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def clients_python() -> Path:
+    """The python with datumaro, label-studio-sdk and fiftyone (made once, from the package
+    registry); skips without registry access, fails then when VIDPIPE_CLIENTS_REQUIRED=1."""
+    clients = _clients_script()
+    dest = clients.default_dest()
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(dest / ".clients.lock"):
+            return clients.clients_python(dest)
+    except clients.ClientsUnavailable as exc:
+        if os.environ.get("VIDPIPE_CLIENTS_REQUIRED") == "1":
+            pytest.fail(f"VIDPIPE_CLIENTS_REQUIRED=1 but the clients are unavailable: {exc}")
+        pytest.skip(f"annotation tools' libraries unavailable: {exc}")
+
+
+def read_with_clients(python: Path, jobs: list[dict]) -> list[dict]:
+    """client_read.py's answer per job ({"rows": ...} or {"error": ...})."""
+    done = subprocess.run([str(python), str(CLIENT)], input=json.dumps(jobs), text=True,
+                          capture_output=True, timeout=240, env={**os.environ,
+                          "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
