@@ -12,7 +12,18 @@ import pytest
 from conftest import SAMPLE_CLIPS, ffprobe_json, needs_ffprobe, run_cli
 
 # As `vidpipe --help` lists them (Typer puts command groups, `models`, last).
-COMMANDS = ["probe", "frames", "gamma", "chroma", "detect", "eval", "report", "batch", "models"]
+COMMANDS = [
+    "probe",
+    "frames",
+    "gamma",
+    "chroma",
+    "detect",
+    "eval",
+    "report",
+    "export",
+    "batch",
+    "models",
+]
 
 
 def _modules_after(*argv: str) -> tuple[int, set[str]]:

@@ -188,6 +188,7 @@ def test_names_in_the_help_come_from_the_registries() -> None:
     """Each name of a registry appears in the help of the option that takes it."""
     from vidpipe.batch.tasks import TASKS
     from vidpipe.detectors.recognize import FORMATS
+    from vidpipe.formats.export import FORMATS as EXPORTS
     from vidpipe.io.encode_options import WRITERS
     from vidpipe.io.inputs import BACKENDS, HWACCELS, NETWORK_SCHEMES
     from vidpipe.ops.params import CHROMAS, DOWN_FILTERS, UP_FILTERS
@@ -198,14 +199,16 @@ def test_names_in_the_help_come_from_the_registries() -> None:
         "--model-format": FORMATS, "--allow-url": tuple(NETWORK_SCHEMES), "--track": TRACKERS,
         "--writer": WRITERS, "--task": TASKS, "--backend": BACKENDS, "--to": CHROMAS,
         "--chroma": CHROMAS, "--on": GAMMA_ON, "--up": UP_FILTERS, "--filter": DOWN_FILTERS,
-        "--hwaccel": HWACCELS,
+        "--hwaccel": HWACCELS, "--export": tuple(EXPORTS),
     }  # fmt: skip
+    by_command = {("export", "--to"): tuple(EXPORTS)}  # `vidpipe export --to FORMAT`
     seen = set()
     for name, options in _commands().items():
         for flag, ((_, text), _) in options.items():
-            if flag in registries:
+            registry = by_command.get((name, flag), registries.get(flag))
+            if registry is not None:
                 seen.add(flag)
                 words = set(re.findall(r"[\w-]+", text))
-                missing = [n for n in registries[flag] if n not in words]
+                missing = [n for n in registry if n not in words]
                 assert not missing, (name, flag, missing)
     assert seen == set(registries)

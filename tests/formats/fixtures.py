@@ -65,7 +65,7 @@ class Run:
 RUNS = ("bikes", "vfr", "odd", "rotated", "scan", "empty")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     """name -> Run: tracked runs (bytetrack) of the street footage and of its VFR, odd-size
     and rotated kin; an untracked --scan run (its sampled frames only); a tracked run that

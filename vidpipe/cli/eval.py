@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
             "vidpipe eval --pred results.json --gt instances.json --sort name",
             "vidpipe eval --pred results.json --gt instances.json --json",
             "vidpipe eval --mot --pred tracks.txt --gt gt.txt",
-            "vidpipe eval --pred dets.jsonl --gt corrected.xml  # CVAT, after vidpipe export",
+            "vidpipe eval --pred dets.jsonl --gt cvat.xml  # after export, corrected",
             "vidpipe eval --mot --pred dets.jsonl --gt tasks.json --video clip.mp4",
         ),
     )(eval_command)
