@@ -76,3 +76,28 @@ def test_frame_numbers_and_times_are_the_videos_own(runs: dict[str, Run], tmp_pa
     for key in keys:
         assert key["time"] == pytest.approx(times[key["frame"] - 1], abs=1e-3)
     assert any(abs(k["time"] - (k["frame"] - 1) / run.facts.fps) > 0.01 for k in keys)
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_pycocotools_reads_the_coco_video_as_the_run_is(runs: dict[str, Run], name: str,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    """COCO video through pycocotools' own index: an image per frame of the run (its
+    frame_id), each annotation's box, category name and track id."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+
+    run = runs[name]
+    path = _export(run, "coco-video", tmp_path)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(path))
+    frames = sorted(image["frame_id"] for image in coco.dataset["images"])
+    assert frames == [json.loads(line)["index"] for line in run.lines.read_text().splitlines()]
+    rows = []
+    for ann in coco.dataset["annotations"]:
+        x, y, w, h = ann["bbox"]
+        rows.append([coco.imgs[ann["image_id"]]["frame_id"], ann.get("track_id", -1),
+                     coco.cats[ann["category_id"]]["name"], x, y, x + w, y + h])  # fmt: skip
+    rows.sort(key=lambda r: (r[0], r[1], r[3], r[4]))
+    assert_same_rows(rows, expected_rows(run, tracks=run.tracked))
