@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from fixtures import Run, runs
+from export_fixtures import Run, runs
 
 __all__ = ["runs"]  # fixture
 

@@ -5,6 +5,7 @@ the python of scripts/annotation_clients.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -65,31 +66,47 @@ class Run:
 RUNS = ("bikes", "vfr", "odd", "rotated", "scan", "empty")
 
 
+PLAN = {  # run -> (its clip, of BIKES or the made ones; detect's options)
+    "bikes": ("street_bikes.mp4", ["--track", "bytetrack"]),
+    "vfr": ("vfr.mp4", ["--track", "bytetrack"]),
+    "odd": ("odd.mkv", ["--track", "bytetrack"]),
+    "rotated": ("rotated.mp4", ["--track", "bytetrack"]),
+    "scan": ("street_bikes.mp4", ["--scan", "--sample", "0.5s"]),
+    "empty": ("street_bikes.mp4", ["--track", "bytetrack", "--classes", "toothbrush"]),
+}
+
+
+def _runs_into(folder: Path, clips: list[Path], model: Path, code: str) -> None:
+    """Each run of PLAN as folder/<run>.jsonl (keyed by the clips, the model and `code`,
+    the digest of vidpipe's sources: a changed detector or tracker runs them again)."""
+    by_name = {clip.name: clip for clip in clips}
+    for name, (clip, options) in PLAN.items():
+        done = run_cli("detect", str(by_name[clip]), "--model", str(model), "--json",
+                       str(folder / f"{name}.jsonl"), "-q", *options, timeout=180)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "vidpipe").rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     """name -> Run: tracked runs (bytetrack) of the street footage and of its VFR, odd-size
     and rotated kin; an untracked --scan run (its sampled frames only); a tracked run that
-    found nothing (--classes toothbrush)."""
+    found nothing (--classes toothbrush). Made once per machine and code (cached_media)."""
     if not NANO_ONNX.is_file() or not DOG_JPG.is_file() or FFMPEG is None:
         pytest.skip(f"needs {NANO_ONNX}, {DOG_JPG} and the ffmpeg CLI")
-    clips = cached_media(tmp_path_factory.mktemp("clips"), _clips_into, BIKES, DOG_JPG)
-    out = tmp_path_factory.mktemp("runs")
-    plan = {
-        "bikes": (BIKES, ["--track", "bytetrack"]),
-        "vfr": (clips / "vfr.mp4", ["--track", "bytetrack"]),
-        "odd": (clips / "odd.mkv", ["--track", "bytetrack"]),
-        "rotated": (clips / "rotated.mp4", ["--track", "bytetrack"]),
-        "scan": (BIKES, ["--scan", "--sample", "0.5s"]),
-        "empty": (BIKES, ["--track", "bytetrack", "--classes", "toothbrush"]),
-    }
-    found = {}
-    for name, (video, options) in plan.items():
-        lines = out / f"{name}.jsonl"
-        done = run_cli("detect", str(video), "--model", str(NANO_ONNX), "--json", str(lines),
-                       "-q", *options, timeout=180)  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        found[name] = Run(video, lines, "--track" in options)
-    return found
+    made = cached_media(tmp_path_factory.mktemp("clips"), _clips_into, BIKES, DOG_JPG)
+    clips = [BIKES, made / "vfr.mp4", made / "odd.mkv", made / "rotated.mp4"]
+    out = cached_media(tmp_path_factory.mktemp("runs"), _runs_into, clips, NANO_ONNX,
+                       _code_digest())  # fmt: skip
+    by_name = {clip.name: clip for clip in clips}
+    return {name: Run(by_name[clip], out / f"{name}.jsonl", "--track" in options)
+            for name, (clip, options) in PLAN.items()}  # fmt: skip
 
 
 def expected_rows(run: Run, tracks: bool) -> list[list]:
