@@ -114,10 +114,10 @@ def _converted(gt: str, pred: str, video: str | None, mot: bool,
     run's JSON Lines written into `folder` as COCO or MOTChallenge files; others as given."""
     from vidpipe.formats.export import read_truth
     from vidpipe.formats.facts import video_facts
-    from vidpipe.formats.run import read_detections
+    from vidpipe.formats.run import is_jsonl, read_detections
 
     truth = read_truth(gt, video_facts(video) if video else None)
-    run = read_detections(pred).by_track_class() if _is_jsonl(pred) else None
+    run = read_detections(pred).by_track_class() if is_jsonl(pred) else None
     if truth is None and run is None:
         return gt, pred
     from vidpipe.formats import truth as convert
@@ -144,17 +144,6 @@ def _converted(gt: str, pred: str, video: str | None, mot: bool,
         frames = truth.indexes.tolist()
     results = convert.coco_results(run, category, frames)
     return gt, _write(folder / "pred.json", json.dumps(results))
-
-
-def _is_jsonl(path: str) -> bool:
-    """Whether `path` holds JSON Lines (an object on its first line), not a JSON array or
-    MOT text; the evaluators judge the rest."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            first = next((line.strip() for line in handle if line.strip()), "")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return first.startswith("{") and first.endswith("}") and '"detections"' in first
 
 
 def _coco(path: str) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 from vidpipe.errors import InputError
 from vidpipe.formats import cocovid, cvat, datumaro, fiftyone, labelstudio, mot
 from vidpipe.formats.facts import VideoFacts, check_fits
-from vidpipe.formats.run import Boxes, read_detections, read_mot
+from vidpipe.formats.run import Boxes, is_mot, read_detections, read_mot
 from vidpipe.runtime.files import atomic_folder, atomic_path
 
 log = logging.getLogger(__name__)
@@ -85,17 +85,10 @@ def read_results(path: str | os.PathLike[str], facts: VideoFacts) -> Boxes:
     """The boxes of `vidpipe detect --json` JSON Lines, or of MOTChallenge text (rows
     `frame,id,x,...`), which `facts` checks they can be of (InputError if not)."""
     path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            first = next((line.strip() for line in handle if line.strip()), "")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read ({err})") from None
-    if first.startswith("{"):
-        boxes = read_detections(path)
-    else:
+    if is_mot(path):
         boxes = read_mot(path, frames=facts.frame_count or None)
+    else:
+        boxes = read_detections(path)
     check_fits(boxes, facts, path)
     return boxes
 

@@ -85,6 +85,33 @@ class Boxes:
         )  # fmt: skip
 
 
+def _first_line(path: str | os.PathLike[str]) -> str:
+    """The first non-blank line of a text file ("" for one it cannot read: the reader it
+    is then given says why)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return next((line.strip() for line in handle if line.strip()), "")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def is_jsonl(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` starts with a line of a run's JSON Lines (an object with its frame's
+    "detections", or a live run's "event"), not MOTChallenge text or another JSON."""
+    try:
+        record = json.loads(_first_line(path))
+    except json.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and bool({"detections", "event"} & set(record))
+
+
+def is_mot(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` starts like MOTChallenge text (a number, then a comma), or is empty
+    (the MOT file of a tracked run that found nothing)."""
+    first = _first_line(path)
+    return not first or (first[0].isdigit() and "," in first)
+
+
 def lines_of(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of each non-empty line of a JSON Lines file."""
     try:
