@@ -59,18 +59,13 @@ def write_video(boxes: Boxes, facts: VideoFacts, out: Path) -> None:
     root = ET.Element("annotations")
     _meta(root, boxes, facts, "interpolation")
     xyxy = clipped(boxes.xyxy, facts)
-    seen = set(boxes.indexes.tolist())
     classes = boxes.track_classes()
-    for track in sorted(classes):
-        rows = np.flatnonzero(boxes.track_ids == track)
+    for track, keys in boxes.stretches():
         element = ET.SubElement(root, "track", id=str(track),
                                 label=boxes.label(classes[track]), source="auto")  # fmt: skip
-        frames = boxes.indexes[boxes.frame[rows]]
-        for k, (row, frame) in enumerate(zip(rows, frames.tolist(), strict=True)):
+        for row, frame, ends in keys:
             _box(element, xyxy[row], frame=str(frame), outside="0", keyframe="1")
-            following = frames[k + 1] if k + 1 < len(frames) else None
-            gone = frame + 1 in seen or (following is None and frame + 1 < facts.frame_count)
-            if following != frame + 1 and gone:
+            if ends and frame + 1 < max(facts.frame_count, 1):
                 _box(element, xyxy[row], frame=str(frame + 1), outside="1", keyframe="1")
     _write(root, out)
 

@@ -45,20 +45,15 @@ def write(boxes: Boxes, facts: VideoFacts, out: Path, video_url: str | None = No
     xyxy = clipped(boxes.xyxy, facts)
     scale = np.array([facts.width, facts.height] * 2, np.float64) / 100.0
     percent = xyxy / scale
-    seen = set(boxes.indexes.tolist())
     classes = boxes.track_classes()
     regions = []
-    for track in sorted(classes):
-        rows = np.flatnonzero(boxes.track_ids == track)
-        frames = boxes.indexes[boxes.frame[rows]].tolist()
+    for track, keys in boxes.stretches():
         sequence = []
-        for k, (row, frame) in enumerate(zip(rows, frames, strict=True)):
+        for row, frame, ends in keys:
             time = float(boxes.times[boxes.frame[row]])
             x1, y1, x2, y2 = (float(v) for v in percent[row])
-            following = frames[k + 1] if k + 1 < len(frames) else None
-            gone = following is None or (following != frame + 1 and frame + 1 in seen)
             sequence.append({
-                "frame": frame + 1, "enabled": not gone, "rotation": 0,
+                "frame": frame + 1, "enabled": not ends, "rotation": 0,
                 "x": round(x1, 4), "y": round(y1, 4), "width": round(x2 - x1, 4),
                 "height": round(y2 - y1, 4),
                 "time": round(time if math.isfinite(time) else frame / fps, 6),

@@ -63,6 +63,19 @@ class Boxes:
         settled[tracked] = [classes[int(t)] for t in self.track_ids[tracked]]
         return dataclasses.replace(self, class_ids=settled)
 
+    def stretches(self) -> Iterator[tuple[int, list[tuple[int, int, bool]]]]:
+        """Per track, in order of id: (track id, [(box row, frame index, ends), ...] in
+        frame order), `ends` where the track's stretch of consecutive frames ends: its last
+        box, or one whose next frame the run looked at without seeing the track (between a
+        scan's samples the track is not known to be gone)."""
+        seen = set(self.indexes.tolist())
+        for track in sorted(set(self.track_ids[self.track_ids >= 0].tolist())):
+            rows = np.flatnonzero(self.track_ids == track)
+            frames = self.indexes[self.frame[rows]].tolist()
+            ends = [k + 1 == len(frames) or (frames[k + 1] != f + 1 and f + 1 in seen)
+                    for k, f in enumerate(frames)]  # fmt: skip
+            yield track, list(zip(rows.tolist(), frames, ends, strict=True))
+
     def track_classes(self) -> dict[int, int]:
         """track id -> the class its boxes carry most often (ties: the lowest id): a
         track's label where a format gives a track one label (CVAT, Label Studio), while a
