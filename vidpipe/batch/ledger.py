@@ -160,6 +160,23 @@ class Ledger:
         self.finish(key, error=error, seconds=0.0, checksums={})
 
 
+def read_rows(path: Path) -> list[JobRow]:
+    """Every row of the ledger at `path`, read only (while its driver writes it); [] when
+    there is none yet (no file, or no table). InputError for a file SQLite cannot read."""
+    if not path.is_file():
+        return []
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        try:
+            return [_row(r) for r in db.execute("SELECT * FROM jobs ORDER BY key")]
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        if "no such table" in str(exc):  # its driver is creating it this moment
+            return []
+        raise InputError(f"{path}: cannot read the batch ledger: {exc}") from None
+
+
 def _row(values: tuple[Any, ...]) -> JobRow:
     (key, input_, fp, task, options, status, attempts, error, started, finished, seconds,
      outputs, checksums) = values  # fmt: skip

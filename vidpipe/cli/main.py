@@ -172,7 +172,7 @@ class _LevelPrefix(logging.Formatter):
 _COMMANDS = {
     "probe": "probe", "frames": "frames", "gamma": "process", "chroma": "process",
     "detect": "detect", "models": "models", "eval": "eval", "report": "report",
-    "export": "export", "batch": "batch",
+    "export": "export", "batch": "batch", "serve": "serve",
 }  # fmt: skip
 _registered: set[str] = set()  # modules whose commands are on `app`
 
