@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from vidpipe.cli.inputs import ALLOW_URL
 from vidpipe.errors import InputError
 
 
@@ -20,7 +21,7 @@ def serve_command(
     port: int = typer.Option(8080, "--port", help="Port (0: any free one, printed)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes of each batch."),
     retries: int = typer.Option(2, "--retries", help="Attempts a failed job gets."),
-    allow_url: bool = typer.Option(False, "--allow-url", help="URLs may be batch inputs."),
+    allow_url: bool = ALLOW_URL,
     token: str | None = typer.Option(
         None,
         "--token",
