@@ -8,85 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import SAMPLES, processes_mentioning, run_cli
+from serve_helpers import _get, _json, _request, service, until
 
 CLIP = SAMPLES / "street_bikes.mp4"
-DEADLINE_S = 120.0
-
-
-@contextmanager
-def service(data: Path, root: Path, *extra: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A running `vidpipe serve` (its base URL, its process), stopped at the end."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vidpipe", "serve", "--data", str(data), "--root", str(root),
-         "--port", "0", *extra],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stderr is not None
-        line = process.stderr.readline()  # the first line: where it listens
-        found = re.search(r"http://[\d.]+:\d+", line)
-        assert found, line + process.stderr.read()
-        base = found.group(0)
-        until(lambda: _get(base, "/healthz")[0] == 200)
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
-
-
-def until(condition: Callable[[], bool], deadline_s: float = DEADLINE_S) -> None:
-    """Poll `condition` every 0.1 s until it holds; fail after `deadline_s`."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < end, f"not within {deadline_s} s"
-        time.sleep(0.1)
-
-
-def _request(
-    base: str, path: str, body: object = None, method: str = "GET",
-    headers: dict | None = None, raw: bytes | None = None,
-) -> tuple[int, bytes]:  # fmt: skip
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(base + path, data=data, method=method,
-                                     headers={"content-type": "application/json",
-                                              **(headers or {})})  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-    except (urllib.error.URLError, ConnectionError):
-        return 0, b""
-
-
-def _get(base: str, path: str, **kw: object) -> tuple[int, bytes]:
-    return _request(base, path, **kw)  # type: ignore[arg-type]
-
-
-def _json(base: str, path: str, **kw: object) -> object:
-    status, body = _request(base, path, **kw)  # type: ignore[arg-type]
-    assert status < 300, (status, body)
-    return json.loads(body)
 
 
 def _inputs(root: Path, count: int) -> Path:

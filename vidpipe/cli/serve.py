@@ -22,6 +22,15 @@ def serve_command(
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes of each batch."),
     retries: int = typer.Option(2, "--retries", help="Attempts a failed job gets."),
     allow_url: bool = ALLOW_URL,
+    webhook: list[str] = typer.Option(
+        [], "--webhook", help="POST each camera event here, as JSON (repeatable)."
+    ),
+    webhook_secret: str | None = typer.Option(
+        None,
+        "--webhook-secret",
+        envvar="VIDPIPE_WEBHOOK_SECRET",
+        help="Sign webhook bodies: X-Vidpipe-Signature: sha256=HMAC ($VIDPIPE_WEBHOOK_SECRET).",
+    ),
     token: str | None = typer.Option(
         None,
         "--token",
@@ -29,9 +38,11 @@ def serve_command(
         help="Bearer token every request needs ($VIDPIPE_SERVE_TOKEN); required off loopback.",
     ),
 ) -> None:
-    """Run batches submitted over HTTP (POST /batches, the options of `vidpipe batch`),
-    serve their files and report pages, and expose /metrics (Prometheus), /healthz and
-    /readyz. The API's schema is at /docs. A restart resumes what was running."""
+    """Run batches submitted over HTTP (POST /batches, the options of `vidpipe batch`) and
+    live cameras (POST /cameras: detect, track, count, segments; restarted when they fail),
+    serve their files and report pages, send camera events to webhooks, and expose /metrics
+    (Prometheus), /healthz and /readyz. The API's schema is at /docs. A restart resumes what
+    was running."""
     import uvicorn
 
     from vidpipe.serve.app import ServeSettings, create_app
@@ -44,9 +55,16 @@ def serve_command(
     roots = tuple(root) or (data / "inputs",)
     for folder in roots:
         folder.mkdir(parents=True, exist_ok=True)
+    from vidpipe.serve.alerts import Webhook
+
+    for url in webhook:
+        try:
+            Webhook(url, None)
+        except ValueError as err:
+            raise InputError(str(err)) from None
     settings = ServeSettings(
         data.resolve(), tuple(r.resolve() for r in roots), allow_url=allow_url, jobs=jobs,
-        retries=retries, token=token,
+        retries=retries, token=token, webhooks=tuple(webhook), webhook_secret=webhook_secret,
     )  # fmt: skip
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

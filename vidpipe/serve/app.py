@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
@@ -30,6 +31,8 @@ from vidpipe.batch.ledger import read_rows
 from vidpipe.batch.tasks import DEFAULTS, TASKS, check_options
 from vidpipe.errors import InputError
 from vidpipe.io.inputs import redact
+from vidpipe.serve.alerts import Tail, Webhook
+from vidpipe.serve.cameras import Cameras
 from vidpipe.serve.manager import Manager
 from vidpipe.serve.metrics import metrics_text
 from vidpipe.serve.store import STATES, Store, confined
@@ -50,6 +53,8 @@ class ServeSettings:
     retries: int = 2
     token: str | None = None
     max_body: int = MAX_BODY_BYTES
+    webhooks: tuple[str, ...] = ()  # alerts POSTed here
+    webhook_secret: str | None = None  # their HMAC-SHA256 signature's key
 
 
 def _python_type(default: Any) -> Any:
@@ -89,25 +94,60 @@ BatchRequest = Annotated[
 ]
 
 
+class CameraRequest(BaseModel):
+    """A live source: `vidpipe detect` of `url` with `options` (detect's, as `vidpipe batch`
+    declares them), cut into `segment_s`-second video segments when given."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(..., description="letters, digits, - and _")
+    url: str
+    options: _options_model("detect") = Field(default_factory=_options_model("detect"))  # type: ignore[valid-type]
+    segment_s: float | None = Field(None, gt=0)
+    reconnect: int = Field(10, ge=0, description="reconnections in a row before it is lost")
+    timeout_s: float = Field(10.0, gt=0)
+
+
+POLL_S = 0.2  # how often the service looks at its batches, cameras and their files
+
+
 def create_app(settings: ServeSettings) -> FastAPI:
     """The service's ASGI app over `settings.data`."""
-    store = Store(settings.data)
+    store, cameras, tail = Store(settings.data), Cameras(settings.data), Tail()
     manager = Manager(store)
+    hooks = [Webhook(url, settings.webhook_secret) for url in settings.webhooks]
+
+    async def supervise() -> None:
+        """Batches, cameras and their alerts, stepped on the loop until the service stops."""
+        try:
+            while True:
+                manager.step()
+                cameras.step()
+                for camera in list(cameras.cameras.values()):
+                    run = camera.run_folder() if camera.starts else None
+                    for event in tail.poll(camera.name, camera.folder, run):
+                        for hook in hooks:
+                            hook.put(event)
+                await asyncio.sleep(POLL_S)
+        finally:
+            manager.stop()
+            cameras.stop()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         manager.resume()
-        task = asyncio.create_task(manager.run())
-        app.state.runner = task
+        cameras.load()
+        tasks = [asyncio.create_task(supervise()), *(asyncio.create_task(h.run()) for h in hooks)]
+        app.state.runner = tasks[0]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(title="vidpipe serve", lifespan=lifespan)
-    app.state.store, app.state.manager = store, manager
 
     async def authorized(request: Request) -> None:
         if settings.token is None:
@@ -131,7 +171,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.exception_handler(InputError)
     async def bad_input(_: Request, exc: InputError) -> Response:
-        return _error(404 if str(exc).startswith("no batch") else 400, str(exc))
+        return _error(404 if str(exc).startswith(("no batch", "no camera")) else 400, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, exc: RequestValidationError) -> Response:
@@ -154,8 +194,35 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/metrics", dependencies=guard)
     async def metrics() -> Response:
-        body, kind = metrics_text(store)
+        body, kind = metrics_text(store, cameras, hooks)
         return Response(body, media_type=kind)
+
+    @app.post("/cameras", status_code=201, dependencies=guard)
+    async def add_camera(request: CameraRequest) -> dict[str, Any]:
+        if not settings.allow_url:
+            raise _Refused(400, "cameras are URLs: start the service with --allow-url")
+        if not is_stream_input(request.url):
+            raise _Refused(400, f"{redact(request.url)}: not a stream URL or capture device")
+        given = {k: v for k, v in request.options.model_dump().items() if v is not None}
+        options = check_options("detect", given)
+        camera = cameras.add(request.name, {
+            "url": request.url, "options": options, "segment_s": request.segment_s,
+            "reconnect": request.reconnect, "timeout_s": request.timeout_s,
+        })  # fmt: skip
+        return _camera(cameras, camera.name)
+
+    @app.get("/cameras", dependencies=guard)
+    async def list_cameras() -> list[dict[str, Any]]:
+        return [_camera(cameras, name) for name in sorted(cameras.cameras)]
+
+    @app.get("/cameras/{name}", dependencies=guard)
+    async def camera(name: str) -> dict[str, Any]:
+        return _camera(cameras, name)
+
+    @app.delete("/cameras/{name}", dependencies=guard)
+    async def remove_camera(name: str) -> dict[str, Any]:
+        cameras.remove(name)
+        return {"name": name, "state": "removed"}
 
     @app.post("/batches", status_code=201, dependencies=guard)
     async def submit(request: BatchRequest) -> dict[str, Any]:  # type: ignore[valid-type]
@@ -224,6 +291,13 @@ def _input(text: str, settings: ServeSettings) -> str:
             raise InputError(f"{redact(text)}: URLs are not inputs here (serve --allow-url)")
         return text
     return confined(text, list(settings.roots))
+
+
+def _camera(cameras: Cameras, name: str) -> dict[str, Any]:
+    camera = cameras.get(name)
+    config = json.loads((camera.folder / "camera.json").read_text())
+    return {**cameras.stats(camera), "url": redact(config["url"]),
+            "segment_s": config["segment_s"], "options": config["options"]}  # fmt: skip
 
 
 def _describe(store: Store, batch: str, *, jobs: bool = True) -> dict[str, Any]:

@@ -53,7 +53,10 @@ def main(folder: Path) -> int:
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl-C stops a batch
+    from vidpipe.runtime.signals import interrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):  # as the CLI stops (a live run: gracefully)
+        signal.signal(signum, lambda number, _frame: interrupt(number))
     try:
         sys.exit(main(Path(sys.argv[1])))
     except KeyboardInterrupt:

@@ -1,13 +1,12 @@
 """`Manager`: runs the service's batches one after another, each in a process of its own
-(`vidpipe.serve.child`), on the service's event loop: no thread. It starts the oldest queued
-batch, polls the running one's process, and records how it ended; `cancel` stops it,
+(`vidpipe.serve.child`), stepped by the service's loop (no thread): it starts the oldest
+queued batch, polls the running one's process, and records how it ended; `cancel` stops it,
 `retry` queues it again (its failed jobs' attempts reset). On start it queues again what a
 service that died was running: its ledger resumes it, skipping what is done.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -21,7 +20,6 @@ from vidpipe.serve.store import ACTIVE, Store
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.2  # how often the running batch's process is looked at
 STOP_GRACE_S = 10.0  # a stopped batch's time to end its workers before it is killed
 
 
@@ -44,16 +42,8 @@ class Manager:
                 self.store.save(batch, state)
         return found
 
-    async def run(self) -> None:
-        """Start, watch and record batches until cancelled (the service stops)."""
-        try:
-            while True:
-                self._step()
-                await asyncio.sleep(POLL_S)
-        finally:
-            self.stop()
-
-    def _step(self) -> None:
+    def step(self) -> None:
+        """Record how the running batch ended, if it did; start the oldest queued one."""
         if self.current is not None:
             batch, process = self.current
             code = process.poll()

@@ -10,17 +10,20 @@ from collections import Counter
 from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.process_collector import ProcessCollector
 
 from vidpipe.batch.jobs import LEDGER_NAME
 from vidpipe.batch.ledger import STATUSES, read_rows
+from vidpipe.io.inputs import redact
+from vidpipe.serve.alerts import Webhook
+from vidpipe.serve.cameras import Cameras
 from vidpipe.serve.store import STATES, Store
 
 
 class _StoreCollector:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, store: Store, cameras: Cameras, hooks: list[Webhook]) -> None:
+        self.store, self.cameras, self.hooks = store, cameras, hooks
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         batches, jobs = Counter(), Counter()
@@ -37,11 +40,49 @@ class _StoreCollector:
         for status in STATUSES:
             family.add_metric([status], jobs[status])
         yield family
+        yield from self._cameras()
+        yield from self._alerts()
+
+    def _cameras(self) -> Iterator[GaugeMetricFamily]:
+        names = ["camera"]
+        up = GaugeMetricFamily("vidpipe_camera_up", "1 while its worker runs", labels=names)
+        fps = GaugeMetricFamily("vidpipe_camera_fps", "Frames a second, its last second",
+                                labels=names)  # fmt: skip
+        frames = GaugeMetricFamily("vidpipe_camera_frames", "Frames its current worker read",
+                                   labels=names)  # fmt: skip
+        restarts = CounterMetricFamily("vidpipe_camera_restarts", "Workers that ended and "
+                                       "were started again", labels=names)  # fmt: skip
+        gaps = CounterMetricFamily("vidpipe_camera_gaps", "Outages of its worker",
+                                   labels=names)  # fmt: skip
+        for name, camera in sorted(self.cameras.cameras.items()):
+            stats = self.cameras.stats(camera)
+            up.add_metric([name], 1.0 if stats["state"] == "running" else 0.0)
+            fps.add_metric([name], float(stats.get("fps", 0.0)))
+            frames.add_metric([name], float(stats.get("frames", 0)))
+            restarts.add_metric([name], float(stats["restarts"]))
+            gaps.add_metric([name], float(stats["gaps"]))
+        yield from (up, fps, frames, restarts, gaps)
+
+    def _alerts(self) -> Iterator[GaugeMetricFamily]:
+        sent = CounterMetricFamily("vidpipe_alerts_sent", "Events a webhook took",
+                                   labels=["sink"])  # fmt: skip
+        dropped = CounterMetricFamily("vidpipe_alerts_dropped", "Events not delivered: its "
+                                      "queue full, or its retries spent",
+                                      labels=["sink", "reason"])  # fmt: skip
+        depth = GaugeMetricFamily("vidpipe_alerts_queued", "Events waiting for a webhook",
+                                  labels=["sink"])  # fmt: skip
+        for hook in self.hooks:
+            sink = redact(hook.url)
+            sent.add_metric([sink], float(hook.counts["sent"]))
+            for reason in ("full", "failed"):
+                dropped.add_metric([sink, reason], float(hook.counts[f"dropped_{reason}"]))
+            depth.add_metric([sink], float(hook.queue.qsize()))
+        yield from (sent, dropped, depth)
 
 
-def metrics_text(store: Store) -> tuple[bytes, str]:
-    """(the exposition, its content type) of the service over `store`."""
+def metrics_text(store: Store, cameras: Cameras, hooks: list[Webhook]) -> tuple[bytes, str]:
+    """(the exposition, its content type) of the service: its batches, cameras, alerts."""
     registry = CollectorRegistry()
-    registry.register(_StoreCollector(store))  # type: ignore[arg-type]
+    registry.register(_StoreCollector(store, cameras, hooks))  # type: ignore[arg-type]
     ProcessCollector(registry=registry)
     return generate_latest(registry), CONTENT_TYPE_LATEST
