@@ -143,3 +143,61 @@ def test_a_hanging_webhook_holds_no_frame_back(tmp_path: Path) -> None:
         until(lambda: _json(base, "/cameras/lobby")["frames"] >= start + 50)  # type: ignore[index]
         assert len(got) == 1  # one event at a time: the others wait, or are dropped
         assert _request(base, "/healthz")[0] == 200
+
+
+@contextmanager
+def broker() -> Iterator[str]:
+    """Debian's mosquitto on a free loopback port (mqtt://127.0.0.1:PORT)."""
+    import shutil
+    import socket
+    import subprocess
+
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(exe).is_file():
+        pytest.skip("Debian's mosquitto is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([exe, "-p", str(port)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+
+        def listening() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        until(listening, 20)
+        yield f"mqtt://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _sent(base: str) -> float:
+    text = _request(base, "/metrics")[1].decode()
+    rows = [line for line in text.splitlines() if line.startswith("vidpipe_alerts_sent_total")]
+    return float(rows[0].split()[-1]) if rows else 0.0
+
+
+def test_a_cameras_events_reach_an_mqtt_broker(tmp_path: Path) -> None:
+    import paho.mqtt.client as mqtt
+
+    root = tmp_path / "in"
+    root.mkdir()
+    got: list[tuple[str, dict]] = []
+    with broker() as url, camera_server(size="160x120") as address:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client.on_message = lambda _c, _u, m: got.append((m.topic, json.loads(m.payload)))
+        client.connect("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        client.subscribe("vidpipe/#", qos=1)
+        client.loop_start()
+        try:
+            with service(tmp_path / "data", root, "--allow-url", "--mqtt", url) as (base, _):
+                _json(base, "/cameras", method="POST", body=_camera("yard", f"tcp://{address}"))
+                until(lambda: any(t == "vidpipe/yard/appear" for t, _ in got))
+                until(lambda: _sent(base) >= 1)  # the broker acknowledged one (QoS 1)
+        finally:
+            client.loop_stop()
+            client.disconnect()
+    event = next(e for t, e in got if t == "vidpipe/yard/appear")
+    assert event["camera"] == "yard" and event["label"]

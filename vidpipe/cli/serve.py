@@ -31,6 +31,12 @@ def serve_command(
         envvar="VIDPIPE_WEBHOOK_SECRET",
         help="Sign webhook bodies: X-Vidpipe-Signature: sha256=HMAC ($VIDPIPE_WEBHOOK_SECRET).",
     ),
+    mqtt: list[str] = typer.Option(
+        [],
+        "--mqtt",
+        help="Publish each camera event to this broker (mqtt://HOST[:PORT]), on "
+        "vidpipe/CAMERA/EVENT (repeatable).",
+    ),
     token: str | None = typer.Option(
         None,
         "--token",
@@ -55,16 +61,19 @@ def serve_command(
     roots = tuple(root) or (data / "inputs",)
     for folder in roots:
         folder.mkdir(parents=True, exist_ok=True)
-    from vidpipe.serve.alerts import Webhook
+    from vidpipe.serve.alerts import Mqtt, Webhook
 
-    for url in webhook:
-        try:
+    try:  # each sink's address checked before the service starts
+        for url in webhook:
             Webhook(url, None)
-        except ValueError as err:
-            raise InputError(str(err)) from None
+        for url in mqtt:
+            Mqtt(url)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     settings = ServeSettings(
         data.resolve(), tuple(r.resolve() for r in roots), allow_url=allow_url, jobs=jobs,
         retries=retries, token=token, webhooks=tuple(webhook), webhook_secret=webhook_secret,
+        mqtt=tuple(mqtt),
     )  # fmt: skip
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -18,6 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from vidpipe.io.inputs import redact
+
 log = logging.getLogger(__name__)
 
 APPEAR_GAP_S = 1.0  # a class absent this long and seen again "appears" again
@@ -93,6 +95,10 @@ class Webhook:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE)
         self.counts: Counter[str] = Counter()  # sent, dropped_full, dropped_failed
 
+    @property
+    def queued(self) -> int:
+        return self.queue.qsize()
+
     def put(self, event: dict[str, Any]) -> None:
         try:
             self.queue.put_nowait(event)
@@ -148,3 +154,61 @@ async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return int(fields[1])
     finally:
         writer.close()
+
+
+class Mqtt:
+    """Events published to an MQTT broker (paho-mqtt), JSON on `<prefix>/<camera>/<event>`
+    at QoS 1, stepped by the service's loop (`step`: no network thread). paho holds at most
+    QUEUE unsent messages: one past them is dropped and counted. A lost broker is connected
+    again with backoff while events keep queueing."""
+
+    def __init__(self, url: str, prefix: str = "vidpipe") -> None:
+        import paho.mqtt.client as mqtt
+
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "mqtt" or not parts.hostname:
+            raise ValueError(f"--mqtt {url!r}: mqtt://HOST[:PORT]")
+        self.url, self.prefix = url, prefix
+        self.host, self.port = parts.hostname, parts.port or 1883
+        self.counts: Counter[str] = Counter()  # published, sent (acknowledged), dropped_full
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        if parts.username:
+            self.client.username_pw_set(parts.username, parts.password)
+        self.client.max_queued_messages_set(QUEUE)
+        self.client.on_publish = lambda *_: self.counts.update(["sent"])
+        self._next_try, self._backoff = 0.0, BACKOFF_S
+
+    @property
+    def queued(self) -> int:
+        """Events published and not yet acknowledged by the broker."""
+        return self.counts["published"] - self.counts["sent"]
+
+    def put(self, event: dict[str, Any]) -> None:
+        import paho.mqtt.client as mqtt
+
+        topic = f"{self.prefix}/{event.get('camera', '-')}/{event.get('event', 'event')}"
+        info = self.client.publish(topic, json.dumps(event), qos=1)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            self.counts["dropped_full"] += 1
+        else:
+            self.counts["published"] += 1
+
+    def step(self) -> None:
+        """Do what the network allows without waiting; connect when there is no link and
+        its backoff has passed."""
+        if self.client.socket() is None:
+            now = time.monotonic()
+            if now < self._next_try:
+                return
+            self._next_try = now + self._backoff
+            self._backoff = min(self._backoff * 2, 30.0)
+            try:
+                self.client.connect(self.host, self.port, keepalive=30)
+            except OSError as err:
+                log.warning("mqtt %s: %s", redact(self.url), err)
+                return
+            self._backoff = BACKOFF_S
+        self.client.loop(timeout=0)
+
+    def close(self) -> None:
+        self.client.disconnect()

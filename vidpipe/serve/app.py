@@ -31,7 +31,7 @@ from vidpipe.batch.ledger import read_rows
 from vidpipe.batch.tasks import DEFAULTS, TASKS, check_options
 from vidpipe.errors import InputError
 from vidpipe.io.inputs import redact
-from vidpipe.serve.alerts import Tail, Webhook
+from vidpipe.serve.alerts import Mqtt, Tail, Webhook
 from vidpipe.serve.cameras import Cameras
 from vidpipe.serve.manager import Manager
 from vidpipe.serve.metrics import metrics_text
@@ -55,6 +55,7 @@ class ServeSettings:
     max_body: int = MAX_BODY_BYTES
     webhooks: tuple[str, ...] = ()  # alerts POSTed here
     webhook_secret: str | None = None  # their HMAC-SHA256 signature's key
+    mqtt: tuple[str, ...] = ()  # brokers the alerts are published to (mqtt://host:port)
 
 
 def _python_type(default: Any) -> Any:
@@ -115,6 +116,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
     store, cameras, tail = Store(settings.data), Cameras(settings.data), Tail()
     manager = Manager(store)
     hooks = [Webhook(url, settings.webhook_secret) for url in settings.webhooks]
+    brokers = [Mqtt(url) for url in settings.mqtt]
+    sinks: list[Webhook | Mqtt] = [*hooks, *brokers]
 
     async def supervise() -> None:
         """Batches, cameras and their alerts, stepped on the loop until the service stops."""
@@ -125,12 +128,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 for camera in list(cameras.cameras.values()):
                     run = camera.run_folder() if camera.starts else None
                     for event in tail.poll(camera.name, camera.folder, run):
-                        for hook in hooks:
-                            hook.put(event)
+                        for sink in sinks:
+                            sink.put(event)
+                for broker in brokers:
+                    broker.step()
                 await asyncio.sleep(POLL_S)
         finally:
             manager.stop()
             cameras.stop()
+            for broker in brokers:
+                broker.close()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -194,7 +201,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/metrics", dependencies=guard)
     async def metrics() -> Response:
-        body, kind = metrics_text(store, cameras, hooks)
+        body, kind = metrics_text(store, cameras, sinks)
         return Response(body, media_type=kind)
 
     @app.post("/cameras", status_code=201, dependencies=guard)

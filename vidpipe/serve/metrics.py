@@ -16,14 +16,14 @@ from prometheus_client.process_collector import ProcessCollector
 from vidpipe.batch.jobs import LEDGER_NAME
 from vidpipe.batch.ledger import STATUSES, read_rows
 from vidpipe.io.inputs import redact
-from vidpipe.serve.alerts import Webhook
+from vidpipe.serve.alerts import Mqtt, Webhook
 from vidpipe.serve.cameras import Cameras
 from vidpipe.serve.store import STATES, Store
 
 
 class _StoreCollector:
-    def __init__(self, store: Store, cameras: Cameras, hooks: list[Webhook]) -> None:
-        self.store, self.cameras, self.hooks = store, cameras, hooks
+    def __init__(self, store: Store, cameras: Cameras, sinks: list[Webhook | Mqtt]) -> None:
+        self.store, self.cameras, self.sinks = store, cameras, sinks
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         batches, jobs = Counter(), Counter()
@@ -64,25 +64,26 @@ class _StoreCollector:
         yield from (up, fps, frames, restarts, gaps)
 
     def _alerts(self) -> Iterator[GaugeMetricFamily]:
-        sent = CounterMetricFamily("vidpipe_alerts_sent", "Events a webhook took",
+        sent = CounterMetricFamily("vidpipe_alerts_sent", "Events a webhook or broker took",
                                    labels=["sink"])  # fmt: skip
         dropped = CounterMetricFamily("vidpipe_alerts_dropped", "Events not delivered: its "
                                       "queue full, or its retries spent",
                                       labels=["sink", "reason"])  # fmt: skip
-        depth = GaugeMetricFamily("vidpipe_alerts_queued", "Events waiting for a webhook",
+        depth = GaugeMetricFamily("vidpipe_alerts_queued", "Events waiting for their sink",
                                   labels=["sink"])  # fmt: skip
-        for hook in self.hooks:
-            sink = redact(hook.url)
-            sent.add_metric([sink], float(hook.counts["sent"]))
+        for target in self.sinks:
+            sink = redact(target.url)
+            sent.add_metric([sink], float(target.counts["sent"]))
             for reason in ("full", "failed"):
-                dropped.add_metric([sink, reason], float(hook.counts[f"dropped_{reason}"]))
-            depth.add_metric([sink], float(hook.queue.qsize()))
+                dropped.add_metric([sink, reason], float(target.counts[f"dropped_{reason}"]))
+            depth.add_metric([sink], float(target.queued))
         yield from (sent, dropped, depth)
 
 
-def metrics_text(store: Store, cameras: Cameras, hooks: list[Webhook]) -> tuple[bytes, str]:
+def metrics_text(store: Store, cameras: Cameras,
+                 sinks: list[Webhook | Mqtt]) -> tuple[bytes, str]:  # fmt: skip
     """(the exposition, its content type) of the service: its batches, cameras, alerts."""
     registry = CollectorRegistry()
-    registry.register(_StoreCollector(store, cameras, hooks))  # type: ignore[arg-type]
+    registry.register(_StoreCollector(store, cameras, sinks))  # type: ignore[arg-type]
     ProcessCollector(registry=registry)
     return generate_latest(registry), CONTENT_TYPE_LATEST
