@@ -24,9 +24,10 @@ pytestmark = pytest.mark.skipif(not NANO_ONNX.is_file(), reason=f"no {NANO_ONNX}
 
 
 @contextmanager
-def receiver(*, hang: bool = False) -> Iterator[tuple[str, list[tuple[dict, bool]]]]:
+def receiver(*, hang: bool = False, fail: int = 0) -> Iterator[tuple[str, list[tuple[dict, bool]]]]:
     """A loopback webhook receiver: (its URL, [(event, whether its signature is right)]);
-    with `hang`, it takes each request and never answers."""
+    with `hang`, it takes each request and never answers; it answers the first `fail`
+    requests 500."""
     got: list[tuple[dict, bool]] = []
     release = threading.Event()
 
@@ -38,7 +39,7 @@ def receiver(*, hang: bool = False) -> Iterator[tuple[str, list[tuple[dict, bool
             if hang:
                 release.wait(60)
                 return
-            self.send_response(204)
+            self.send_response(500 if len(got) <= fail else 204)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
@@ -201,3 +202,31 @@ def test_a_cameras_events_reach_an_mqtt_broker(tmp_path: Path) -> None:
             client.disconnect()
     event = next(e for t, e in got if t == "vidpipe/yard/appear")
     assert event["camera"] == "yard" and event["label"]
+
+
+def test_a_failing_webhook_is_retried_and_what_it_refuses_is_counted(tmp_path: Path) -> None:
+    """The receiver answers 500 to the first two requests: the first event comes three times
+    (the third delivered); later ones once each. With one that always fails, each event is
+    tried RETRIES times, then counted dropped."""
+    from vidpipe.serve.alerts import RETRIES
+
+    root = tmp_path / "in"
+    root.mkdir()
+    with (
+        camera_server(size="160x120") as address,
+        receiver(fail=2) as (flaky, got),
+        receiver(fail=10**6) as (broken, refused),
+        service(tmp_path / "data", root, "--allow-url", "--webhook", flaky, "--webhook", broken,
+                "--webhook-secret", SECRET) as (base, _),
+    ):  # fmt: skip
+        _json(base, "/cameras", method="POST", body=_camera("hall", f"tcp://{address}"))
+        until(lambda: len(got) >= 4)
+        assert got[0][0] == got[1][0] == got[2][0] and got[3][0] != got[0][0]
+        until(lambda: len(refused) >= RETRIES + 1)
+        assert [e for e, _ in refused[:RETRIES]] == [refused[0][0]] * RETRIES
+        until(lambda: f'reason="failed",sink="{broken}"}} 1.0' in _metrics(base)
+              or f'sink="{broken}",reason="failed"}} 1.0' in _metrics(base))  # fmt: skip
+
+
+def _metrics(base: str) -> str:
+    return _request(base, "/metrics")[1].decode()
