@@ -20,6 +20,9 @@ Usage::
                                    [--json OUT]
     python scripts/bench.py report [--frames 180000] [--repeat 3] [--json OUT]
 
+``serve`` is in scripts/bench_serve.py: `vidpipe serve` with live cameras and a batch,
+scraped and not.
+
 ``report`` is in scripts/bench_report.py: a two-hour run's `vidpipe report` page, its making
 (time, peak RSS, size) and its load in a fresh headless Chromium (target: at most 3 s).
 
@@ -313,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bench_report import add_report_parser
 
     add_report_parser(sub)
+    from bench_serve import add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 

@@ -37,12 +37,13 @@ class Tail:
     def __init__(self) -> None:
         self._offsets: dict[Path, int] = {}
         self._seen: dict[tuple[str, str], float] = {}  # (camera, label) -> wall time
+        self.events = 0  # events read so far (each goes to every sink)
 
     def poll(self, camera: str, folder: Path, run: Path | None) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        for record in self._new(folder / "gaps.jsonl"):
-            events.append(record)
+        events += self._new(folder / "gaps.jsonl")
         if run is None:
+            self.events += len(events)
             return events
         for record in self._new(run / "events.jsonl"):
             if record.get("event") != "totals":
@@ -58,6 +59,7 @@ class Tail:
                     events.append({"event": "appear", "camera": camera, "label": label,
                                    "index": record.get("index"), "wall_time": wall})  # fmt: skip
                 self._seen[(camera, label)] = wall
+        self.events += len(events)
         return events
 
     def _new(self, path: Path) -> list[dict[str, Any]]:

@@ -201,7 +201,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/metrics", dependencies=guard)
     async def metrics() -> Response:
-        body, kind = metrics_text(store, cameras, sinks)
+        body, kind = metrics_text(store, cameras, sinks, tail)
         return Response(body, media_type=kind)
 
     @app.post("/cameras", status_code=201, dependencies=guard)

@@ -16,14 +16,15 @@ from prometheus_client.process_collector import ProcessCollector
 from vidpipe.batch.jobs import LEDGER_NAME
 from vidpipe.batch.ledger import STATUSES, read_rows
 from vidpipe.io.inputs import redact
-from vidpipe.serve.alerts import Mqtt, Webhook
+from vidpipe.serve.alerts import Mqtt, Tail, Webhook
 from vidpipe.serve.cameras import Cameras
 from vidpipe.serve.store import STATES, Store
 
 
 class _StoreCollector:
-    def __init__(self, store: Store, cameras: Cameras, sinks: list[Webhook | Mqtt]) -> None:
-        self.store, self.cameras, self.sinks = store, cameras, sinks
+    def __init__(self, store: Store, cameras: Cameras, sinks: list[Webhook | Mqtt],
+                 tail: Tail) -> None:  # fmt: skip
+        self.store, self.cameras, self.sinks, self.tail = store, cameras, sinks, tail
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         batches, jobs = Counter(), Counter()
@@ -69,6 +70,8 @@ class _StoreCollector:
         dropped = CounterMetricFamily("vidpipe_alerts_dropped", "Events not delivered: its "
                                       "queue full, or its retries spent",
                                       labels=["sink", "reason"])  # fmt: skip
+        yield CounterMetricFamily("vidpipe_alerts_events", "Camera events read (each goes "
+                                  "to every sink)", value=float(self.tail.events))  # fmt: skip
         depth = GaugeMetricFamily("vidpipe_alerts_queued", "Events waiting for their sink",
                                   labels=["sink"])  # fmt: skip
         for target in self.sinks:
@@ -80,10 +83,10 @@ class _StoreCollector:
         yield from (sent, dropped, depth)
 
 
-def metrics_text(store: Store, cameras: Cameras,
-                 sinks: list[Webhook | Mqtt]) -> tuple[bytes, str]:  # fmt: skip
+def metrics_text(store: Store, cameras: Cameras, sinks: list[Webhook | Mqtt],
+                 tail: Tail) -> tuple[bytes, str]:  # fmt: skip
     """(the exposition, its content type) of the service: its batches, cameras, alerts."""
     registry = CollectorRegistry()
-    registry.register(_StoreCollector(store, cameras, sinks))  # type: ignore[arg-type]
+    registry.register(_StoreCollector(store, cameras, sinks, tail))  # type: ignore[arg-type]
     ProcessCollector(registry=registry)
     return generate_latest(registry), CONTENT_TYPE_LATEST
