@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -93,6 +94,11 @@ def test_bad_requests_are_one_message_and_start_nothing(tmp_path: Path) -> None:
             assert "secret" not in message
         got, answer = _request(base, "/batches", raw=b"x" * (2 << 20), method="POST")
         assert got == 413 and "request body" in json.loads(answer)["error"]
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as conn:  # no length
+            conn.sendall(b"POST /batches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                         b"\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")  # fmt: skip
+            assert conn.recv(64).startswith(b"HTTP/1.1 411")
         assert _get(base, "/batches/nope")[0] == 404
         assert _json(base, "/batches") == []
     assert list((tmp_path / "data" / "batches").iterdir()) == []

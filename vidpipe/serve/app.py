@@ -59,10 +59,9 @@ class ServeSettings:
 
 
 def _python_type(default: Any) -> Any:
-    if isinstance(default, bool):
-        return bool
-    if isinstance(default, (int, float, str)):
-        return type(default) if not isinstance(default, int) else int | float
+    """The JSON type of an option, from its default (None: any; `check_options` judges)."""
+    if isinstance(default, (bool, int, float, str)):
+        return type(default)
     if isinstance(default, list):
         return list[str]
     return Any
@@ -168,6 +167,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.middleware("http")
     async def bounded_body(request: Request, call_next: Any) -> Response:
         length = request.headers.get("content-length")
+        if length is None and "transfer-encoding" in request.headers:
+            return _error(411, "give the body's Content-Length (no chunked bodies)")
         if length is not None and (not length.isdigit() or int(length) > settings.max_body):
             return _error(413, f"request body over {settings.max_body} bytes")
         return await call_next(request)
