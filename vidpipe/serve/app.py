@@ -211,8 +211,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             raise _Refused(400, "cameras are URLs: start the service with --allow-url")
         if not is_stream_input(request.url):
             raise _Refused(400, f"{redact(request.url)}: not a stream URL or capture device")
-        given = {k: v for k, v in request.options.model_dump().items() if v is not None}
-        options = check_options("detect", given)
+        options = _checked("detect", request.options)
         camera = cameras.add(request.name, {
             "url": request.url, "options": options, "segment_s": request.segment_s,
             "reconnect": request.reconnect, "timeout_s": request.timeout_s,
@@ -234,8 +233,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.post("/batches", status_code=201, dependencies=guard)
     async def submit(request: BatchRequest) -> dict[str, Any]:  # type: ignore[valid-type]
-        given = {k: v for k, v in request.options.model_dump().items() if v is not None}
-        options = check_options(request.task, given)
+        options = _checked(request.task, request.options)
         inputs = [_input(text, settings) for text in request.inputs]
         batch = store.create({"task": request.task, "inputs": inputs, "options": options,
                               "allow_url": settings.allow_url, "jobs": settings.jobs,
@@ -290,6 +288,12 @@ class _Refused(Exception):
 
 def _error(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _checked(task: str, options: BaseModel) -> dict[str, Any]:
+    """The options given (those left out: the task's defaults), checked as the CLI checks
+    them (`check_options`)."""
+    return check_options(task, {k: v for k, v in options.model_dump().items() if v is not None})
 
 
 def _input(text: str, settings: ServeSettings) -> str:
