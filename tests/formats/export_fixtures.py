@@ -132,6 +132,21 @@ def assert_same_rows(found: list[list], expected: list[list], tol_px: float = 0.
         assert gap.max() <= tol_px, f"boxes differ by up to {gap.max():.3f} px"
 
 
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`vidpipe ARGS...` in this process (`vidpipe.cli.main.main`, as a test calls it): its
+    exit code and what it wrote, without a new interpreter's start-up for each call (the
+    commands' own process behaviour is checked with `run_cli` elsewhere)."""
+    import contextlib
+    import io
+
+    from vidpipe.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 def _clients_script():
     path = ROOT / "scripts" / "annotation_clients.py"
     spec = importlib.util.spec_from_file_location("annotation_clients", path)

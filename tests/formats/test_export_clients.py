@@ -11,11 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ffprobe_json, needs_ffprobe, run_cli
+from conftest import ffprobe_json, needs_ffprobe
 from export_fixtures import (
     RUNS,
     Run,
     assert_same_rows,
+    cli,
     clients_python,
     expected_rows,
     read_with_clients,
@@ -32,7 +33,7 @@ TRACK_IDS = {"cvat-video", "mot", "datumaro", "label-studio", "fiftyone"}  # for
 
 def _export(run: Run, fmt: str, folder: Path) -> Path:
     out = folder / f"{run.video.stem}-{run.lines.stem}{FORMATS[fmt].suffix}"
-    done = run_cli("export", str(run.lines), "--to", fmt, "--video", str(run.video), "-o",
+    done = cli("export", str(run.lines), "--to", fmt, "--video", str(run.video), "-o",
                    str(out))  # fmt: skip
     assert done.returncode == 0, done.stderr
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NANO_ONNX, ffprobe_json, needs_ffprobe, run_cli
-from export_fixtures import BIKES, Run, runs
+from export_fixtures import BIKES, Run, cli, runs
 
 from vidpipe.formats.export import FORMATS, read_truth
 from vidpipe.formats.facts import video_facts
@@ -25,13 +25,13 @@ TRUTHS = {  # format -> the file eval reads, inside what the export wrote
 
 
 def _eval(gt: Path, pred: Path, *extra: str) -> dict:
-    done = run_cli("eval", "--gt", str(gt), "--pred", str(pred), "--json", *extra)
+    done = cli("eval", "--gt", str(gt), "--pred", str(pred), "--json", *extra)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
 def _export(run: Run, fmt: str, out: Path) -> Path:
-    done = run_cli("export", str(run.lines), "--to", fmt, "--video", str(run.video), "-o",
+    done = cli("export", str(run.lines), "--to", fmt, "--video", str(run.video), "-o",
                    str(out))  # fmt: skip
     assert done.returncode == 0, done.stderr
     return out
