@@ -3,17 +3,23 @@ a small HTTP client (urllib)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from conftest import NANO_ONNX
 
 DEADLINE_S = 120.0
 
@@ -79,3 +85,46 @@ def _json(base: str, path: str, **kw: object) -> object:
     status, body = _request(base, path, **kw)  # type: ignore[arg-type]
     assert status < 300, (status, body)
     return json.loads(body)
+
+
+SECRET = "hush"  # the webhook tests' shared secret
+
+
+@contextmanager
+def receiver(*, hang: bool = False, fail: int = 0) -> Iterator[tuple[str, list[tuple[dict, bool]]]]:
+    """A loopback webhook receiver: (its URL, [(event, whether its signature is right)]);
+    with `hang`, it takes each request and never answers; it answers the first `fail`
+    requests 500."""
+    got: list[tuple[dict, bool]] = []
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            want = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            got.append((json.loads(body), self.headers.get("x-vidpipe-signature") == want))
+            if hang:
+                release.wait(60)
+                return
+            self.send_response(500 if len(got) <= fail else 204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", got
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def _camera(name: str, url: str, **extra: object) -> dict:
+    return {"name": name, "url": url, "options": {"model": str(NANO_ONNX), "track": "bytetrack",
+            "count_line": ["gate=80,0,80,120"]}, **extra}  # fmt: skip
