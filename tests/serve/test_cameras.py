@@ -97,3 +97,21 @@ def test_a_hanging_webhook_holds_no_frame_back(tmp_path: Path) -> None:
         until(lambda: _json(base, "/cameras/lobby")["frames"] >= start + 20)  # type: ignore[index]
         assert len(got) == 1  # one event at a time: the others wait, or are dropped
         assert _request(base, "/healthz")[0] == 200
+
+
+def test_a_cameras_credentials_are_never_shown(tmp_path: Path) -> None:
+    """A camera whose URL carries a password and whose stream cannot be opened: its last
+    error, its listing, its log and the metrics name it without the password."""
+    root = tmp_path / "in"
+    root.mkdir()
+    url = "tcp://viewer:s3cr3t@127.0.0.1:9/cam"  # the discard port: refused
+    with service(tmp_path / "data", root, "--allow-url") as (base, _):
+        made = _json(base, "/cameras", method="POST", body=_camera("gate", url, reconnect=0,
+                                                                    timeout_s=2))  # fmt: skip
+        assert made["url"] == "tcp://***@127.0.0.1:9/cam"  # type: ignore[index]
+        until(lambda: _json(base, "/cameras/gate")["restarts"] >= 1)  # type: ignore[index]
+        shown = json.dumps(_json(base, "/cameras")) + _request(base, "/metrics")[1].decode()
+        assert _json(base, "/cameras/gate")["last_error"]  # type: ignore[index]
+    logs = "".join(p.read_text() for p in (tmp_path / "data").rglob("log.txt"))
+    assert "error" in logs
+    assert "s3cr3t" not in shown + logs

@@ -9,13 +9,12 @@ row names its section.
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from vidpipe.batch.jobs import LEDGER_NAME
+from vidpipe.batch.ledger import read_rows
 from vidpipe.errors import InputError
 from vidpipe.report.page import Run, write_report
 
@@ -31,21 +30,13 @@ def read_batch(outdir: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], li
     ledger = folder / LEDGER_NAME
     if not ledger.is_file():
         raise InputError(f"{outdir}: not a `vidpipe batch` output folder (no {LEDGER_NAME})")
-    query = "SELECT key, input, task, status, error, seconds, outputs FROM jobs ORDER BY key"
-    try:
-        db = sqlite3.connect(f"{ledger.as_uri()}?mode=ro", uri=True)
-        try:
-            rows = db.execute(query).fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as err:
-        raise InputError(f"{ledger}: cannot read the batch ledger: {err}") from None
     jobs, runs = [], []
-    for key, source, task, status, error, seconds, outputs in rows:
-        job = {"key": key, "input": source, "task": task, "status": status, "error": error,
-               "seconds": None if seconds is None else round(seconds, 3),
+    for row in read_rows(ledger):
+        seconds = row.seconds
+        job = {"key": row.key, "input": row.input, "task": row.task, "status": row.status,
+               "error": row.error, "seconds": None if seconds is None else round(seconds, 3),
                "frames": None, "fps": None, "section": None}  # fmt: skip
-        run = _run(folder, source, task, status, outputs)
+        run = _run(folder, row.input, row.task, row.status, row.outputs)
         if run is not None:
             job["frames"] = _lines(run.detections)
             if seconds:
@@ -56,10 +47,10 @@ def read_batch(outdir: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], li
     return jobs, runs
 
 
-def _run(folder: Path, source: str, task: str, status: str, outputs: str) -> Run | None:
+def _run(folder: Path, source: str, task: str, status: str, outputs: list[str]) -> Run | None:
     if task != "detect" or status != "done":
         return None
-    names = [folder / name for name in json.loads(outputs)]
+    names = [folder / name for name in outputs]
     dets = [p for p in names if p.name.endswith(DETECTIONS) and not p.name.endswith(NOT_DETECTIONS)]
     if not dets or not dets[0].is_file():
         return None
