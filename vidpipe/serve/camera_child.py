@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vidpipe.serve.child import _die_with_parent
+from vidpipe.serve.child import die_with_parent
 
 STATS_EVERY_S = 1.0
 
@@ -48,7 +48,7 @@ def main(folder: Path, run: str) -> int:
     from vidpipe.io.source import Source
     from vidpipe.pipeline.recipes import detect_file
 
-    _die_with_parent()
+    die_with_parent()
     camera = json.loads((folder / "camera.json").read_text())
     options = camera["options"]
     out = folder / run

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 from vidpipe.errors import InputError
 from vidpipe.runtime.files import atomic_path
+from vidpipe.serve.child import end
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +177,5 @@ class Cameras:
 
 def _stop(camera: Camera) -> None:
     process, camera.process = camera.process, None
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # a live run's first signal: it closes its segment
-    deadline = time.monotonic() + STOP_GRACE_S
-    while process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    if process is not None:
+        end(process, STOP_GRACE_S)  # a live run's first signal: it closes its segment

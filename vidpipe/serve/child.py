@@ -6,16 +6,20 @@ job is done, 1 when one failed, 2 for a request that cannot run (then `log.txt` 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
+import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """SIGTERM this process when the service that started it dies (even by kill -9): an
     orphan batch would go on writing into a ledger the restarted service resumes too."""
     try:
@@ -25,6 +29,22 @@ def _die_with_parent() -> None:
         pass
 
 
+def end(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    """End a child of the service (a batch's or a camera's process, the leader of its own
+    process group): SIGTERM, which it takes as a first Ctrl-C (a batch stops its workers, a
+    live run closes its segment); its whole group killed if it has not ended in `grace_s`."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def main(folder: Path) -> int:
     from vidpipe.batch.jobs import discover
     from vidpipe.batch.pool import STOP_GRACE_S
@@ -32,7 +52,7 @@ def main(folder: Path) -> int:
     from vidpipe.errors import VidpipeError
     from vidpipe.runtime.children import reaped_children
 
-    _die_with_parent()
+    die_with_parent()
     request = json.loads((folder / "request.json").read_text())
     state = json.loads((folder / "state.json").read_text())
     outdir = folder / "out"

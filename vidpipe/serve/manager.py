@@ -7,15 +7,13 @@ service that died was running: its ledger resumes it, skipping what is done.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import subprocess
 import sys
-import time
 
 from vidpipe.errors import InputError
+from vidpipe.serve.child import end
 from vidpipe.serve.store import ACTIVE, Store
 
 log = logging.getLogger(__name__)
@@ -109,19 +107,5 @@ class Manager:
         self._stopping = True
         if self.current is None:
             return
-        _, process = self.current
-        process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_S
-        while process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if process.poll() is None:
-            _signal(process, signal.SIGKILL)
-            process.wait()
+        end(self.current[1], STOP_GRACE_S)
         self.current = None
-
-
-def _signal(process: subprocess.Popen[bytes], sig: int) -> None:
-    """`sig` to the batch's process group (its worker processes too: one that did not end
-    in time is killed whole)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
